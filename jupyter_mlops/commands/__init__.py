@@ -1,0 +1,1 @@
+"""One command tree for the ``jupyter mlops`` CLI and the ``%mlops`` magic."""

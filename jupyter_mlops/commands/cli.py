@@ -1,0 +1,36 @@
+"""``jupyter mlops ...``: the terminal face of the command tree."""
+
+from __future__ import annotations
+
+import sys
+
+from jupyter_mlops.commands.handlers import Context, execute
+from jupyter_mlops.commands.parser import HelpShown, UsageError, parse
+from jupyter_mlops.errors import MlopsError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``jupyter mlops`` (and ``jupyter-mlops``). Returns the exit code."""
+    try:
+        args = parse(sys.argv[1:] if argv is None else argv)
+        result = execute(args, Context(rich=False))
+    except HelpShown:
+        return 0
+    except UsageError as exc:
+        sys.stderr.write(f"error: {exc.message}\n")
+        if exc.hint:
+            sys.stderr.write(f"hint: {exc.hint}\n")
+        return 2
+    except MlopsError as exc:
+        sys.stderr.write(f"error: {exc.message}\n")
+        if exc.hint:
+            sys.stderr.write(f"hint: {exc.hint}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    sys.stdout.write((result.dumps() if args.json else result.to_text()) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

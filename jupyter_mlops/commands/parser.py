@@ -1,0 +1,119 @@
+"""The one argument parser behind ``jupyter mlops ...`` and ``%mlops ...``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+from jupyter_mlops.errors import InvalidInput
+
+
+class UsageError(InvalidInput):
+    """The command line could not be parsed."""
+
+    kind = "UsageError"
+
+
+class HelpShown(Exception):
+    """``--help`` was printed; there is nothing else to do."""
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An argparse parser that raises instead of exiting, so a magic never kills its kernel."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}", hint=f"See `{self.prog} --help`.")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            raise UsageError(message.strip())
+        raise HelpShown()
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def build_parser(prog: str = "jupyter mlops") -> CommandParser:
+    """The command tree. Each subcommand sets ``handler`` to the name of its handler function."""
+    parser = CommandParser(
+        prog=prog, description="jupyter-mlops: the MLOps workbench inside JupyterLab."
+    )
+    common = CommandParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    common.add_argument(
+        "--workspace", metavar="DIR", help="the workspace folder (default: found from here upward)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
+    sub.required = True
+
+    p = sub.add_parser("init", parents=[common], help="make a folder a workspace")
+    p.add_argument("dir", nargs="?", default=".", help="folder (default: the current one)")
+    p.set_defaults(handler="init")
+
+    p = sub.add_parser("experiments", parents=[common], help="list experiments")
+    p.add_argument("--all", action="store_true", help="include deleted experiments")
+    p.set_defaults(handler="experiments")
+
+    p = sub.add_parser("runs", parents=[common], help="list runs (filter, sort, page)")
+    p.add_argument("--experiment", "-e", action="append", help="experiment name or id (repeatable)")
+    p.add_argument("--filter", "-f", default="", help="MLflow filter, e.g. \"metrics.auc > 0.8\"")
+    p.add_argument(
+        "--sort", "-s", action="append", default=[], help="order clause, e.g. \"metrics.auc DESC\""
+    )
+    p.add_argument("--limit", "-n", type=_positive, default=50, help="page size (default 50)")
+    p.add_argument("--page-token", help="next_page_token from the previous page")
+    p.set_defaults(handler="runs")
+
+    p = sub.add_parser("run", parents=[common], help="(cell magic) run a cell as a tracked run")
+    p.add_argument("--experiment", "-e", help="experiment name (default from mlops.toml)")
+    p.add_argument("--name", "-n", help="run name")
+    p.add_argument(
+        "--params", "-p", type=_csv, default=[], help="variables to log as parameters: a,b,c"
+    )
+    p.add_argument(
+        "--metrics", "-m", type=_csv, default=[], help="variables to log as metrics: x,y"
+    )
+    p.add_argument("--no-autolog", action="store_true", help="do not turn on MLflow autologging")
+    p.add_argument("--notebook", help="notebook path to record (default: the kernel's notebook)")
+    p.set_defaults(handler="run")
+
+    p = sub.add_parser("compare", parents=[common], help="compare runs side by side")
+    p.add_argument("run_ids", nargs="+", metavar="RUN", help="run ids (two or more)")
+    p.add_argument("--diff-only", action="store_true", help="only what differs between runs")
+    p.add_argument(
+        "--group-by-seed", action="store_true", help="group seeds: mean and 95%% interval"
+    )
+    p.add_argument("--seed-param", help="the seed parameter (default: seed, random_state, ...)")
+    p.add_argument(
+        "--charts", action=argparse.BooleanOptionalAction, default=None,
+        help="build plotly charts (default: in notebooks only)",
+    )  # fmt: skip
+    p.set_defaults(handler="compare")
+
+    p = sub.add_parser("ui", parents=[common], help="start the MLflow UI on the workspace store")
+    p.add_argument("--port", type=_positive, default=5000)
+    p.add_argument("--host", default="127.0.0.1")
+    p.set_defaults(handler="ui")
+
+    p = sub.add_parser("demo", parents=[common], help="build a demo workspace and open JupyterLab")
+    p.add_argument("dir", nargs="?", default="mlops-demo", help="folder (default: ./mlops-demo)")
+    p.add_argument("--no-lab", action="store_true", help="build the workspace, do not start lab")
+    p.add_argument("--port", type=_positive, default=8888, help="JupyterLab port")
+    p.set_defaults(handler="demo")
+    return parser
+
+
+def parse(argv: list[str], prog: str = "jupyter mlops") -> argparse.Namespace:
+    """Parse a command line into a namespace with ``handler`` set."""
+    return build_parser(prog).parse_args(argv)

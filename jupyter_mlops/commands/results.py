@@ -1,0 +1,143 @@
+"""What a command returns, rendered as text, JSON, or richly in a notebook."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from jupyter_mlops.tracking.schemas import Comparison
+
+
+class Result:
+    """Base result: a message and machine-readable data."""
+
+    def to_text(self) -> str:
+        raise NotImplementedError
+
+    def to_json(self) -> Any:
+        raise NotImplementedError
+
+    def display(self) -> None:
+        """Show the result in a notebook."""
+        from IPython.display import display
+
+        display(self)
+
+    def _repr_markdown_(self) -> str:
+        return "```\n" + self.to_text() + "\n```"
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, default=str)
+
+
+@dataclass
+class Message(Result):
+    """A sentence, with optional data for ``--json``."""
+
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_text(self) -> str:
+        return self.text
+
+    def to_json(self) -> Any:
+        return {"message": self.text, **self.data}
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+
+@dataclass
+class Table(Result):
+    """Rows as a DataFrame, with an optional footer line."""
+
+    frame: pd.DataFrame
+    title: str = ""
+    footer: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_text(self) -> str:
+        body = self.frame.to_string(index=False) if len(self.frame) else "(no rows)"
+        parts = [p for p in (self.title, body, self.footer) if p]
+        return "\n".join(parts)
+
+    def to_json(self) -> Any:
+        rows = json.loads(self.frame.to_json(orient="records", date_format="iso"))
+        return {**self.data, "rows": rows}
+
+    def display(self) -> None:
+        from IPython.display import Markdown, display
+
+        if self.title:
+            display(Markdown(f"**{self.title}**"))
+        display(self.frame)
+        if self.footer:
+            display(Markdown(self.footer))
+
+
+@dataclass
+class ComparisonResult(Result):
+    """A comparison: the diff table, seed groups and charts."""
+
+    comparison: Comparison
+
+    def table(self) -> pd.DataFrame:
+        import pandas as pd
+
+        c = self.comparison
+        columns = [r.run_name or r.run_id[:8] for r in c.runs]
+        rows = [("param", p.name, *p.values) for p in c.params]
+        rows += [("metric", m.name, *m.values) for m in c.metrics]
+        frame = pd.DataFrame(rows, columns=["kind", "name", *columns])
+        return frame.set_index(["kind", "name"])
+
+    def groups(self) -> pd.DataFrame | None:
+        import pandas as pd
+
+        if self.comparison.groups is None:
+            return None
+        rows = []
+        for g in self.comparison.groups:
+            label = ", ".join(f"{k}={v}" for k, v in g.key.items()) or "(all)"
+            for m in g.metrics:
+                rows.append(
+                    {
+                        "group": label,
+                        "runs": len(g.run_ids),
+                        "metric": m.name,
+                        "mean": m.mean,
+                        "ci95_low": m.ci_low,
+                        "ci95_high": m.ci_high,
+                        "std": m.std,
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def to_text(self) -> str:
+        out = [self.table().to_string()]
+        groups = self.groups()
+        if groups is not None:
+            out += ["", f"Grouped by seed ({self.comparison.seed_param}), mean and 95% interval:"]
+            out.append(groups.to_string(index=False))
+        return "\n".join(out)
+
+    def to_json(self) -> Any:
+        return self.comparison.model_dump(mode="json")
+
+    def display(self) -> None:
+        from IPython.display import Markdown, display
+
+        display(self.table())
+        groups = self.groups()
+        if groups is not None:
+            display(Markdown(f"Grouped by seed (`{self.comparison.seed_param}`): mean, 95% CI"))
+            display(groups)
+        if self.comparison.figures:
+            import plotly.graph_objects as go
+
+            for fig in self.comparison.figures.values():
+                display(go.Figure(fig))

@@ -1,0 +1,128 @@
+"""A run that records the notebook it came from: what ``%%mlops run`` does, minus IPython."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_mlops.tracking.environment import environment_tags, git_state, notebook_path
+
+if TYPE_CHECKING:
+    from jupyter_mlops.tracking.recorder import RunRecorder
+    from jupyter_mlops.workspace import Workspace
+
+
+class NotebookRun:
+    """Starts a tracked run for a notebook cell and closes it with a snapshot of the notebook.
+
+    Everything MLflow's fluent API logs while the run is open (``mlflow.log_metric``, autolog)
+    lands in the same run, because the run is made MLflow's active run.
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        experiment: str | None = None,
+        run_name: str | None = None,
+        notebook: str | None = None,
+        cell_source: str = "",
+        autolog: bool | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self.experiment = experiment
+        self.run_name = run_name
+        self.notebook = notebook_path(notebook)
+        self.cell_source = cell_source
+        cfg = workspace.config.run
+        self.autolog = cfg.autolog if autolog is None else autolog
+        self.recorder: RunRecorder | None = None
+        self._autologging = False
+
+    def start(self) -> RunRecorder:
+        """Create the run, tag it with its origin, and make it MLflow's active run."""
+        import mlflow
+
+        ws = self.workspace
+        rec = ws.tracking.start_run(self.experiment, self.run_name)
+        self.recorder = rec
+        tags: dict[str, str] = {"mlops.origin": "notebook-cell", **environment_tags()}
+        if self.notebook is not None:
+            tags["mlflow.source.name"] = str(self.notebook)
+            tags["mlflow.source.type"] = "NOTEBOOK"
+            tags["mlops.notebook"] = relative_notebook(self.notebook, ws.root)
+        if ws.config.run.record_git:
+            tags.update(git_state(self.notebook.parent if self.notebook else ws.root))
+        rec.set_tags(tags)
+        rec.flush()
+        mlflow.set_tracking_uri(ws.tracking_uri)
+        mlflow.set_registry_uri(ws.registry_uri)
+        mlflow.start_run(run_id=rec.run_id)
+        if self.autolog and ("sklearn" in sys.modules or "sklearn" in self.cell_source):
+            import mlflow.sklearn
+
+            mlflow.sklearn.autolog(log_input_examples=False, silent=True)
+            self._autologging = True
+        return rec
+
+    def finish(self, *, failed: bool, values: dict[str, Any] | None = None) -> RunRecorder:
+        """Log named values, the cell and the notebook snapshot, and end the run."""
+        import mlflow
+
+        rec = self.recorder
+        if rec is None:
+            raise RuntimeError("finish() before start()")
+        try:
+            if self._autologging:
+                import mlflow.sklearn
+
+                mlflow.sklearn.autolog(disable=True)
+            rec.flush()
+            if self.cell_source:
+                rec.log_text(self.cell_source, "notebook/cell.py")
+            if self.workspace.config.run.snapshot_notebook and self.notebook is not None:
+                if self.notebook.is_file():
+                    rec.log_artifact(self.notebook, "notebook")
+        finally:
+            status = "FAILED" if failed else "FINISHED"
+            active = mlflow.active_run()
+            if active is not None and active.info.run_id == rec.run_id:
+                mlflow.end_run(status=status)
+                rec.finished = True
+            rec.finish(status)
+        return rec
+
+
+def split_named_values(
+    namespace: dict[str, Any], params: list[str], metrics: list[str]
+) -> tuple[dict[str, Any], dict[str, float], list[str]]:
+    """Pick the variables a user named from the cell's namespace.
+
+    Returns the parameters, the metrics, and the names that were missing or not numbers.
+    """
+    found_params: dict[str, Any] = {}
+    found_metrics: dict[str, float] = {}
+    problems = []
+    for name in params:
+        if name in namespace:
+            found_params[name] = namespace[name]
+        else:
+            problems.append(f"parameter '{name}' is not defined")
+    for name in metrics:
+        if name not in namespace:
+            problems.append(f"metric '{name}' is not defined")
+            continue
+        try:
+            found_metrics[name] = float(namespace[name])
+        except (TypeError, ValueError):
+            problems.append(f"metric '{name}' is not a number ({type(namespace[name]).__name__})")
+    return found_params, found_metrics, problems
+
+
+def relative_notebook(path: Path, root: Path) -> str:
+    """The notebook path relative to the workspace, or absolute when it lies outside."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

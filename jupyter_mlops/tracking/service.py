@@ -1,0 +1,335 @@
+"""Experiments, runs and their comparison, on the workspace's MLflow store.
+
+Everything is stored in MLflow, so runs made here show up unchanged in the MLflow UI and runs made
+with plain ``mlflow`` show up here. MLflow is imported lazily: importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from jupyter_mlops.errors import BackendUnavailable, InvalidInput, MlopsError, NotFound
+from jupyter_mlops.tracking.schemas import (
+    Comparison,
+    Experiment,
+    MetricPoint,
+    RunDetail,
+    RunPage,
+    RunSummary,
+)
+
+if TYPE_CHECKING:
+    from mlflow.entities import Run
+    from mlflow.tracking import MlflowClient
+
+    from jupyter_mlops.tracking.recorder import RunRecorder
+    from jupyter_mlops.workspace import Workspace
+
+MAX_PAGE_SIZE = 1000
+# Tags MLflow writes that are large and of no use in a runs table.
+_HIDDEN_TAGS = frozenset({"mlflow.log-model.history"})
+
+
+@contextmanager
+def mlflow_errors(subject: str = "") -> Iterator[None]:
+    """Turn MLflow's exceptions into :class:`MlopsError` with the right status."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlopsError:
+        raise
+    except MlflowException as exc:
+        code = exc.error_code
+        message = exc.message
+        if code in {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}:
+            raise NotFound(message if not subject else f"{subject}: {message}") from None
+        if code in {"INVALID_PARAMETER_VALUE", "BAD_REQUEST", "INVALID_STATE"}:
+            raise InvalidInput(message) from None
+        if code in {"RESOURCE_ALREADY_EXISTS"}:
+            from jupyter_mlops.errors import Conflict
+
+            raise Conflict(message) from None
+        raise BackendUnavailable(
+            f"The MLflow store failed: {message}",
+            hint="Check [tracking].uri in mlops.toml and that the database or server is up.",
+        ) from None
+    except OSError as exc:
+        raise BackendUnavailable(
+            f"The MLflow store cannot be reached: {exc}",
+            hint="Check [tracking].uri in mlops.toml and that the database or server is up.",
+        ) from None
+
+
+class TrackingService:
+    """Experiments and runs of one workspace.
+
+    Example:
+        >>> page = ws.tracking.list_runs("churn", filter="metrics.auc > 0.8")  # doctest: +SKIP
+        >>> [r.run_name for r in page.runs]                                     # doctest: +SKIP
+    """
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+
+    @cached_property
+    def client(self) -> MlflowClient:
+        """The MLflow client on this workspace's store (created on first use)."""
+        from mlflow.tracking import MlflowClient
+
+        ws = self.workspace
+        if ws.tracking_uri.startswith("sqlite:"):
+            self._create_sqlite_store()
+        return MlflowClient(tracking_uri=ws.tracking_uri, registry_uri=ws.registry_uri)
+
+    def _create_sqlite_store(self) -> None:
+        # MLflow's default experiment takes its artifact root from the store that creates the
+        # database; left to MlflowClient it would be ./mlruns of whatever folder the process is in.
+        from pathlib import Path
+
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        ws = self.workspace
+        db = Path(ws.tracking_uri.removeprefix("sqlite:///"))
+        if db.exists():
+            return
+        db.parent.mkdir(parents=True, exist_ok=True)
+        ws.artifact_root.mkdir(parents=True, exist_ok=True)
+        SqlAlchemyStore(ws.tracking_uri, ws.artifact_location).engine.dispose()
+
+    # -- experiments ----------------------------------------------------------------------------
+
+    def list_experiments(self, include_deleted: bool = False) -> list[Experiment]:
+        """All experiments, newest first."""
+        from mlflow.entities import ViewType
+
+        view = ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
+        with mlflow_errors():
+            found = self.client.search_experiments(
+                view_type=view, max_results=50000, order_by=["creation_time DESC"]
+            )
+        return [_experiment(e) for e in found]
+
+    def get_experiment(self, ref: str) -> Experiment:
+        """An experiment by id or by name.
+
+        Raises:
+            NotFound: no experiment has that id or name; the message lists the known names.
+        """
+        exp = self._find_experiment(ref)
+        if exp is None:
+            names = [e.name for e in self.list_experiments()]
+            raise NotFound(
+                f"Experiment '{ref}' does not exist.",
+                hint=f"Known experiments: {', '.join(names) or '(none yet)'}.",
+                field="experiment",
+            )
+        return _experiment(exp)
+
+    def _find_experiment(self, ref: str) -> Any:
+        from mlflow.exceptions import MlflowException
+
+        with mlflow_errors():
+            exp = self.client.get_experiment_by_name(ref)
+            if exp is None and ref.isdigit():
+                try:
+                    exp = self.client.get_experiment(ref)
+                except MlflowException as exc:
+                    if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                        raise
+        return exp
+
+    def ensure_experiment(self, name: str) -> str:
+        """The id of the experiment called ``name``, creating it if needed."""
+        if not name.strip():
+            raise InvalidInput("An experiment name cannot be empty.", field="experiment")
+        exp = self._find_experiment(name)
+        if exp is not None:
+            if exp.lifecycle_stage == "deleted":
+                raise InvalidInput(
+                    f"Experiment '{name}' is deleted.",
+                    hint="Restore it in the MLflow UI or pick another name.",
+                    field="experiment",
+                )
+            return str(exp.experiment_id)
+        location = None
+        if not self.workspace.tracking_uri.startswith(("http://", "https://", "databricks")):
+            slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "experiment"
+            location = f"{self.workspace.artifact_location.rstrip('/')}/{slug}"
+        with mlflow_errors():
+            return str(self.client.create_experiment(name, artifact_location=location))
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def list_runs(
+        self,
+        experiments: Sequence[str] | None = None,
+        *,
+        filter: str = "",
+        order_by: Sequence[str] = (),
+        max_results: int = 50,
+        page_token: str | None = None,
+    ) -> RunPage:
+        """One page of runs, filtered and sorted by MLflow.
+
+        Args:
+            experiments: experiment ids or names; all active experiments when empty.
+            filter: an MLflow filter string, e.g. ``"metrics.auc > 0.8 and params.depth = '5'"``.
+            order_by: clauses like ``"metrics.auc DESC"``; newest first when empty.
+            max_results: page size, 1 to 1000.
+            page_token: ``next_page_token`` of the previous page.
+
+        Raises:
+            InvalidInput: malformed filter or order clause (the message quotes MLflow's parse
+                error), or a page size out of range.
+            NotFound: an unknown experiment.
+        """
+        if not 1 <= max_results <= MAX_PAGE_SIZE:
+            raise InvalidInput(
+                f"max_results must be between 1 and {MAX_PAGE_SIZE}, got {max_results}.",
+                field="max_results",
+            )
+        if experiments:
+            ids = [self.get_experiment(ref).experiment_id for ref in experiments]
+        else:
+            ids = [e.experiment_id for e in self.list_experiments()]
+        order = list(order_by) or ["attributes.start_time DESC"]
+        with mlflow_errors():
+            _check_filter(filter)
+            paged = self.client.search_runs(
+                ids,
+                filter_string=filter,
+                max_results=max_results,
+                order_by=order,
+                page_token=page_token or None,
+            )
+        return RunPage(runs=[run_summary(r) for r in paged], next_page_token=paged.token or None)
+
+    def get_run(self, run_id: str, *, with_history: bool = True) -> RunDetail:
+        """One run and, by default, the full history of each metric.
+
+        Raises:
+            NotFound: no run has that id.
+        """
+        from mlflow.exceptions import MlflowException
+
+        if not re.fullmatch(r"[0-9a-fA-F]{32}", run_id):
+            raise NotFound(
+                f"Run '{run_id}' does not exist (run ids are 32 hex characters).", field="run_id"
+            )
+        try:
+            with mlflow_errors():
+                run = self.client.get_run(run_id)
+        except (NotFound, MlflowException):
+            raise NotFound(f"Run '{run_id}' does not exist.", field="run_id") from None
+        detail = RunDetail(**run_summary(run).model_dump())
+        if with_history:
+            detail.metric_history = self.metric_histories(run_id, list(run.data.metrics))
+        return detail
+
+    def metric_histories(self, run_id: str, keys: Sequence[str]) -> dict[str, list[MetricPoint]]:
+        """Every logged value of each metric in ``keys``, in step order."""
+        out: dict[str, list[MetricPoint]] = {}
+        with mlflow_errors():
+            for key in keys:
+                points = self.client.get_metric_history(run_id, key)
+                out[key] = sorted(
+                    (
+                        MetricPoint(step=m.step, value=_finite(m.value), timestamp=m.timestamp)
+                        for m in points
+                    ),
+                    key=lambda p: (p.step, p.timestamp),
+                )
+        return out
+
+    def compare(
+        self,
+        run_ids: Sequence[str],
+        *,
+        diff_only: bool = False,
+        group_by_seed: bool = False,
+        seed_param: str | None = None,
+        figures: bool = True,
+    ) -> Comparison:
+        """Compare runs side by side; see :func:`jupyter_mlops.tracking.compare.compare_runs`."""
+        from jupyter_mlops.tracking.compare import compare_runs
+
+        unique = list(dict.fromkeys(run_ids))
+        if len(unique) < 2:
+            raise InvalidInput(
+                "Compare needs at least two different runs.", hint="Pass two or more run ids."
+            )
+        runs = [self.get_run(r) for r in unique]
+        return compare_runs(
+            runs,
+            diff_only=diff_only,
+            group_by_seed=group_by_seed,
+            seed_param=seed_param,
+            seed_candidates=self.workspace.config.run.seed_params,
+            figures=figures,
+        )
+
+    def start_run(
+        self, experiment: str | None = None, run_name: str | None = None
+    ) -> RunRecorder:
+        """Start a run and return a recorder that logs to it in batches."""
+        from jupyter_mlops.tracking.recorder import RunRecorder
+
+        exp_id = self.ensure_experiment(experiment or self.workspace.config.tracking.default_experiment)
+        with mlflow_errors():
+            run = self.client.create_run(exp_id, run_name=run_name)
+        return RunRecorder(self, run.info.run_id, exp_id, run.info.run_name)
+
+
+def _check_filter(filter_string: str) -> None:
+    """Parse the filter before MLflow runs it, so a bad one is a 400 quoting the parse error."""
+    if not filter_string:
+        return
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.search_utils import SearchUtils
+
+    try:
+        SearchUtils.parse_search_filter(filter_string)
+    except MlflowException as exc:
+        raise InvalidInput(
+            f"Invalid filter {filter_string!r}: {exc.message}",
+            hint="Use MLflow filter syntax, e.g. metrics.auc > 0.8 and params.depth = '5'.",
+            field="filter",
+        ) from None
+
+
+def _finite(value: float) -> float | None:
+    # JSON has no NaN or infinity; MLflow stores them, so map them to null.
+    return value if value == value and abs(value) != float("inf") else None
+
+
+def _experiment(exp: Any) -> Experiment:
+    return Experiment(
+        experiment_id=str(exp.experiment_id),
+        name=exp.name,
+        lifecycle_stage=exp.lifecycle_stage,
+        artifact_location=exp.artifact_location,
+        creation_time=exp.creation_time,
+        last_update_time=exp.last_update_time,
+        tags=dict(exp.tags),
+    )
+
+
+def run_summary(run: Run) -> RunSummary:
+    """The summary of an MLflow run."""
+    info, data = run.info, run.data
+    return RunSummary(
+        run_id=info.run_id,
+        run_name=info.run_name,
+        experiment_id=str(info.experiment_id),
+        status=info.status,
+        start_time=info.start_time,
+        end_time=info.end_time,
+        params=dict(data.params),
+        metrics={k: _finite(v) for k, v in data.metrics.items()},
+        tags={k: v for k, v in data.tags.items() if k not in _HIDDEN_TAGS},
+    )

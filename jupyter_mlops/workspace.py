@@ -1,0 +1,158 @@
+"""The workspace: the one object a user opens.
+
+A workspace is a folder with an ``mlops.toml`` file and a ``.mlops/`` state folder. It is found from
+the current folder upward (like git finds ``.git``), or from the ``MLOPS_WORKSPACE`` environment
+variable. It reads the configuration and wires the services.
+
+Example:
+    >>> ws = Workspace.init("/tmp/churn")            # doctest: +SKIP
+    >>> ws.tracking.list_experiments()                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from jupyter_mlops.config import CONFIG_FILE, DEFAULT_TOML, STATE_DIR, MlopsConfig, load_config
+from jupyter_mlops.errors import InvalidInput, WorkspaceNotFound
+
+if TYPE_CHECKING:
+    from jupyter_mlops.tracking.service import TrackingService
+
+ENV_VAR = "MLOPS_WORKSPACE"
+
+
+class Workspace:
+    """A jupyter-mlops workspace rooted at ``root``."""
+
+    def __init__(self, root: Path, config: MlopsConfig) -> None:
+        self.root = root.resolve()
+        self.config = config
+
+    # -- finding and creating -------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, root: str | os.PathLike[str]) -> Workspace:
+        """Open the workspace whose ``mlops.toml`` is in ``root``."""
+        path = Path(root).expanduser().resolve()
+        config_file = path / CONFIG_FILE
+        if not config_file.is_file():
+            raise WorkspaceNotFound(
+                f"No {CONFIG_FILE} in {path}.",
+                hint=f"Run `jupyter mlops init {path}` to make it a workspace.",
+            )
+        return cls(path, load_config(config_file))
+
+    @classmethod
+    def find(cls, start: str | os.PathLike[str] | None = None) -> Workspace:
+        """Find the workspace for ``start`` (default: the current folder).
+
+        ``MLOPS_WORKSPACE`` wins when set; otherwise the nearest folder at or above ``start`` that
+        holds an ``mlops.toml``.
+
+        Raises:
+            WorkspaceNotFound: no workspace there; the message says to run ``jupyter mlops init``.
+        """
+        env = os.environ.get(ENV_VAR)
+        if env and start is None:
+            return cls.open(env)
+        here = Path(start if start is not None else Path.cwd()).expanduser().resolve()
+        for folder in (here, *here.parents):
+            if (folder / CONFIG_FILE).is_file():
+                return cls(folder, load_config(folder / CONFIG_FILE))
+        raise WorkspaceNotFound(
+            f"No jupyter-mlops workspace in {here} or any folder above it.",
+            hint="Run `jupyter mlops init` in your project folder (or set MLOPS_WORKSPACE).",
+        )
+
+    @classmethod
+    def init(cls, root: str | os.PathLike[str] = ".") -> Workspace:
+        """Make ``root`` a workspace: write ``mlops.toml`` (unless present) and ``.mlops/``.
+
+        Initialising an existing workspace is harmless: the config is validated, nothing is
+        overwritten.
+        """
+        path = Path(root).expanduser().resolve()
+        if path.exists() and not path.is_dir():
+            raise InvalidInput(f"{path} is a file, not a folder.", hint="Pass a folder path.")
+        path.mkdir(parents=True, exist_ok=True)
+        config_file = path / CONFIG_FILE
+        if not config_file.exists():
+            config_file.write_text(DEFAULT_TOML, encoding="utf-8")
+        ws = cls(path, load_config(config_file))
+        ws.state_dir.mkdir(exist_ok=True)
+        ws.artifact_root.mkdir(parents=True, exist_ok=True)
+        gitignore = ws.state_dir / ".gitignore"
+        if not gitignore.exists():
+            gitignore.write_text("# jupyter-mlops state: databases and artifacts\n*\n")
+        return ws
+
+    # -- locations ------------------------------------------------------------------------------
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def artifact_root(self) -> Path:
+        configured = self.config.tracking.artifact_location
+        if configured and "://" not in configured:
+            return self.resolve_path(configured, must_exist=False)
+        return self.state_dir / "artifacts"
+
+    @property
+    def artifact_location(self) -> str:
+        """Artifact root for new experiments, as MLflow wants it."""
+        configured = self.config.tracking.artifact_location
+        if configured and "://" in configured:
+            return configured
+        return str(self.artifact_root)
+
+    @property
+    def tracking_uri(self) -> str:
+        uri = self.config.tracking.uri
+        if not uri:
+            return f"sqlite:///{self.state_dir / 'mlflow.db'}"
+        if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+            # A relative sqlite path is relative to the workspace, not the current folder.
+            return f"sqlite:///{self.root / uri.removeprefix('sqlite:///')}"
+        return uri
+
+    @property
+    def registry_uri(self) -> str:
+        return self.config.tracking.registry_uri or self.tracking_uri
+
+    def resolve_path(self, path: str | os.PathLike[str], *, must_exist: bool = True) -> Path:
+        """Resolve a user-given path and refuse one that leaves the workspace.
+
+        Raises:
+            InvalidInput: the path escapes the workspace (``..``, an absolute path elsewhere, a
+                symlink pointing out) or does not exist when ``must_exist``.
+        """
+        candidate = Path(path).expanduser()
+        full = (candidate if candidate.is_absolute() else self.root / candidate).resolve()
+        if full != self.root and self.root not in full.parents:
+            raise InvalidInput(
+                f"Path '{path}' is outside the workspace {self.root}.",
+                hint="Use a path inside the workspace folder.",
+                field="path",
+            )
+        if must_exist and not full.exists():
+            raise InvalidInput(f"Path '{path}' does not exist in the workspace.", field="path")
+        return full
+
+    # -- services -------------------------------------------------------------------------------
+
+    @cached_property
+    def tracking(self) -> TrackingService:
+        """Experiments and runs."""
+        from jupyter_mlops.tracking.service import TrackingService
+
+        return TrackingService(self)
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
