@@ -1,0 +1,47 @@
+"""Log the runs the browser tests look at, with plain MLflow, into a workspace's database.
+
+Run as a script (``python log_runs.py <workspace>``) so that MLflow's global state and warnings
+stay out of the pytest process. Experiment "churn": two ``max_depth`` settings x three seeds
+(``random_state``), a final ``accuracy`` and a 20-step ``loss`` history per run.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import mlflow
+
+SETTINGS = (3, 8)
+SEEDS = (0, 1, 2)
+STEPS = 20
+
+
+def run_name(max_depth: int, seed: int) -> str:
+    return f"depth{max_depth}-seed{seed}"
+
+
+def main(workspace: Path) -> None:
+    mlflow.set_tracking_uri(f"sqlite:///{workspace / '.mlops' / 'mlflow.db'}")
+    if mlflow.get_experiment_by_name("churn") is None:
+        # Keep artifacts inside the workspace, not in a ./mlruns beside the caller.
+        mlflow.create_experiment(
+            "churn", artifact_location=(workspace / ".mlops" / "artifacts").as_uri()
+        )
+    mlflow.set_experiment("churn")
+    for max_depth in SETTINGS:
+        for seed in SEEDS:
+            with mlflow.start_run(run_name=run_name(max_depth, seed)):
+                mlflow.log_params(
+                    {"max_depth": max_depth, "random_state": seed, "n_estimators": 100}
+                )
+                base = 0.80 if max_depth == 3 else 0.88
+                for step in range(STEPS):
+                    loss = (1.0 - base / 2) * math.exp(-step / (4 + max_depth)) + 0.01 * seed
+                    mlflow.log_metric("loss", loss, step=step)
+                mlflow.log_metric("accuracy", base + 0.01 * seed)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

@@ -1,0 +1,133 @@
+"""The MLOps sidebar and the Compare tab, driven in a real JupyterLab with Debian chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.browser.conftest import LabServer
+from tests.browser.log_runs import SEEDS, SETTINGS, run_name
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ALL_RUNS = [run_name(depth, seed) for depth in SETTINGS for seed in SEEDS]
+
+
+def open_lab(page: Page, lab_server: LabServer) -> None:
+    page.goto(lab_server.lab_url())
+    expect(page.locator("#jp-main-dock-panel")).to_be_visible(timeout=60_000)
+    # The splash screen covers the page until the app is restored.
+    expect(page.locator("#jupyterlab-splash")).to_have_count(0, timeout=60_000)
+
+
+def open_sidebar(page: Page) -> Locator:
+    page.locator('.jp-SideBar .lm-TabBar-tab[data-id="jp-mlops-sidebar"]').click()
+    sidebar = page.locator("#jp-mlops-sidebar")
+    expect(sidebar).to_be_visible()
+    return sidebar
+
+
+def run_rows(sidebar: Locator) -> Locator:
+    return sidebar.locator("table.jp-mlops-RunsTable tbody tr")
+
+
+def apply_filter(sidebar: Locator, text: str) -> None:
+    box = sidebar.get_by_role("searchbox")
+    box.fill(text)
+    box.press("Enter")
+
+
+def set_theme(page: Page, theme: str, light: bool) -> None:
+    page.evaluate(
+        "theme => window.jupyterapp.commands.execute('apputils:change-theme', { theme })", theme
+    )
+    expect(page.locator("body")).to_have_attribute(
+        "data-jp-theme-light", "true" if light else "false"
+    )
+
+
+def test_experiments_compare_light_and_dark(
+    page: Page, lab_server: LabServer, artifacts_dir: Path
+) -> None:
+    open_lab(page, lab_server)
+    sidebar = open_sidebar(page)
+
+    # The experiment and every run logged by the fixture.
+    expect(sidebar.get_by_role("option", name="churn")).to_have_attribute("aria-selected", "true")
+    rows = run_rows(sidebar)
+    expect(rows).to_have_count(len(ALL_RUNS))
+    for name in ALL_RUNS:
+        expect(rows.filter(has_text=name)).to_have_count(1)
+    expect(sidebar.locator("thead")).to_contain_text("accuracy")
+    expect(sidebar.locator("thead")).to_contain_text("max_depth")
+
+    # Sorting by a metric is done by the server: best accuracy first.
+    sidebar.get_by_role("button", name="accuracy").click()
+    expect(rows.first).to_contain_text(run_name(SETTINGS[-1], SEEDS[-1]))
+    expect(sidebar.locator('th[aria-sort="descending"]')).to_contain_text("accuracy")
+
+    # A filter narrows the rows; a bad one is explained under the box, rows untouched.
+    apply_filter(sidebar, f"params.max_depth = '{SETTINGS[0]}'")
+    expect(rows).to_have_count(len(SEEDS))
+    apply_filter(sidebar, "metrics.accuracy >>> 0.5")
+    error = sidebar.locator(".jp-mlops-FilterBox-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("Invalid filter")
+    expect(rows).to_have_count(len(SEEDS))
+    apply_filter(sidebar, "")
+    expect(error).to_have_count(0)
+    expect(rows).to_have_count(len(ALL_RUNS))
+
+    # Compare is enabled from two selected runs on.
+    compare = sidebar.get_by_role("button", name="Compare (")
+    expect(compare).to_be_disabled()
+    sidebar.get_by_role("checkbox", name=f"Select run {ALL_RUNS[0]}").check()
+    expect(compare).to_be_disabled()
+    sidebar.get_by_role("checkbox", name="Select all runs on this page").check()
+    expect(compare).to_have_text(f"Compare ({len(ALL_RUNS)})")
+    expect(compare).to_be_enabled()
+    page.screenshot(path=artifacts_dir / "sidebar-light.png")
+
+    compare.click()
+    tab = page.locator(".jp-mlops-CompareTab")
+    expect(page.locator(".lm-TabBar-tab.lm-mod-current")).to_contain_text(
+        f"Compare {len(ALL_RUNS)} runs"
+    )
+    table = tab.locator("table.jp-mlops-CompareTable").first
+    expect(table).to_be_visible()
+    for name in ALL_RUNS:
+        expect(table.locator("thead")).to_contain_text(name)
+    expect(table.locator("tr.jp-mod-differs").filter(has_text="max_depth")).to_have_count(1)
+    expect(table.locator("tr:not(.jp-mod-differs)").filter(has_text="n_estimators")).to_have_count(
+        1
+    )
+    # Both server-made figures are drawn by the installed plotly renderer.
+    expect(tab.locator(".jp-mlops-Chart .js-plotly-plot")).to_have_count(2, timeout=60_000)
+    expect(tab.locator('[data-chart="history"] .js-plotly-plot')).to_be_visible()
+    expect(tab.locator('[data-chart="parallel"] .js-plotly-plot')).to_be_visible()
+
+    # Differences only drops the rows that are equal everywhere.
+    tab.get_by_label("Differences only").check()
+    expect(table.locator("tbody").filter(has_text="n_estimators")).to_have_count(0)
+    tab.get_by_label("Differences only").uncheck()
+    expect(table.locator("tbody")).to_contain_text("n_estimators")
+
+    # Grouped by seed: one row per max_depth, mean ± 95% CI.
+    tab.get_by_label("Group by seed").check()
+    groups = tab.locator("table.jp-mlops-GroupsTable")
+    expect(groups).to_be_visible()
+    expect(groups.locator("tbody tr")).to_have_count(len(SETTINGS))
+    expect(groups).to_contain_text("±")
+    expect(tab.locator(".jp-mlops-Chart .js-plotly-plot")).to_have_count(2, timeout=60_000)
+    page.screenshot(path=artifacts_dir / "compare-light.png")
+
+    set_theme(page, "JupyterLab Dark", light=False)
+    expect(tab.locator(".jp-mlops-Chart .js-plotly-plot")).to_have_count(2, timeout=60_000)
+    page.screenshot(path=artifacts_dir / "compare-dark.png")
+    page.locator('.jp-SideBar .lm-TabBar-tab[data-id="jp-mlops-sidebar"]').click()
+    if not sidebar.is_visible():
+        open_sidebar(page)
+    page.screenshot(path=artifacts_dir / "sidebar-dark.png")
+    set_theme(page, "JupyterLab Light", light=True)

@@ -1,0 +1,204 @@
+"""The %mlops magics, executed in a real IPython kernel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from mlflow.tracking import MlflowClient
+from nbclient import NotebookClient
+
+from jupyter_mlops import Workspace
+
+pytestmark = pytest.mark.slow
+
+
+def run_notebook(path: Path, cells: list[str], env: dict[str, str] | None = None) -> Any:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(nb, path)
+    client = NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        allow_errors=True,
+    )
+    with _env(env or {}):
+        client.execute()
+    nbformat.write(nb, path)
+    return nb
+
+
+def outputs_text(cell: Any) -> str:
+    parts = []
+    for out in cell.outputs:
+        if out.output_type == "stream":
+            parts.append(out.text)
+        elif out.output_type in {"display_data", "execute_result"}:
+            parts.append(out.data.get("text/markdown", "") or out.data.get("text/plain", ""))
+        elif out.output_type == "error":
+            parts.append(f"ERROR {out.ename}: {out.evalue}")
+    return "\n".join(parts)
+
+
+class _env:
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+        self.saved: dict[str, str | None] = {}
+
+    def __enter__(self) -> None:
+        import os
+
+        for k, v in self.values.items():
+            self.saved[k] = os.environ.get(k)
+            os.environ[k] = v
+
+    def __exit__(self, *exc: object) -> None:
+        import os
+
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+TRAIN = """%%mlops run --experiment churn --name gbm-small --params n_estimators,max_depth --metrics acc
+from sklearn.datasets import make_classification
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.metrics import accuracy_score
+X, y = make_classification(n_samples=300, random_state=0)
+n_estimators, max_depth = 15, 2
+model = GradientBoostingClassifier(n_estimators=n_estimators, max_depth=max_depth, random_state=0)
+model.fit(X, y)
+for i, pred in enumerate(model.staged_predict(X)):
+    mlops_run.log_metric("train_acc", accuracy_score(y, pred), step=i)
+acc = accuracy_score(y, model.predict(X))
+print("trained", round(acc, 3))
+"""
+
+
+def test_cell_magic_records_a_run_with_notebook_snapshot(workspace: Workspace) -> None:
+    nb_path = workspace.root / "train.ipynb"
+    nb = run_notebook(
+        nb_path,
+        [
+            "%load_ext jupyter_mlops",
+            TRAIN,
+            "import json\nrows = %mlops runs --experiment churn --json\nprint(json.dumps(rows))",
+        ],
+        env={"JPY_SESSION_NAME": str(nb_path)},
+    )
+    train_out = outputs_text(nb.cells[1])
+    assert "trained" in train_out and "finished" in train_out, train_out
+    listed = json.loads(nb.cells[2].outputs[0]["text"])
+    assert len(listed["rows"]) == 1
+    run_id = listed["rows"][0]["run_id"]
+
+    client = MlflowClient(workspace.tracking_uri)
+    run = client.get_run(run_id)
+    assert run.info.run_name == "gbm-small" and run.info.status == "FINISHED"
+    assert run.data.params["n_estimators"] == "15" and run.data.params["max_depth"] == "2"
+    assert 0.5 < run.data.metrics["acc"] <= 1.0
+    assert len(client.get_metric_history(run_id, "train_acc")) == 15
+    tags = run.data.tags
+    assert tags["mlflow.source.name"] == str(nb_path)
+    assert tags["mlops.notebook"] == "train.ipynb"
+    assert tags["mlops.python"].count(".") == 2
+    assert "mlops.package.scikit-learn" in tags
+    artifacts = {a.path for a in client.list_artifacts(run_id, "notebook")}
+    assert artifacts == {"notebook/cell.py", "notebook/train.ipynb"}
+    snapshot = Path(client.download_artifacts(run_id, "notebook/train.ipynb"))
+    assert "%%mlops run" in snapshot.read_text()
+    # sklearn autolog attached the fitted model's parameters to the same run.
+    assert run.data.params.get("learning_rate") == "0.1"
+
+
+def test_git_commit_and_dirty_flag(workspace: Workspace) -> None:
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=workspace.root, check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    git("init", "-q")
+    git("-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "x")
+    (workspace.root / "tracked.txt").write_text("1")
+    git("add", "tracked.txt")
+    head = git("rev-parse", "HEAD")
+    nb_path = workspace.root / "git.ipynb"
+    run_notebook(
+        nb_path,
+        ["%load_ext jupyter_mlops", "%%mlops run --name g --no-autolog\nx = 1"],
+        env={"JPY_SESSION_NAME": str(nb_path)},
+    )
+    runs = workspace.tracking.list_runs(["Default"]).runs
+    assert runs[0].tags["mlflow.source.git.commit"] == head
+    assert runs[0].tags["mlops.git.dirty"] == "true"
+
+
+def test_failing_cell_marks_run_failed_and_shows_traceback(workspace: Workspace) -> None:
+    nb = run_notebook(
+        workspace.root / "fail.ipynb",
+        ["%load_ext jupyter_mlops", "%%mlops run --name boom --metrics missing\nraise ValueError('bad data')"],
+    )
+    text = outputs_text(nb.cells[1])
+    assert "ValueError" in text and "failed" in text
+    assert "metric 'missing' is not defined" in text
+    assert "notebook path unknown" in text
+    run = workspace.tracking.list_runs(["Default"]).runs[0]
+    assert run.run_name == "boom" and run.status == "FAILED"
+
+
+def test_line_magic_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
+    nb = run_notebook(
+        tmp_path / "nows.ipynb",
+        [
+            "%load_ext jupyter_mlops",
+            "%mlops runs",
+            "%mlops runs --limit zero",
+            "%mlops nosuchcommand",
+            "%%mlops run\nx = 1",
+        ],
+    )
+    texts = [outputs_text(c) for c in nb.cells[1:]]
+    assert all("ERROR" not in t and "Traceback" not in t for t in texts), texts
+    assert "jupyter mlops init" in texts[0]
+    assert "expected a whole number" in texts[1]
+    assert "invalid choice" in texts[2]
+    assert "jupyter mlops init" in texts[3]
+
+
+def test_line_magic_renders_dataframe_and_figures(workspace: Workspace, sweep: list[str]) -> None:
+    nb = run_notebook(
+        workspace.root / "cmp.ipynb",
+        [
+            "%load_ext jupyter_mlops",
+            "%mlops runs --experiment churn --sort 'metrics.accuracy DESC' --limit 2",
+            f"%mlops compare {' '.join(sweep)} --group-by-seed --diff-only",
+        ],
+    )
+    runs_out = nb.cells[1].outputs
+    assert any("text/html" in o.get("data", {}) for o in runs_out)  # a DataFrame
+    cmp_out = nb.cells[2].outputs
+    mimes = [m for o in cmp_out for m in o.get("data", {})]
+    assert mimes.count("application/vnd.plotly.v1+json") == 2
+    html = "".join(o["data"].get("text/html", "") for o in cmp_out if "data" in o)
+    assert "random_state" in html and "ci95_low" in html
+
+
+def test_runs_json_matches_cli(workspace: Workspace, sweep: list[str]) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_mlops.commands.cli", "runs", "-e", "churn", "--json",
+         "--workspace", str(workspace.root)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert {r["run_id"] for r in json.loads(done.stdout)["rows"]} == set(sweep)

@@ -1,0 +1,120 @@
+"""The experiments REST resources, through a real Jupyter server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from jupyter_mlops import Workspace
+
+Fetch = Callable[..., Awaitable[Any]]
+
+
+async def get_json(fetch: Fetch, *parts: str, **params: Any) -> Any:
+    response = await fetch("mlops", "api", *parts, params=params, method="GET")
+    assert response.headers["Content-Type"].startswith("application/json")
+    return json.loads(response.body)
+
+
+async def get_error(fetch: Fetch, *parts: str, **params: Any) -> tuple[int, dict[str, Any]]:
+    with pytest.raises(HTTPClientError) as info:
+        await fetch("mlops", "api", *parts, params=params, method="GET")
+    body = json.loads(info.value.response.body)  # type: ignore[union-attr]
+    return info.value.code, body["error"]
+
+
+async def test_experiments_and_runs(jp_fetch: Fetch, workspace: Workspace, sweep: list[str]) -> None:
+    exps = (await get_json(jp_fetch, "experiments"))["experiments"]
+    churn = next(e for e in exps if e["name"] == "churn")
+    assert (await get_json(jp_fetch, "experiments", churn["experiment_id"]))["name"] == "churn"
+    page = await get_json(
+        jp_fetch, "experiments", churn["experiment_id"], "runs", max_results="4"
+    )
+    assert len(page["runs"]) == 4 and page["next_page_token"]
+    page2 = await get_json(
+        jp_fetch,
+        "experiments",
+        churn["experiment_id"],
+        "runs",
+        max_results="4",
+        page_token=page["next_page_token"],
+    )
+    assert {r["run_id"] for r in page["runs"] + page2["runs"]} == set(sweep)
+    filtered = await get_json(
+        jp_fetch,
+        "experiments",
+        "churn",
+        "runs",
+        filter="params.lr = '0.1'",
+        order_by="metrics.accuracy ASC",
+    )
+    accs = [r["metrics"]["accuracy"] for r in filtered["runs"]]
+    assert len(accs) == 3 and accs == sorted(accs)
+
+
+async def test_one_run_with_history(jp_fetch: Fetch, sweep: list[str]) -> None:
+    run = await get_json(jp_fetch, "runs", sweep[0])
+    assert run["run_id"] == sweep[0]
+    assert [p["step"] for p in run["metric_history"]["loss"]] == list(range(20))
+
+
+async def test_comparison_resource(jp_fetch: Fetch, sweep: list[str]) -> None:
+    response = await jp_fetch(
+        "mlops",
+        "api",
+        "comparisons",
+        method="GET",
+        params=[("run_id", r) for r in sweep] + [("group_by_seed", "true"), ("diff_only", "true")],
+    )
+    body = json.loads(response.body)
+    assert [r["run_id"] for r in body["runs"]] == sweep
+    assert [p["name"] for p in body["params"]] == ["lr", "random_state"]
+    assert len(body["groups"]) == 2
+    assert body["figures"]["history"]["data"][0]["type"] == "scatter"
+    assert body["figures"]["parallel"]["data"][0]["type"] == "parcoords"
+
+
+async def test_user_mistakes_are_4xx_with_a_message(
+    jp_fetch: Fetch, workspace: Workspace, sweep: list[str]
+) -> None:
+    code, err = await get_error(jp_fetch, "experiments", "nope")
+    assert code == 404 and "nope" in err["message"]
+    code, err = await get_error(jp_fetch, "experiments", "nope", "runs")
+    assert code == 404
+    code, err = await get_error(jp_fetch, "runs", "f" * 32)
+    assert code == 404 and "f" * 32 in err["message"]
+    code, err = await get_error(jp_fetch, "experiments", "churn", "runs", filter="metrics.x >>> 1")
+    assert code == 400 and err["field"] == "filter" and ">>>" in err["message"]
+    code, err = await get_error(jp_fetch, "experiments", "churn", "runs", max_results="0")
+    assert code == 400 and err["field"] == "max_results"
+    code, err = await get_error(jp_fetch, "experiments", "churn", "runs", max_results="many")
+    assert code == 400 and err["field"] == "max_results"
+    code, err = await get_error(jp_fetch, "comparisons", run_id=sweep[0])
+    assert code == 400 and err["field"] == "run_id"
+    code, err = await get_error(jp_fetch, "experiments", include_deleted="perhaps")
+    assert code == 400
+
+
+async def test_no_workspace_is_404_saying_init(jp_fetch: Fetch) -> None:
+    # No `workspace` fixture here: the server root has no mlops.toml.
+    code, err = await get_error(jp_fetch, "experiments")
+    assert code == 404 and "jupyter mlops init" in err["hint"]
+
+
+async def test_openapi_document_lists_every_route(jp_fetch: Fetch) -> None:
+    doc = await get_json(jp_fetch, "openapi.json")
+    assert doc["openapi"].startswith("3.")
+    assert set(doc["paths"]) == {
+        "/mlops/api/experiments",
+        "/mlops/api/experiments/{experiment_id}",
+        "/mlops/api/experiments/{experiment_id}/runs",
+        "/mlops/api/runs/{run_id}",
+        "/mlops/api/comparisons",
+    }
+    assert "RunPage" in doc["components"]["schemas"]
+    runs_get = doc["paths"]["/mlops/api/experiments/{experiment_id}/runs"]["get"]
+    assert {p["name"] for p in runs_get["parameters"]} >= {"filter", "order_by", "page_token"}

@@ -1,0 +1,144 @@
+"""The tracking service on a real MLflow SQLite store."""
+
+from __future__ import annotations
+
+import math
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+from jupyter_mlops import Workspace
+from jupyter_mlops.errors import InvalidInput, NotFound
+
+
+def test_init_puts_store_and_artifacts_in_workspace(workspace: Workspace) -> None:
+    assert workspace.tracking_uri == f"sqlite:///{workspace.root}/.mlops/mlflow.db"
+    exps = workspace.tracking.list_experiments()
+    assert [e.name for e in exps] == ["Default"]
+    # The default experiment's artifacts live in the workspace, not in ./mlruns of the cwd.
+    assert exps[0].artifact_location == str(workspace.root / ".mlops" / "artifacts" / "0")
+    exp_id = workspace.tracking.ensure_experiment("churn")
+    assert workspace.tracking.get_experiment("churn").experiment_id == exp_id
+    assert workspace.tracking.get_experiment(exp_id).name == "churn"
+    assert workspace.tracking.get_experiment("churn").artifact_location == str(
+        workspace.root / ".mlops" / "artifacts" / "churn"
+    )
+
+
+def test_recorder_batches_metrics_into_mlflow(workspace: Workspace) -> None:
+    with workspace.tracking.start_run("churn", run_name="batch") as rec:
+        rec.log_param("lr", 0.1)
+        for step in range(1500):
+            rec.log_metric("loss", 1.0 / (step + 1), step=step)
+        rec.log_metric("acc", 0.9)
+        rec.log_metric("nan_metric", float("nan"))
+        rec.log_metric("loss2", 3.0)  # auto step 0
+        rec.log_metric("loss2", 2.0)  # auto step 1
+    client = MlflowClient(workspace.tracking_uri)
+    run = client.get_run(rec.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params == {"lr": "0.1"}
+    history = client.get_metric_history(rec.run_id, "loss")
+    assert len(history) == 1500
+    assert sorted(m.step for m in history) == list(range(1500))
+    # The latest value is the one at the highest step, as MLflow itself would record it.
+    assert run.data.metrics["loss"] == pytest.approx(1.0 / 1500)
+    assert math.isnan(run.data.metrics["nan_metric"])
+    assert [m.step for m in client.get_metric_history(rec.run_id, "loss2")] == [0, 1]
+    assert run.data.metrics["loss2"] == 2.0
+
+
+def test_recorder_flush_twice_does_not_duplicate(workspace: Workspace) -> None:
+    rec = workspace.tracking.start_run("churn")
+    rec.log_metric("loss", 1.0, step=0, timestamp=1000)
+    rec.flush()
+    rec.log_metric("loss", 1.0, step=0, timestamp=1000)  # identical value: MLflow dedupes too
+    rec.log_metric("loss", 0.5, step=1, timestamp=1001)
+    rec.finish()
+    history = MlflowClient(workspace.tracking_uri).get_metric_history(rec.run_id, "loss")
+    assert [(m.step, m.value) for m in history] == [(0, 1.0), (1, 0.5)]
+
+
+def test_recorder_rejects_non_numeric_metric(workspace: Workspace) -> None:
+    rec = workspace.tracking.start_run("churn")
+    with pytest.raises(InvalidInput, match="Metric 'acc' must be a number"):
+        rec.log_metric("acc", "high")  # type: ignore[arg-type]
+    rec.finish()
+
+
+def test_failed_block_marks_run_failed(workspace: Workspace) -> None:
+    with pytest.raises(ZeroDivisionError), workspace.tracking.start_run("churn") as rec:
+        rec.log_metric("loss", 1.0)
+        _ = 1 / 0
+    run = MlflowClient(workspace.tracking_uri).get_run(rec.run_id)
+    assert run.info.status == "FAILED"
+    assert run.data.metrics == {"loss": 1.0}
+
+
+def test_list_runs_filter_sort_and_pages(workspace: Workspace, sweep: list[str]) -> None:
+    page = workspace.tracking.list_runs(["churn"], max_results=4)
+    assert len(page.runs) == 4 and page.next_page_token
+    rest = workspace.tracking.list_runs(["churn"], max_results=4, page_token=page.next_page_token)
+    assert len(rest.runs) == 2 and rest.next_page_token is None
+    assert {r.run_id for r in page.runs + rest.runs} == set(sweep)
+
+    best = workspace.tracking.list_runs(
+        ["churn"], filter="params.lr = '0.3'", order_by=["metrics.accuracy DESC"]
+    )
+    accs = [r.metrics["accuracy"] for r in best.runs]
+    assert len(accs) == 3 and accs == sorted(accs, reverse=True)
+    assert all(r.params["lr"] == "0.3" for r in best.runs)
+
+
+def test_plain_mlflow_runs_show_up(workspace: Workspace) -> None:
+    mlflow.set_tracking_uri(workspace.tracking_uri)
+    exp_id = workspace.tracking.ensure_experiment("plain")
+    with mlflow.start_run(experiment_id=exp_id, run_name="made-by-mlflow") as run:
+        mlflow.log_param("alpha", 2)
+        mlflow.log_metric("rmse", 1.5)
+    page = workspace.tracking.list_runs(["plain"])
+    assert [(r.run_id, r.run_name, r.params, r.metrics) for r in page.runs] == [
+        (run.info.run_id, "made-by-mlflow", {"alpha": "2"}, {"rmse": 1.5})
+    ]
+
+
+@pytest.mark.parametrize(
+    "bad_filter",
+    ["metrics.accuracy >>> 3", "params.lr = 0.1 and", "nonsense here", "metrics.acc > 'x'"],
+)
+def test_bad_filter_is_invalid_input_quoting_the_parse_error(
+    workspace: Workspace, sweep: list[str], bad_filter: str
+) -> None:
+    with pytest.raises(InvalidInput) as info:
+        workspace.tracking.list_runs(["churn"], filter=bad_filter)
+    assert info.value.status == 400
+    assert info.value.field == "filter"
+    assert bad_filter in info.value.message
+
+
+def test_unknown_experiment_and_run_are_not_found(workspace: Workspace) -> None:
+    with pytest.raises(NotFound, match="Experiment 'nope' does not exist") as info:
+        workspace.tracking.list_runs(["nope"])
+    assert "Default" in (info.value.hint or "")
+    with pytest.raises(NotFound, match="Run '0+' does not exist"):
+        workspace.tracking.get_run("0" * 32)
+    with pytest.raises(NotFound, match="Run 'zz' does not exist"):
+        workspace.tracking.get_run("zz")
+
+
+def test_page_size_is_checked(workspace: Workspace) -> None:
+    with pytest.raises(InvalidInput, match="max_results"):
+        workspace.tracking.list_runs(max_results=0)
+
+
+def test_get_run_has_sorted_histories(workspace: Workspace, sweep: list[str]) -> None:
+    run = workspace.tracking.get_run(sweep[0])
+    assert [p.step for p in run.metric_history["loss"]] == list(range(20))
+    assert run.params["random_state"] == "0"
+
+
+def test_bad_order_clause_is_invalid_input(workspace: Workspace, sweep: list[str]) -> None:
+    with pytest.raises(InvalidInput, match="Invalid order clause") as info:
+        workspace.tracking.list_runs(["churn"], order_by=["metrics.accuracy SIDEWAYS"])
+    assert info.value.field == "order_by"
