@@ -108,7 +108,7 @@ def load_config(path: Path) -> MlopsConfig:
 
 
 def _known_keys() -> list[str]:
-    keys = []
+    keys: list[str] = []
     for section, field in MlopsConfig.model_fields.items():
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):

@@ -1,8 +1,8 @@
 """Errors that users can act on.
 
-Every error raised by the core is an :class:`MlopsError`. Each subclass knows the HTTP status that the
-REST layer answers with, and carries a ``hint`` that tells the user what to do next. The CLI, the
-magic and the server render these without a traceback.
+Every error raised by the core is an :class:`MlopsError`. Each subclass knows the HTTP status that
+the REST layer answers with, and carries a ``hint`` that tells the user what to do next. The CLI,
+the magic and the server render these without a traceback.
 """
 
 from __future__ import annotations

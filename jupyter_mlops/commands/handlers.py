@@ -65,15 +65,12 @@ def cmd_experiments(args: argparse.Namespace, ctx: Context) -> Result:
 
 
 def cmd_runs(args: argparse.Namespace, ctx: Context) -> Result:
-    page = (
-        ctx.workspace(args)
-        .tracking.list_runs(
-            args.experiment or None,
-            filter=args.filter,
-            order_by=args.sort,
-            max_results=args.limit,
-            page_token=args.page_token,
-        )
+    page = ctx.workspace(args).tracking.list_runs(
+        args.experiment or None,
+        filter=args.filter,
+        order_by=args.sort,
+        max_results=args.limit,
+        page_token=args.page_token,
     )
     frame = runs_frame(page.runs)
     footer = ""

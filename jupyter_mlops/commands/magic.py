@@ -27,10 +27,10 @@ def _show_error(exc: MlopsError) -> None:
 
 
 @magics_class
-class MlopsMagics(Magics):
+class MlopsMagics(Magics):  # type: ignore[misc]
     """The ``%mlops`` line magic and the ``%%mlops run`` cell magic."""
 
-    @line_cell_magic
+    @line_cell_magic  # type: ignore[untyped-decorator]
     def mlops(self, line: str, cell: str | None = None) -> Any:
         """Run a jupyter-mlops command; ``%mlops --help`` lists them."""
         try:
@@ -67,13 +67,15 @@ class MlopsMagics(Magics):
             autolog=False if args.no_autolog else None,
         )
         recorder = run.start()
-        ns = self.shell.user_ns
+        shell = self.shell
+        assert shell is not None, "a magic always runs inside a shell"
+        ns = shell.user_ns
         previous = ns.get("mlops_run")
         ns["mlops_run"] = recorder
         failed = True
         problems: list[str] = []
         try:
-            outcome = self.shell.run_cell(cell, store_history=False)
+            outcome = shell.run_cell(cell, store_history=False)
             failed = not outcome.success
             params, metrics, problems = split_named_values(ns, args.params, args.metrics)
             recorder.log_params(params)

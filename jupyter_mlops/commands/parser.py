@@ -67,9 +67,9 @@ def build_parser(prog: str = "jupyter mlops") -> CommandParser:
 
     p = sub.add_parser("runs", parents=[common], help="list runs (filter, sort, page)")
     p.add_argument("--experiment", "-e", action="append", help="experiment name or id (repeatable)")
-    p.add_argument("--filter", "-f", default="", help="MLflow filter, e.g. \"metrics.auc > 0.8\"")
+    p.add_argument("--filter", "-f", default="", help='MLflow filter, e.g. "metrics.auc > 0.8"')
     p.add_argument(
-        "--sort", "-s", action="append", default=[], help="order clause, e.g. \"metrics.auc DESC\""
+        "--sort", "-s", action="append", default=[], help='order clause, e.g. "metrics.auc DESC"'
     )
     p.add_argument("--limit", "-n", type=_positive, default=50, help="page size (default 50)")
     p.add_argument("--page-token", help="next_page_token from the previous page")

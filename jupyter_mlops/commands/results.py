@@ -90,7 +90,7 @@ class ComparisonResult(Result):
 
         c = self.comparison
         columns = [r.run_name or r.run_id[:8] for r in c.runs]
-        rows = [("param", p.name, *p.values) for p in c.params]
+        rows: list[tuple[object, ...]] = [("param", p.name, *p.values) for p in c.params]
         rows += [("metric", m.name, *m.values) for m in c.metrics]
         frame = pd.DataFrame(rows, columns=["kind", "name", *columns])
         return frame.set_index(["kind", "name"])

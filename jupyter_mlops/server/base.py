@@ -131,7 +131,7 @@ def api(
                 },
             )
 
-    return wrapper
+    return wrapper  # type: ignore[return-value]
 
 
 async def in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

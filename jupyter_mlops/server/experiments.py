@@ -5,7 +5,13 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from jupyter_mlops.server.base import MlopsHandler, Operation, api, in_thread
-from jupyter_mlops.tracking.schemas import Comparison, Experiment, ExperimentList, RunDetail, RunPage
+from jupyter_mlops.tracking.schemas import (
+    Comparison,
+    Experiment,
+    ExperimentList,
+    RunDetail,
+    RunPage,
+)
 
 TAGS = ["experiments"]
 

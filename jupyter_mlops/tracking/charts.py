@@ -27,9 +27,9 @@ def history_figure(runs: Sequence[RunDetail]) -> dict[str, object]:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    names = sorted(
-        {k for r in runs for k, points in r.metric_history.items() if len(points) > 1}
-    )[:MAX_HISTORY_PANELS]
+    names = sorted({k for r in runs for k, points in r.metric_history.items() if len(points) > 1})[
+        :MAX_HISTORY_PANELS
+    ]
     if not names:
         fig = go.Figure()
         fig.update_layout(

@@ -41,14 +41,14 @@ def compare_runs(
     """
     param_names = sorted({k for r in runs for k in r.params})
     metric_names = sorted({k for r in runs for k in r.metrics})
-    params = [
-        ParamRow(name=n, values=(vals := [r.params.get(n) for r in runs]), differs=_differs(vals))
-        for n in param_names
-    ]
-    metrics = [
-        MetricRow(name=n, values=(vals := [r.metrics.get(n) for r in runs]), differs=_differs(vals))
-        for n in metric_names
-    ]
+    params = []
+    for name in param_names:
+        texts = [r.params.get(name) for r in runs]
+        params.append(ParamRow(name=name, values=texts, differs=_differs(texts)))
+    metrics = []
+    for name in metric_names:
+        numbers = [r.metrics.get(name) for r in runs]
+        metrics.append(MetricRow(name=name, values=numbers, differs=_differs(numbers)))
     seed = seed_param or next((c for c in seed_candidates if c in param_names), None)
     groups = None
     if group_by_seed:

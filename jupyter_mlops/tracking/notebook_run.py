@@ -81,9 +81,9 @@ class NotebookRun:
             rec.flush()
             if self.cell_source:
                 rec.log_text(self.cell_source, "notebook/cell.py")
-            if self.workspace.config.run.snapshot_notebook and self.notebook is not None:
-                if self.notebook.is_file():
-                    rec.log_artifact(self.notebook, "notebook")
+            snapshot = self.workspace.config.run.snapshot_notebook and self.notebook is not None
+            if snapshot and self.notebook is not None and self.notebook.is_file():
+                rec.log_artifact(self.notebook, "notebook")
         finally:
             status = "FAILED" if failed else "FINISHED"
             active = mlflow.active_run()

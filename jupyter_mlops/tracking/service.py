@@ -198,15 +198,25 @@ class TrackingService:
         else:
             ids = [e.experiment_id for e in self.list_experiments()]
         order = list(order_by) or ["attributes.start_time DESC"]
-        with mlflow_errors():
-            _check_filter(filter)
-            paged = self.client.search_runs(
-                ids,
-                filter_string=filter,
-                max_results=max_results,
-                order_by=order,
-                page_token=page_token or None,
-            )
+        _check_order(order)
+        try:
+            with mlflow_errors():
+                paged = self.client.search_runs(
+                    ids,
+                    filter_string=filter,
+                    max_results=max_results,
+                    order_by=order,
+                    page_token=page_token or None,
+                )
+        except InvalidInput as exc:
+            if not filter:
+                raise
+            # The order clauses were checked above, so what MLflow refused is the filter.
+            raise InvalidInput(
+                f"Invalid filter {filter!r}: {exc.message}",
+                hint="Use MLflow filter syntax, e.g. metrics.auc > 0.8 and params.depth = '5'.",
+                field="filter",
+            ) from None
         return RunPage(runs=[run_summary(r) for r in paged], next_page_token=paged.token or None)
 
     def get_run(self, run_id: str, *, with_history: bool = True) -> RunDetail:
@@ -273,33 +283,31 @@ class TrackingService:
             figures=figures,
         )
 
-    def start_run(
-        self, experiment: str | None = None, run_name: str | None = None
-    ) -> RunRecorder:
+    def start_run(self, experiment: str | None = None, run_name: str | None = None) -> RunRecorder:
         """Start a run and return a recorder that logs to it in batches."""
         from jupyter_mlops.tracking.recorder import RunRecorder
 
-        exp_id = self.ensure_experiment(experiment or self.workspace.config.tracking.default_experiment)
+        exp_id = self.ensure_experiment(
+            experiment or self.workspace.config.tracking.default_experiment
+        )
         with mlflow_errors():
             run = self.client.create_run(exp_id, run_name=run_name)
         return RunRecorder(self, run.info.run_id, exp_id, run.info.run_name)
 
 
-def _check_filter(filter_string: str) -> None:
-    """Parse the filter before MLflow runs it, so a bad one is a 400 quoting the parse error."""
-    if not filter_string:
-        return
+def _check_order(clauses: Sequence[str]) -> None:
     from mlflow.exceptions import MlflowException
     from mlflow.utils.search_utils import SearchUtils
 
-    try:
-        SearchUtils.parse_search_filter(filter_string)
-    except MlflowException as exc:
-        raise InvalidInput(
-            f"Invalid filter {filter_string!r}: {exc.message}",
-            hint="Use MLflow filter syntax, e.g. metrics.auc > 0.8 and params.depth = '5'.",
-            field="filter",
-        ) from None
+    for clause in clauses:
+        try:
+            SearchUtils.parse_order_by_for_search_runs(clause)
+        except MlflowException as exc:
+            raise InvalidInput(
+                f"Invalid order clause {clause!r}: {exc.message}",
+                hint="Use e.g. 'metrics.auc DESC', 'params.depth ASC' or 'attributes.start_time'.",
+                field="order_by",
+            ) from None
 
 
 def _finite(value: float) -> float | None:

@@ -67,7 +67,7 @@ class _env:
                 os.environ[k] = v
 
 
-TRAIN = """%%mlops run --experiment churn --name gbm-small --params n_estimators,max_depth --metrics acc
+TRAIN = """%%mlops run -e churn --name gbm-small --params n_estimators,max_depth --metrics acc
 from sklearn.datasets import make_classification
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.metrics import accuracy_score
@@ -127,7 +127,17 @@ def test_git_commit_and_dirty_flag(workspace: Workspace) -> None:
         ).stdout.strip()
 
     git("init", "-q")
-    git("-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "x")
+    git(
+        "-c",
+        "user.email=t@example.com",
+        "-c",
+        "user.name=t",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "x",
+    )
     (workspace.root / "tracked.txt").write_text("1")
     git("add", "tracked.txt")
     head = git("rev-parse", "HEAD")
@@ -145,7 +155,10 @@ def test_git_commit_and_dirty_flag(workspace: Workspace) -> None:
 def test_failing_cell_marks_run_failed_and_shows_traceback(workspace: Workspace) -> None:
     nb = run_notebook(
         workspace.root / "fail.ipynb",
-        ["%load_ext jupyter_mlops", "%%mlops run --name boom --metrics missing\nraise ValueError('bad data')"],
+        [
+            "%load_ext jupyter_mlops",
+            "%%mlops run --name boom --metrics missing\nraise ValueError('bad data')",
+        ],
     )
     text = outputs_text(nb.cells[1])
     assert "ValueError" in text and "failed" in text

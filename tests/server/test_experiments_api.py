@@ -27,13 +27,13 @@ async def get_error(fetch: Fetch, *parts: str, **params: Any) -> tuple[int, dict
     return info.value.code, body["error"]
 
 
-async def test_experiments_and_runs(jp_fetch: Fetch, workspace: Workspace, sweep: list[str]) -> None:
+async def test_experiments_and_runs(
+    jp_fetch: Fetch, workspace: Workspace, sweep: list[str]
+) -> None:
     exps = (await get_json(jp_fetch, "experiments"))["experiments"]
     churn = next(e for e in exps if e["name"] == "churn")
     assert (await get_json(jp_fetch, "experiments", churn["experiment_id"]))["name"] == "churn"
-    page = await get_json(
-        jp_fetch, "experiments", churn["experiment_id"], "runs", max_results="4"
-    )
+    page = await get_json(jp_fetch, "experiments", churn["experiment_id"], "runs", max_results="4")
     assert len(page["runs"]) == 4 and page["next_page_token"]
     page2 = await get_json(
         jp_fetch,

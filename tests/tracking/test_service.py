@@ -121,7 +121,7 @@ def test_unknown_experiment_and_run_are_not_found(workspace: Workspace) -> None:
     with pytest.raises(NotFound, match="Experiment 'nope' does not exist") as info:
         workspace.tracking.list_runs(["nope"])
     assert "Default" in (info.value.hint or "")
-    with pytest.raises(NotFound, match="Run '0+' does not exist"):
+    with pytest.raises(NotFound, match=r"Run '0+' does not exist"):
         workspace.tracking.get_run("0" * 32)
     with pytest.raises(NotFound, match="Run 'zz' does not exist"):
         workspace.tracking.get_run("zz")
