@@ -6,6 +6,7 @@ arguments, the browser's launch options).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shutil
@@ -69,7 +70,25 @@ def free_port() -> int:
 
 
 def _labextension_installed(name: str = "jupyter-mlops") -> bool:
-    return any((Path(root) / name / "package.json").exists() for root in jupyter_path("labextensions"))
+    return any(
+        (Path(root) / name / "package.json").exists() for root in jupyter_path("labextensions")
+    )
+
+
+# pytest-jupyter (loaded by tests/conftest.py) adds two autouse fixtures that close the thread's
+# current event loop after each test; under playwright's sync API that loop is playwright's own and
+# is running, so closing it fails. Browser tests start no in-process server: give them a private
+# loop and nothing to clean up.
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup() -> None:
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -113,6 +132,10 @@ def lab_server(
             "run `pip install -e .` (or `cd labextension && jlpm build` and link it)"
         )
     state = tmp_path_factory.mktemp("lab-state")
+    settings = state / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    # Never ask about (nor fetch) the Jupyter news feed: no network, no toast over screenshots.
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     port = free_port()
     token = secrets.token_hex(16)
     log = state / "jupyter-lab.log"

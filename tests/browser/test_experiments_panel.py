@@ -22,10 +22,18 @@ def open_lab(page: Page, lab_server: LabServer) -> None:
     expect(page.locator("#jupyterlab-splash")).to_have_count(0, timeout=60_000)
 
 
-def open_sidebar(page: Page) -> Locator:
+def open_sidebar(page: Page, width: int = 560) -> Locator:
+    """Open the MLOps sidebar and drag its edge to `width` pixels, as a user would."""
     page.locator('.jp-SideBar .lm-TabBar-tab[data-id="jp-mlops-sidebar"]').click()
     sidebar = page.locator("#jp-mlops-sidebar")
     expect(sidebar).to_be_visible()
+    box = sidebar.bounding_box()
+    assert box is not None
+    edge_x, middle_y = box["x"] + box["width"] + 2, box["y"] + box["height"] / 2
+    page.mouse.move(edge_x, middle_y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + width, middle_y, steps=5)
+    page.mouse.up()
     return sidebar
 
 
@@ -46,6 +54,23 @@ def set_theme(page: Page, theme: str, light: bool) -> None:
     expect(page.locator("body")).to_have_attribute(
         "data-jp-theme-light", "true" if light else "false"
     )
+    # JupyterLab shows its splash screen while the theme's CSS loads.
+    expect(page.locator("#jupyterlab-splash")).to_have_count(0, timeout=30_000)
+
+
+def test_palette_has_the_mlops_commands(page: Page, lab_server: LabServer) -> None:
+    open_lab(page, lab_server)
+    page.keyboard.press("Control+Shift+C")
+    palette = page.locator("#command-palette")
+    expect(palette).to_be_visible()
+    palette.locator("input").fill("MLOps")
+    items = palette.locator(".lm-CommandPalette-item")
+    for label in ("Open MLOps sidebar", "Refresh experiments", "Compare selected runs"):
+        expect(items.filter(has_text=label)).to_have_count(1)
+    palette.locator("input").fill("Open MLOps sidebar")
+    palette.locator("input").press("Enter")
+    expect(page.locator("#jp-mlops-sidebar")).to_be_visible()
+    expect(run_rows(page.locator("#jp-mlops-sidebar"))).to_have_count(len(ALL_RUNS))
 
 
 def test_experiments_compare_light_and_dark(
@@ -91,12 +116,14 @@ def test_experiments_compare_light_and_dark(
     page.screenshot(path=artifacts_dir / "sidebar-light.png")
 
     compare.click()
+    # The first comparison also loads the server's statistics and plotting modules.
+    first_load = 60_000
     tab = page.locator(".jp-mlops-CompareTab")
-    expect(page.locator(".lm-TabBar-tab.lm-mod-current")).to_contain_text(
-        f"Compare {len(ALL_RUNS)} runs"
+    expect(page.get_by_role("tab", name=f"Compare {len(ALL_RUNS)} runs")).to_have_attribute(
+        "aria-selected", "true"
     )
     table = tab.locator("table.jp-mlops-CompareTable").first
-    expect(table).to_be_visible()
+    expect(table).to_be_visible(timeout=first_load)
     for name in ALL_RUNS:
         expect(table.locator("thead")).to_contain_text(name)
     expect(table.locator("tr.jp-mod-differs").filter(has_text="max_depth")).to_have_count(1)
@@ -104,7 +131,7 @@ def test_experiments_compare_light_and_dark(
         1
     )
     # Both server-made figures are drawn by the installed plotly renderer.
-    expect(tab.locator(".jp-mlops-Chart .js-plotly-plot")).to_have_count(2, timeout=60_000)
+    expect(tab.locator(".jp-mlops-Chart .js-plotly-plot")).to_have_count(2, timeout=first_load)
     expect(tab.locator('[data-chart="history"] .js-plotly-plot')).to_be_visible()
     expect(tab.locator('[data-chart="parallel"] .js-plotly-plot')).to_be_visible()
 
@@ -122,12 +149,15 @@ def test_experiments_compare_light_and_dark(
     expect(groups).to_contain_text("±")
     expect(tab.locator(".jp-mlops-Chart .js-plotly-plot")).to_have_count(2, timeout=60_000)
     page.screenshot(path=artifacts_dir / "compare-light.png")
+    tab.locator(".jp-mlops-Charts").screenshot(path=artifacts_dir / "charts-light.png")
 
     set_theme(page, "JupyterLab Dark", light=False)
     expect(tab.locator(".jp-mlops-Chart .js-plotly-plot")).to_have_count(2, timeout=60_000)
+    tab.locator(".jp-mlops-Compare").evaluate("node => node.scrollTo(0, 0)")
     page.screenshot(path=artifacts_dir / "compare-dark.png")
-    page.locator('.jp-SideBar .lm-TabBar-tab[data-id="jp-mlops-sidebar"]').click()
-    if not sidebar.is_visible():
-        open_sidebar(page)
+    tab.locator(".jp-mlops-Charts").screenshot(path=artifacts_dir / "charts-dark.png")
+    expect(sidebar).to_be_visible()
+    apply_filter(sidebar, "metrics.accuracy >>> 0.5")
+    expect(error).to_be_visible()
     page.screenshot(path=artifacts_dir / "sidebar-dark.png")
     set_theme(page, "JupyterLab Light", light=True)
