@@ -215,3 +215,16 @@ def test_runs_json_matches_cli(workspace: Workspace, sweep: list[str]) -> None:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert {r["run_id"] for r in json.loads(done.stdout)["rows"]} == set(sweep)
+
+
+def test_tour_notebook_runs_clean(workspace: Workspace) -> None:
+    tour = Path(__file__).parents[2] / "notebooks" / "experiments_tour.ipynb"
+    nb = nbformat.read(tour, as_version=4)
+    run_notebook(
+        workspace.root / "tour.ipynb", [c.source for c in nb.cells if c.cell_type == "code"]
+    )
+    executed = nbformat.read(workspace.root / "tour.ipynb", as_version=4)
+    errors = [o for c in executed.cells for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+    (run,) = workspace.tracking.list_runs(["tour"]).runs
+    assert run.run_name == "ridge" and 0.3 < (run.metrics["r2"] or 0) < 1
