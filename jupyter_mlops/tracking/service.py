@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from jupyter_mlops.workspace import Workspace
 
 MAX_PAGE_SIZE = 1000
+# Tracking URIs that MLflow opens with SQLAlchemy (dialect or dialect+driver).
+_SQL_SCHEMES = ("sqlite:", "postgresql", "mysql", "mssql")
 # Tags MLflow writes that are large and of no use in a runs table.
 _HIDDEN_TAGS = frozenset({"mlflow.log-model.history"})
 
@@ -82,24 +84,29 @@ class TrackingService:
         from mlflow.tracking import MlflowClient
 
         ws = self.workspace
-        if ws.tracking_uri.startswith("sqlite:"):
-            self._create_sqlite_store()
+        if ws.tracking_uri.startswith(_SQL_SCHEMES):
+            self._create_sql_store()
         return MlflowClient(tracking_uri=ws.tracking_uri, registry_uri=ws.registry_uri)
 
-    def _create_sqlite_store(self) -> None:
+    def _create_sql_store(self) -> None:
         # MLflow's default experiment takes its artifact root from the store that creates the
         # database; left to MlflowClient it would be ./mlruns of whatever folder the process is in.
+        # That holds for a new PostgreSQL or MySQL database as much as for the embedded SQLite one.
         from pathlib import Path
 
         from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
         ws = self.workspace
-        db = Path(ws.tracking_uri.removeprefix("sqlite:///"))
-        if db.exists():
-            return
-        db.parent.mkdir(parents=True, exist_ok=True)
+        uri = ws.tracking_uri
+        if uri.startswith("sqlite:"):
+            db = Path(uri.removeprefix("sqlite:///"))
+            if db.exists():
+                return
+            db.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            _probe_database(uri)
         ws.artifact_root.mkdir(parents=True, exist_ok=True)
-        SqlAlchemyStore(ws.tracking_uri, ws.artifact_location).engine.dispose()
+        SqlAlchemyStore(uri, ws.artifact_location).engine.dispose()
 
     # -- experiments ----------------------------------------------------------------------------
 
@@ -293,6 +300,41 @@ class TrackingService:
         with mlflow_errors():
             run = self.client.create_run(exp_id, run_name=run_name)
         return RunRecorder(self, run.info.run_id, exp_id, run.info.run_name)
+
+
+def _probe_database(uri: str) -> None:
+    """Connect once with a short timeout, so that a wrong URI fails fast and says why.
+
+    Left to MLflow, an unreachable database is retried for minutes and then ends in SQLAlchemy's
+    traceback, and a missing driver in a bare ImportError.
+    """
+    import sqlalchemy
+
+    hint = "Check [tracking].uri in mlops.toml and that the database server is up."
+    try:
+        url = sqlalchemy.engine.make_url(uri)
+        url.get_dialect().import_dbapi()
+    except ImportError as exc:
+        raise BackendUnavailable(
+            f"The database driver for {uri.split('://')[0]}:// URIs is not installed ({exc}).",
+            hint="For postgresql:// install SQLAlchemy's default driver: pip install "
+            "'psycopg[binary]'; or name an installed one, e.g. postgresql+psycopg2://...",
+        ) from None
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise BackendUnavailable(f"Not a database URI: {uri!r} ({exc}).", hint=hint) from None
+    timeout = {"connect_timeout": 10} if url.get_backend_name() in {"postgresql", "mysql"} else {}
+    engine = sqlalchemy.create_engine(url, connect_args=timeout)
+    try:
+        with engine.connect():
+            pass
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        where = url.render_as_string(hide_password=True)
+        raise BackendUnavailable(
+            f"Cannot connect to the tracking database {where}: {reason}", hint=hint
+        ) from None
+    finally:
+        engine.dispose()
 
 
 def _check_order(clauses: Sequence[str]) -> None:

@@ -3,7 +3,7 @@
 Each server is started once per test session on a free port of 127.0.0.1 and stopped at the end.
 Nothing waits with a fixed sleep: start-up is polled for with a timeout.
 
-- ``postgres_server``: a PostgreSQL cluster from the Debian package (``apt-get install postgresql``),
+- ``postgres_server``: a PostgreSQL cluster of the Debian package (``apt-get install postgresql``),
   run as the ``postgres`` OS user when the tests run as root, trust authentication on loopback.
 - ``postgres_uri``: a fresh database on it for one test, already holding MLflow's tables (copied
   from a template database that MLflow migrated once); ``empty_postgres_uri``: a fresh database
@@ -336,7 +336,7 @@ def pg_workspace(workspace_dir: Path, postgres_uri: str) -> Iterator[Workspace]:
     dispose(ws)
 
 
-# -- mlflow server ----------------------------------------------------------------------------------
+# -- mlflow server -------------------------------------------------------------------------------
 
 
 @dataclass

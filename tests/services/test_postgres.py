@@ -16,9 +16,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from jupyter_mlops import Workspace
+from jupyter_mlops.errors import BackendUnavailable
 from jupyter_mlops.tracking.recorder import _sql_engine
+from jupyter_mlops.tracking.ui import start_ui
 from tests.conftest import log_sweep
-from tests.services.conftest import dispose, write_tracking_uri
+from tests.services.conftest import dispose, free_port, http_json, write_tracking_uri
 
 pytestmark = pytest.mark.service
 
@@ -159,6 +161,17 @@ def test_cli_lists_runs_of_a_postgres_workspace(pg_workspace: Workspace) -> None
     assert all(r["params.lr"] == "0.1" and r["metrics.loss"] is not None for r in rows)
 
 
+def test_ui_serves_a_postgres_workspace(pg_workspace: Workspace) -> None:
+    ids = log_sweep(pg_workspace, settings=(0.1,), seeds=(0, 1), steps=3)
+    exp_id = pg_workspace.tracking.get_experiment("churn").experiment_id
+    ui = start_ui(pg_workspace, port=free_port(), wait=False)
+    try:
+        found = http_json(f"{ui.url}/api/2.0/mlflow/runs/search", {"experiment_ids": [exp_id]})
+    finally:
+        ui.stop()
+    assert {r["info"]["run_id"] for r in found["runs"]} == set(ids)
+
+
 def test_workspace_on_an_empty_postgres_database(
     workspace_dir: Path, empty_postgres_uri: str
 ) -> None:
@@ -171,3 +184,28 @@ def test_workspace_on_an_empty_postgres_database(
         assert [r.run_id for r in ws.tracking.list_runs(["churn"]).runs] == [rec.run_id]
     finally:
         dispose(ws)
+
+
+def test_default_experiment_of_a_new_postgres_database_keeps_artifacts_in_workspace(
+    workspace_dir: Path, empty_postgres_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # a notebook or terminal anywhere, not in the workspace
+    ws = write_tracking_uri(Workspace.init(workspace_dir), empty_postgres_uri)
+    try:
+        default = ws.tracking.get_experiment("Default")
+        assert default.artifact_location == str(ws.artifact_root / "0")
+        assert not (elsewhere / "mlruns").exists()
+    finally:
+        dispose(ws)
+
+
+def test_unreachable_postgres_is_backend_unavailable(
+    workspace_dir: Path, postgres_driver: None
+) -> None:
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/nodb"  # nothing listens there
+    ws = write_tracking_uri(Workspace.init(workspace_dir), nowhere)
+    with pytest.raises(BackendUnavailable, match="Cannot connect") as info:
+        ws.tracking.list_experiments()
+    assert info.value.hint is not None and "[tracking].uri" in info.value.hint

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from mlflow.tracking import MlflowClient
 
 from jupyter_mlops import Workspace
 from jupyter_mlops.errors import BackendUnavailable, Conflict, InvalidInput
@@ -109,9 +108,7 @@ def test_runs_made_here_show_up_unchanged_in_mlflows_api(
     assert run["info"]["status"] == "FINISHED"
     assert run["info"]["experiment_id"] == rec.experiment_id
     assert {p["key"]: p["value"] for p in run["data"]["params"]} == {"lr": "0.1", "depth": "5"}
-    assert {m["key"]: (m["value"], m["step"]) for m in run["data"]["metrics"]} == {
-        "loss": (0.3, 2)
-    }
+    assert {m["key"]: (m["value"], m["step"]) for m in run["data"]["metrics"]} == {"loss": (0.3, 2)}
     tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
     assert tags["mlflow.runName"] == "gbm-1"
     assert tags["team"] == "risk"
@@ -133,7 +130,7 @@ def test_runs_made_here_show_up_unchanged_in_mlflows_api(
         f"{mlflow_server.url}/ajax-api/2.0/mlflow/artifacts/list?run_id={rec.run_id}&path=notes"
     )
     assert [f["path"] for f in listed["files"]] == ["notes/readme.txt"]
-    assert list(mlflow_server.artifacts.rglob("readme.txt"))[0].read_text() == "hello"
+    assert next(mlflow_server.artifacts.rglob("readme.txt")).read_text() == "hello"
 
 
 def test_plain_mlflow_runs_show_up_through_the_server(
@@ -173,7 +170,7 @@ def test_ui_refuses_a_workspace_that_already_uses_a_server(remote_workspace: Wor
     assert remote_workspace.tracking_uri in info.value.message
 
 
-# -- start_ui on the workspace's own store ----------------------------------------------------------
+# -- start_ui on the workspace's own store -------------------------------------------------------
 
 
 @pytest.fixture
@@ -237,31 +234,35 @@ def test_ui_serves_the_workspace_store(
 
 
 def test_ui_that_cannot_start_reports_its_log(workspace: Workspace) -> None:
-    config = workspace.root / "mlops.toml"
-    config.write_text(
-        config.read_text().replace(
-            'uri = ""', 'uri = ""\nregistry_uri = "nosuchscheme://nowhere"', 1
-        )
-    )
-    broken = Workspace.open(workspace.root)
-    with pytest.raises(BackendUnavailable) as info:
-        start_ui(broken, port=free_port(), wait=False, timeout=120)
-    assert "exited" in info.value.message
-    assert "nosuchscheme" in info.value.message  # the tail of the server's log
-    assert info.value.hint is not None and "mlflow-ui.log" in info.value.hint
-
-
-def test_ui_command_runs_until_ctrl_c(workspace: Workspace, sweep: list[str]) -> None:
-    port = free_port()
-    cli = subprocess.Popen(
-        [*_cli(), "ui", "--workspace", str(workspace.root), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_cli_env(),
-    )  # fmt: skip
-    log = workspace.root / ".mlops" / "logs" / "mlflow-ui.log"
-    url = f"http://127.0.0.1:{port}"
+    broken = write_tracking_uri(workspace, "nosuchscheme://nowhere")
     try:
+        leaked = start_ui(broken, port=free_port(), wait=False)
+    except BackendUnavailable as exc:
+        error = exc
+    else:
+        leaked.stop()
+        pytest.fail("the UI started on a store MLflow does not know")
+    assert "exited" in error.message
+    assert "nosuchscheme" in error.message  # the tail of the server's log
+    assert error.hint is not None and "mlflow-ui.log" in error.hint
+
+
+def test_ui_command_runs_until_ctrl_c(
+    workspace: Workspace, sweep: list[str], tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = workspace.root / ".mlops" / "logs" / "mlflow-ui.log"
+    stderr = tmp_path / "ui.stderr"
+    with stderr.open("wb") as err_file:
+        cli = subprocess.Popen(
+            [*_cli(), "ui", "--workspace", str(workspace.root), "--port", str(port)],
+            stdout=subprocess.PIPE, stderr=err_file, env=_cli_env(),
+        )  # fmt: skip
+    try:
+        # The command says when the UI answers; Ctrl-C before that aborts the start instead.
         wait_for(
-            lambda: http_ok(f"{url}/health"),
+            lambda: "Press Ctrl-C" in stderr.read_text(),
             "jupyter-mlops ui",
             alive=lambda: cli.poll() is None,
             log=log,
@@ -270,15 +271,16 @@ def test_ui_command_runs_until_ctrl_c(workspace: Workspace, sweep: list[str]) ->
         found = http_json(f"{url}/api/2.0/mlflow/runs/search", {"experiment_ids": [exp_id]})
         assert {r["info"]["run_id"] for r in found["runs"]} == set(sweep)
         cli.send_signal(signal.SIGINT)  # Ctrl-C
-        out, err = cli.communicate(timeout=60)
+        out, _ = cli.communicate(timeout=60)
     finally:
         if cli.poll() is None:
             cli.kill()
             cli.communicate()
-    assert cli.returncode == 0, err.decode() + tail(log)
+    err = stderr.read_text()
+    assert cli.returncode == 0, err + tail(log)
     assert f"MLflow UI on {url}" in out.decode()
-    match = re.search(r"\(pid (\d+)", err.decode())
-    assert match, err.decode()
+    match = re.search(r"\(pid (\d+)", err)
+    assert match, err
     # The server and its web workers are gone with it.
     deadline = time.monotonic() + 30
     while True:
