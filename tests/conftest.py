@@ -34,9 +34,8 @@ def workspace(workspace_dir: Path) -> Iterator[Workspace]:
     yield ws
     if "client" in ws.tracking.__dict__:
         # Release the SQLite engine so the temporary folder can go.
-        from jupyter_mlops.tracking.recorder import _sql_engine
 
-        engine = _sql_engine(ws.tracking)
+        engine = ws.tracking.sql_engine
         if engine is not None:
             engine.dispose()
 

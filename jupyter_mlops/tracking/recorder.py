@@ -151,7 +151,7 @@ def write_metrics(service: TrackingService, run_id: str, metrics: list[MetricVal
     1,000 values here. Elsewhere (a remote tracking server) it uses ``log_batch`` in chunks of
     1,000, the most the REST API takes.
     """
-    engine = _sql_engine(service)
+    engine = service.sql_engine
     if engine is not None:
         _insert_metrics(engine, run_id, metrics)
         return
@@ -160,13 +160,6 @@ def write_metrics(service: TrackingService, run_id: str, metrics: list[MetricVal
     for start in range(0, len(metrics), REST_BATCH):
         chunk = metrics[start : start + REST_BATCH]
         service.client.log_batch(run_id, metrics=[Metric(k, v, t, s) for k, v, t, s in chunk])
-
-
-def _sql_engine(service: TrackingService) -> Any:
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-    store = getattr(getattr(service.client, "_tracking_client", None), "store", None)
-    return store.engine if isinstance(store, SqlAlchemyStore) else None
 
 
 def _sanitize(value: float) -> tuple[float, bool]:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from jupyter_mlops.workspace import Workspace
 
 MAX_PAGE_SIZE = 1000
+# Below this many runs every plan is fast; statistics start to matter above it.
+_ANALYZE_FROM = 50
 # Tracking URIs that MLflow opens with SQLAlchemy (dialect or dialect+driver).
 _SQL_SCHEMES = ("sqlite:", "postgresql", "mysql", "mssql")
 # Tags MLflow writes that are large and of no use in a runs table.
@@ -107,6 +109,39 @@ class TrackingService:
             _probe_database(uri)
         ws.artifact_root.mkdir(parents=True, exist_ok=True)
         SqlAlchemyStore(uri, ws.artifact_location).engine.dispose()
+
+    @property
+    def sql_engine(self) -> Any:
+        """The SQLAlchemy engine of MLflow's store when it is a database, else None."""
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        store = getattr(getattr(self.client, "_tracking_client", None), "store", None)
+        return store.engine if isinstance(store, SqlAlchemyStore) else None
+
+    def _refresh_sqlite_statistics(self) -> None:
+        """Keep SQLite's planner statistics in step with the number of runs.
+
+        MLflow never runs ANALYZE. Without statistics SQLite 3.40 plans MLflow's sort-by-metric
+        page query as a scan of latest_metrics per run: ~8 s for one page of 10,000 runs, ~70 ms
+        with statistics. ANALYZE costs ~30 ms at 10,000 runs, so it runs when the run count has
+        doubled since the last one.
+        """
+        engine = self.sql_engine
+        if engine is None or engine.dialect.name != "sqlite":
+            return
+        with engine.begin() as conn:
+            count = conn.exec_driver_sql("SELECT COUNT(*) FROM runs").scalar_one()
+            has_stats = conn.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'"
+            ).first()
+            analyzed = 0
+            if has_stats:
+                stat = conn.exec_driver_sql(
+                    "SELECT stat FROM sqlite_stat1 WHERE tbl = 'runs' LIMIT 1"
+                ).scalar()
+                analyzed = int(str(stat).split()[0]) if stat else 0
+            if count >= _ANALYZE_FROM and count > 2 * analyzed:
+                conn.exec_driver_sql("ANALYZE")
 
     # -- experiments ----------------------------------------------------------------------------
 
@@ -206,6 +241,7 @@ class TrackingService:
             ids = [e.experiment_id for e in self.list_experiments()]
         order = list(order_by) or ["attributes.start_time DESC"]
         _check_order(order)
+        self._refresh_sqlite_statistics()
         try:
             with mlflow_errors():
                 paged = self.client.search_runs(

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from jupyter_core.paths import jupyter_path
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 HERE = Path(__file__).parent
 ARTIFACTS = HERE / "artifacts"
@@ -37,6 +37,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SERVER_START_TIMEOUT = 90.0
+# A fresh server's first MLflow query imports MLflow and opens the database: seconds on 2 cores.
+expect.set_options(timeout=20_000)
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,10 @@ class LabServer:
     workspace: Path
     log: Path
 
-    def lab_url(self) -> str:
-        return f"{self.url}/lab?token={self.token}"
+    def lab_url(self, workspace: str | None = None) -> str:
+        """The lab page; a named JupyterLab workspace starts from the default layout."""
+        path = f"/lab/workspaces/{workspace}" if workspace else "/lab"
+        return f"{self.url}{path}?token={self.token}"
 
 
 def wait_until(

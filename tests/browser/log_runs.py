@@ -2,7 +2,8 @@
 
 Run as a script (``python log_runs.py <workspace>``) so that MLflow's global state and warnings
 stay out of the pytest process. Experiment "churn": two ``max_depth`` settings x three seeds
-(``random_state``), a final ``accuracy`` and a 20-step ``loss`` history per run.
+(``random_state``), a final ``accuracy`` and a 20-step ``loss`` history per run. Experiment
+"paging": ``PAGING_RUNS`` small runs, more than two pages of the panel.
 """
 
 from __future__ import annotations
@@ -12,18 +13,41 @@ import sys
 from pathlib import Path
 
 import mlflow
+from mlflow.entities import Metric, Param
+from mlflow.tracking import MlflowClient
 
 SETTINGS = (3, 8)
 SEEDS = (0, 1, 2)
 STEPS = 20
+PAGING_RUNS = 120
 
 
 def run_name(max_depth: int, seed: int) -> str:
     return f"depth{max_depth}-seed{seed}"
 
 
+def paging_run_name(index: int) -> str:
+    return f"run-{index:03d}"
+
+
+def log_paging_runs(workspace: Path) -> None:
+    client = MlflowClient()
+    experiment_id = client.create_experiment(
+        "paging", artifact_location=(workspace / ".mlops" / "artifacts").as_uri()
+    )
+    for index in range(PAGING_RUNS):
+        run = client.create_run(experiment_id, run_name=paging_run_name(index))
+        client.log_batch(
+            run.info.run_id,
+            metrics=[Metric("score", index / PAGING_RUNS, 0, 0)],
+            params=[Param("index", str(index))],
+        )
+        client.set_terminated(run.info.run_id)
+
+
 def main(workspace: Path) -> None:
     mlflow.set_tracking_uri(f"sqlite:///{workspace / '.mlops' / 'mlflow.db'}")
+    log_paging_runs(workspace)
     if mlflow.get_experiment_by_name("churn") is None:
         # Keep artifacts inside the workspace, not in a ./mlruns beside the caller.
         mlflow.create_experiment(

@@ -8,15 +8,21 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import LabServer
-from tests.browser.log_runs import SEEDS, SETTINGS, run_name
+from tests.browser.log_runs import PAGING_RUNS, SEEDS, SETTINGS, paging_run_name, run_name
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ALL_RUNS = [run_name(depth, seed) for depth in SETTINGS for seed in SEEDS]
 
 
-def open_lab(page: Page, lab_server: LabServer) -> None:
-    page.goto(lab_server.lab_url())
+def rows_shown(first: int, last: int) -> str:
+    """The pager's label: the first and last row shown, joined by an en dash."""
+    return f"{first}\N{EN DASH}{last}"
+
+
+def open_lab(page: Page, lab_server: LabServer, request: pytest.FixtureRequest) -> None:
+    # One JupyterLab workspace per test: no layout restored from another test.
+    page.goto(lab_server.lab_url(workspace=request.node.name.replace("_", "-")))
     expect(page.locator("#jp-main-dock-panel")).to_be_visible(timeout=60_000)
     # The splash screen covers the page until the app is restored.
     expect(page.locator("#jupyterlab-splash")).to_have_count(0, timeout=60_000)
@@ -24,7 +30,9 @@ def open_lab(page: Page, lab_server: LabServer) -> None:
 
 def open_sidebar(page: Page, width: int = 560) -> Locator:
     """Open the MLOps sidebar and drag its edge to `width` pixels, as a user would."""
-    page.locator('.jp-SideBar .lm-TabBar-tab[data-id="jp-mlops-sidebar"]').click()
+    tab = page.locator('.jp-SideBar .lm-TabBar-tab[data-id="jp-mlops-sidebar"]')
+    if tab.get_attribute("aria-selected") != "true":
+        tab.click()
     sidebar = page.locator("#jp-mlops-sidebar")
     expect(sidebar).to_be_visible()
     box = sidebar.bounding_box()
@@ -58,8 +66,10 @@ def set_theme(page: Page, theme: str, light: bool) -> None:
     expect(page.locator("#jupyterlab-splash")).to_have_count(0, timeout=30_000)
 
 
-def test_palette_has_the_mlops_commands(page: Page, lab_server: LabServer) -> None:
-    open_lab(page, lab_server)
+def test_palette_has_the_mlops_commands(
+    page: Page, lab_server: LabServer, request: pytest.FixtureRequest
+) -> None:
+    open_lab(page, lab_server, request)
     page.keyboard.press("Control+Shift+C")
     palette = page.locator("#command-palette")
     expect(palette).to_be_visible()
@@ -73,13 +83,62 @@ def test_palette_has_the_mlops_commands(page: Page, lab_server: LabServer) -> No
     expect(run_rows(page.locator("#jp-mlops-sidebar"))).to_have_count(len(ALL_RUNS))
 
 
-def test_experiments_compare_light_and_dark(
-    page: Page, lab_server: LabServer, artifacts_dir: Path
+def test_paging_keeps_the_selection(
+    page: Page, lab_server: LabServer, request: pytest.FixtureRequest
 ) -> None:
-    open_lab(page, lab_server)
+    open_lab(page, lab_server, request)
+    sidebar = open_sidebar(page)
+    sidebar.get_by_role("option", name="paging").click()
+    rows = run_rows(sidebar)
+    pager = sidebar.locator(".jp-mlops-Pager-label")
+    next_page = sidebar.get_by_role("button", name="Next")
+    previous_page = sidebar.get_by_role("button", name="Previous")
+    compare = sidebar.get_by_role("button", name="Compare (")
+
+    # Newest first: the last run logged heads page one.
+    expect(pager).to_have_text(rows_shown(1, 50))
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_contain_text(paging_run_name(PAGING_RUNS - 1))
+    expect(previous_page).to_be_disabled()
+    sidebar.get_by_role("checkbox", name=f"Select run {paging_run_name(PAGING_RUNS - 1)}").check()
+
+    next_page.click()
+    expect(pager).to_have_text(rows_shown(51, 100))
+    expect(rows.first).to_contain_text(paging_run_name(PAGING_RUNS - 51))
+    sidebar.get_by_role("checkbox", name=f"Select run {paging_run_name(PAGING_RUNS - 51)}").check()
+    expect(compare).to_have_text("Compare (2)")
+
+    next_page.click()
+    expect(pager).to_have_text(rows_shown(101, PAGING_RUNS))
+    expect(rows).to_have_count(PAGING_RUNS - 100)
+    expect(next_page).to_be_disabled()
+
+    previous_page.click()
+    expect(pager).to_have_text(rows_shown(51, 100))
+    previous_page.click()
+    expect(pager).to_have_text(rows_shown(1, 50))
+    expect(
+        sidebar.get_by_role("checkbox", name=f"Select run {paging_run_name(PAGING_RUNS - 1)}")
+    ).to_be_checked()
+    expect(compare).to_be_enabled()
+
+    # A new sort starts again from page one, on the server's order.
+    sidebar.get_by_role("button", name="score").click()
+    expect(sidebar.locator('th[aria-sort="descending"]')).to_contain_text("score")
+    expect(pager).to_have_text(rows_shown(1, 50))
+    sidebar.get_by_role("button", name="score").click()
+    expect(sidebar.locator('th[aria-sort="ascending"]')).to_contain_text("score")
+    expect(rows.first).to_contain_text(paging_run_name(0))
+
+
+def test_experiments_compare_light_and_dark(
+    page: Page, lab_server: LabServer, artifacts_dir: Path, request: pytest.FixtureRequest
+) -> None:
+    open_lab(page, lab_server, request)
     sidebar = open_sidebar(page)
 
     # The experiment and every run logged by the fixture.
+    sidebar.get_by_role("option", name="churn").click()
     expect(sidebar.get_by_role("option", name="churn")).to_have_attribute("aria-selected", "true")
     rows = run_rows(sidebar)
     expect(rows).to_have_count(len(ALL_RUNS))
@@ -149,13 +208,13 @@ def test_experiments_compare_light_and_dark(
     expect(groups).to_contain_text("±")
     expect(tab.locator(".jp-mlops-Chart .js-plotly-plot")).to_have_count(2, timeout=60_000)
     page.screenshot(path=artifacts_dir / "compare-light.png")
-    tab.locator(".jp-mlops-Charts").screenshot(path=artifacts_dir / "charts-light.png")
+    tab.locator('[data-chart="parallel"]').screenshot(path=artifacts_dir / "parallel-light.png")
 
     set_theme(page, "JupyterLab Dark", light=False)
     expect(tab.locator(".jp-mlops-Chart .js-plotly-plot")).to_have_count(2, timeout=60_000)
     tab.locator(".jp-mlops-Compare").evaluate("node => node.scrollTo(0, 0)")
     page.screenshot(path=artifacts_dir / "compare-dark.png")
-    tab.locator(".jp-mlops-Charts").screenshot(path=artifacts_dir / "charts-dark.png")
+    tab.locator('[data-chart="parallel"]').screenshot(path=artifacts_dir / "parallel-dark.png")
     expect(sidebar).to_be_visible()
     apply_filter(sidebar, "metrics.accuracy >>> 0.5")
     expect(error).to_be_visible()

@@ -126,9 +126,7 @@ def write_tracking_uri(ws: Workspace, uri: str) -> Workspace:
 def dispose(ws: Workspace) -> None:
     """Release the workspace's database connections (so its database can be dropped)."""
     if "client" in ws.tracking.__dict__:
-        from jupyter_mlops.tracking.recorder import _sql_engine
-
-        engine = _sql_engine(ws.tracking)
+        engine = ws.tracking.sql_engine
         if engine is not None:
             engine.dispose()
 

@@ -17,7 +17,6 @@ from mlflow.tracking import MlflowClient
 
 from jupyter_mlops import Workspace
 from jupyter_mlops.errors import BackendUnavailable
-from jupyter_mlops.tracking.recorder import _sql_engine
 from jupyter_mlops.tracking.ui import start_ui
 from tests.conftest import log_sweep
 from tests.services.conftest import dispose, free_port, http_json, write_tracking_uri
@@ -43,7 +42,7 @@ def test_recorder_bulk_inserts_metrics_on_postgres(pg_workspace: Workspace) -> N
         rec.log_metric("acc", 0.5, step=0, timestamp=1000)  # the same value again: no duplicate
         rec.log_metric("acc", 0.9, step=1, timestamp=1001)
     # The bulk SQL path ran on PostgreSQL, not the per-value fallback.
-    engine = _sql_engine(pg_workspace.tracking)
+    engine = pg_workspace.tracking.sql_engine
     assert engine is not None and engine.dialect.name == "postgresql"
 
     client = MlflowClient(pg_workspace.tracking_uri)

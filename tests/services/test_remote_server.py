@@ -20,7 +20,7 @@ import pytest
 
 from jupyter_mlops import Workspace
 from jupyter_mlops.errors import BackendUnavailable, Conflict, InvalidInput
-from jupyter_mlops.tracking.recorder import REST_BATCH, _sql_engine
+from jupyter_mlops.tracking.recorder import REST_BATCH
 from jupyter_mlops.tracking.ui import UiProcess, start_ui
 from tests.conftest import log_sweep
 from tests.services.conftest import (
@@ -55,7 +55,7 @@ def test_round_trip_through_the_server(remote_workspace: Workspace, experiment_n
     tracking = remote_workspace.tracking
     ids = log_sweep(remote_workspace, experiment=experiment_name, steps=5)
     # No database here: the recorder falls back to MLflow's REST log_batch.
-    assert _sql_engine(tracking) is None
+    assert tracking.sql_engine is None
 
     page = tracking.list_runs([experiment_name], max_results=4)
     assert len(page.runs) == 4 and page.next_page_token
