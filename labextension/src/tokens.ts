@@ -1,0 +1,51 @@
+import { Token } from '@lumino/coreutils';
+import { Toolbar } from '@jupyterlab/ui-components';
+
+import { MlopsClient } from './api';
+
+/** The ids of the commands this extension adds; all are in the palette under "MLOps". */
+export namespace CommandIDs {
+  export const openSidebar = 'mlops:open-sidebar';
+  export const refreshExperiments = 'mlops:refresh-experiments';
+  export const compareSelectedRuns = 'mlops:compare-selected-runs';
+  /** Open a comparison of the runs given as `runIds` (used to restore tabs after a reload). */
+  export const openComparison = 'mlops:open-comparison';
+}
+
+/** The palette category of the commands. */
+export const PALETTE_CATEGORY = 'MLOps';
+
+/** The typed client of the jupyter-mlops REST API. */
+export const IMlopsClient = new Token<MlopsClient>(
+  'jupyter-mlops:IMlopsClient',
+  'The typed client of the jupyter-mlops REST API (mlops/api/...).'
+);
+
+/**
+ * The MLOps area of the left sidebar: one section per capability (Experiments now; Features,
+ * Models, Deployments, Monitoring, Jobs later).
+ */
+export interface IMlopsSidebar {
+  /** The sidebar widget's id, to activate it with `shell.activateById`. */
+  readonly id: string;
+  /**
+   * Add a capability's section. Sections are ordered by `rank` (lower first, default 100);
+   * the widget's `title.label` is the section's header, and its `toolbar`, if it has one, is
+   * shown in that header.
+   */
+  addSection(
+    widget: Toolbar.IWidgetToolbar,
+    options?: IMlopsSidebar.ISectionOptions
+  ): void;
+}
+
+export namespace IMlopsSidebar {
+  export interface ISectionOptions {
+    rank?: number;
+  }
+}
+
+export const IMlopsSidebar = new Token<IMlopsSidebar>(
+  'jupyter-mlops:IMlopsSidebar',
+  'The MLOps area of the left sidebar, to which each capability adds a section.'
+);
