@@ -246,9 +246,7 @@ def bulk_copy_runs(ws: Workspace, template_id: str, numbers: range, rng: random.
         SqlTag,
     )
 
-    from jupyter_mlops.tracking.recorder import _sql_engine
-
-    engine = _sql_engine(ws.tracking)
+    engine = ws.tracking.sql_engine
     if engine is None:
         raise SystemExit("bulk setup needs a SQL store; use --setup client")
     tables = {m.__tablename__: m.__table__ for m in (SqlRun, SqlTag, SqlParam, SqlMetric)}
@@ -375,9 +373,7 @@ def diagnose_metric_order(ws: Workspace, exp_id: str, repeats: int) -> Figure | 
     """
     import sqlalchemy as sa
 
-    from jupyter_mlops.tracking.recorder import _sql_engine
-
-    engine = _sql_engine(ws.tracking)
+    engine = ws.tracking.sql_engine
     if engine is None or engine.dialect.name != "sqlite":
         return None
     captured: list[tuple[str, Any]] = []
@@ -427,7 +423,7 @@ def diagnose_metric_order(ws: Workspace, exp_id: str, repeats: int) -> Figure | 
         f"diagnostic: list_runs {ORDER_BY} after ANALYZE",
         samples,
         None,
-        note="not a product path: the package does not run ANALYZE",
+        note="diagnostic only: list_runs refreshes statistics itself when runs have doubled",
         extra=extra,
     )
 
@@ -861,9 +857,8 @@ def main(argv: list[str] | None = None) -> int:
             figures += bench_import(
                 ws, repeats=3 if args.quick else 7, kernel_repeats=2 if args.quick else 5
             )
-        from jupyter_mlops.tracking.recorder import _sql_engine
 
-        engine = _sql_engine(ws.tracking)
+        engine = ws.tracking.sql_engine
         if engine is not None:
             engine.dispose()
     info["loadavg_1_5_15_at_end"] = [round(x, 2) for x in os.getloadavg()]

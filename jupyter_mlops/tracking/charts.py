@@ -111,12 +111,13 @@ def parallel_figure(runs: Sequence[RunDetail], comparison: Comparison) -> dict[s
     if metric_rows:
         line = {
             "color": metric_rows[0].values,
-            "colorscale": "Viridis",
+            # Blue to orange: both ends stay visible on light and dark backgrounds.
+            "colorscale": [[0.0, "#4c78a8"], [0.5, "#9d7bb0"], [1.0, "#f58518"]],
             "showscale": True,
             "colorbar": {"title": {"text": metric_rows[0].name}},
         }
     fig = go.Figure(go.Parcoords(dimensions=dimensions, line=line))
-    fig.update_layout(title="Parameters and metrics", height=420, margin={"t": 80, "l": 60})
+    fig.update_layout(title="Parameters and metrics", height=440, margin={"t": 110, "l": 60})
     return _as_json(fig)
 
 

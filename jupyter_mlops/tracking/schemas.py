@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class Experiment(BaseModel):
+class Schema(BaseModel):
+    """Base of every model the API sends: fields with defaults are always present in responses,
+    so the generated OpenAPI document marks them required."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class Experiment(Schema):
     """An MLflow experiment."""
 
     experiment_id: str
@@ -17,11 +24,11 @@ class Experiment(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class ExperimentList(BaseModel):
+class ExperimentList(Schema):
     experiments: list[Experiment]
 
 
-class RunSummary(BaseModel):
+class RunSummary(Schema):
     """One run with its latest metric values."""
 
     run_id: str
@@ -35,14 +42,14 @@ class RunSummary(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class RunPage(BaseModel):
+class RunPage(Schema):
     """A page of runs; pass ``next_page_token`` back to get the next page."""
 
     runs: list[RunSummary]
     next_page_token: str | None = None
 
 
-class MetricPoint(BaseModel):
+class MetricPoint(Schema):
     step: int
     value: float | None
     timestamp: int
@@ -54,25 +61,25 @@ class RunDetail(RunSummary):
     metric_history: dict[str, list[MetricPoint]] = Field(default_factory=dict)
 
 
-class ComparedRun(BaseModel):
+class ComparedRun(Schema):
     run_id: str
     run_name: str | None = None
     experiment_id: str
 
 
-class ParamRow(BaseModel):
+class ParamRow(Schema):
     name: str
     values: list[str | None]
     differs: bool
 
 
-class MetricRow(BaseModel):
+class MetricRow(Schema):
     name: str
     values: list[float | None]
     differs: bool
 
 
-class MetricSummary(BaseModel):
+class MetricSummary(Schema):
     """Mean and 95% confidence interval of one metric over a group of seeds."""
 
     name: str
@@ -83,7 +90,7 @@ class MetricSummary(BaseModel):
     ci_high: float | None
 
 
-class SeedGroup(BaseModel):
+class SeedGroup(Schema):
     """Runs that differ only by their seed."""
 
     key: dict[str, str | None]
@@ -91,7 +98,7 @@ class SeedGroup(BaseModel):
     metrics: list[MetricSummary]
 
 
-class Comparison(BaseModel):
+class Comparison(Schema):
     """Side-by-side view of several runs."""
 
     runs: list[ComparedRun]
