@@ -97,7 +97,8 @@ def train_and_log(
     x_train, x_val, y_train, y_val = train_test_split(
         x, y, test_size=0.25, random_state=seed, stratify=y
     )
-    name = f"{model}-" + "-".join(f"{k}{v}" for k, v in params.items()) + f"-seed{seed}"
+    short = {"n_estimators": "n", "learning_rate": "lr", "max_depth": "depth"}
+    name = "-".join([model, *(f"{short.get(k, k)}{v}" for k, v in params.items()), f"seed{seed}"])
     with ws.tracking.start_run(EXPERIMENT, run_name=name) as rec:
         rec.log_params({"model": model, **params, "seed": seed})
         rec.set_tags({"mlops.origin": "demo"})
@@ -191,6 +192,9 @@ def start_lab(ws: Workspace, port: int = 8888) -> None:
         f"--ServerApp.root_dir={ws.root}",
         f"--port={port}",
         "--ip=127.0.0.1",
+        # The company network may have no internet: no news feed, no update check.
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         f"notebooks/{NOTEBOOK}",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:

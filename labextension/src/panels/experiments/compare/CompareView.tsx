@@ -39,7 +39,11 @@ function ValuesTable(props: { comparison: IComparison }): JSX.Element {
               Name
             </th>
             {runs.map(run => (
-              <th key={run.run_id} scope="col" title={`Run ${run.run_id}`}>
+              <th
+                key={run.run_id}
+                scope="col"
+                title={`${runLabel(run)} (run ${run.run_id})`}
+              >
                 {runLabel(run)}
               </th>
             ))}
@@ -55,7 +59,7 @@ function ValuesTable(props: { comparison: IComparison }): JSX.Element {
             >
               <th scope="row">{row.name}</th>
               {row.values.map((value, i) => (
-                <td key={i}>
+                <td key={i} title={value ?? undefined}>
                   {value ?? <span className="jp-mlops-muted">—</span>}
                 </td>
               ))}
