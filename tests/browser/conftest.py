@@ -95,7 +95,7 @@ def jp_server_cleanup() -> None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace made by `jupyter-mlops init`; override to use another."""
     workspace = tmp_path_factory.mktemp("browser") / "ws"
@@ -105,7 +105,7 @@ def browser_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return workspace
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser_runs(browser_workspace: Path) -> Path:
     """Log the runs of `log_runs.py` with plain MLflow, in a subprocess (MLflow state and
     warnings stay out of pytest); return the workspace."""
@@ -119,13 +119,13 @@ def browser_runs(browser_workspace: Path) -> Path:
     return browser_workspace
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab_extra_args() -> list[str]:
     """Extra command-line arguments of the JupyterLab under test."""
     return []
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab_server(
     browser_runs: Path, lab_extra_args: list[str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LabServer]:
@@ -199,13 +199,13 @@ def lab_server(
                 process.wait(timeout=20)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_instance() -> Iterator[Playwright]:
     with sync_playwright() as playwright:
         yield playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     """Debian's chromium, headless (playwright cannot download its own browser here)."""
     if not CHROMIUM.exists():
