@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from jupyter_mlops.commands.handlers import Context, execute
@@ -11,6 +12,9 @@ from jupyter_mlops.errors import MlopsError
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``jupyter mlops`` (and ``jupyter-mlops``). Returns the exit code."""
+    # MLflow logs INFO lines (database migrations, ...) that are noise in a terminal; a user's
+    # own MLFLOW_LOGGING_LEVEL still wins.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     try:
         args = parse(sys.argv[1:] if argv is None else argv)
         result = execute(args, Context(rich=False))
