@@ -7,6 +7,7 @@ with plain ``mlflow`` show up here. MLflow is imported lazily: importing this mo
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -36,6 +37,27 @@ _ANALYZE_FROM = 50
 _SQL_SCHEMES = ("sqlite:", "postgresql", "mysql", "mssql")
 # Tags MLflow writes that are large and of no use in a runs table.
 _HIDDEN_TAGS = frozenset({"mlflow.log-model.history"})
+
+
+_IMPORT_LOCK = threading.Lock()
+_mlflow_loaded = False
+
+
+def load_mlflow() -> None:
+    """Import MLflow once, under a lock.
+
+    MLflow's package has import cycles: two threads importing it for the first time at once (the
+    server's warm-up and a first request) can see a half-initialised ``mlflow.tracking`` and fail
+    with ImportError. Every service goes through here before its first lazy MLflow import.
+    """
+    global _mlflow_loaded
+    if _mlflow_loaded:
+        return
+    with _IMPORT_LOCK:
+        if not _mlflow_loaded:
+            import mlflow.tracking  # noqa: F401
+
+            _mlflow_loaded = True
 
 
 @contextmanager
@@ -79,6 +101,7 @@ class TrackingService:
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
+        load_mlflow()
 
     @cached_property
     def client(self) -> MlflowClient:
