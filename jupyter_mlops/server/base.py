@@ -9,7 +9,7 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_origin
 
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
@@ -75,10 +75,7 @@ class MlopsHandler(APIHandler):
             values = self.get_query_arguments(name)
             if not values:
                 continue
-            is_list = getattr(info.annotation, "__origin__", None) is list or str(
-                info.annotation
-            ).startswith("list")
-            raw[name] = values if is_list else values[-1]
+            raw[name] = values if get_origin(info.annotation) is list else values[-1]
         return model.model_validate(raw)
 
     def body_model(self, model: type[M]) -> M:
