@@ -51,11 +51,26 @@ class RunConfig(_Section):
     )
 
 
+class FeaturesConfig(_Section):
+    """Where features are served from."""
+
+    online_store: str = Field(
+        default="sqlite",
+        description='"sqlite" (embedded, .mlops/online.db) or a Redis URL redis://host:6379/0',
+    )
+    online_namespace: str = Field(
+        default="mlops",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Redis key prefix: one per workspace sharing a Redis",
+    )
+
+
 class MlopsConfig(_Section):
     """The whole ``mlops.toml``."""
 
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     run: RunConfig = Field(default_factory=RunConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
 
 
 DEFAULT_TOML = """\
@@ -72,6 +87,10 @@ default_experiment = "Default"
 autolog = true
 snapshot_notebook = true
 record_git = true
+
+[features]
+# Online store: "sqlite" (embedded, .mlops/online.db) or "redis://127.0.0.1:6379/0"
+online_store = "sqlite"
 """
 
 

@@ -20,6 +20,7 @@ from jupyter_mlops.config import CONFIG_FILE, DEFAULT_TOML, STATE_DIR, MlopsConf
 from jupyter_mlops.errors import InvalidInput, WorkspaceNotFound
 
 if TYPE_CHECKING:
+    from jupyter_mlops.features.service import FeatureStore
     from jupyter_mlops.tracking.service import TrackingService
 
 ENV_VAR = "MLOPS_WORKSPACE"
@@ -152,6 +153,13 @@ class Workspace:
         from jupyter_mlops.tracking.service import TrackingService
 
         return TrackingService(self)
+
+    @cached_property
+    def features(self) -> FeatureStore:
+        """Feature views, their versions, the offline store and statistics."""
+        from jupyter_mlops.features.service import FeatureStore
+
+        return FeatureStore(self)
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"

@@ -1,0 +1,592 @@
+"""The offline store: view data in Parquet, read and joined with DuckDB.
+
+Ingested views keep their rows in ``.mlops/features/data/<view>/*.parquet``, one file per ingested
+batch. Views with a :class:`~jupyter_mlops.features.definitions.ParquetSource` or
+:class:`~jupyter_mlops.features.definitions.CsvSource` are read where they are. Either way DuckDB
+reads the files directly; nothing is loaded into pandas first.
+
+Time zones (one rule for ingest and for training frames):
+    A timestamp column is either *naive* (``datetime64[ns]``, DuckDB ``TIMESTAMP``) or *aware*
+    (``datetime64[ns, tz]``, DuckDB ``TIMESTAMP WITH TIME ZONE``). Naive and aware are never
+    mixed: comparing an aware entity timestamp with a naive event timestamp (or the reverse), or
+    ingesting an aware batch into a view stored naive, is an :class:`InvalidInput` that names
+    both columns. Aware timestamps are compared as instants (in UTC), whatever their zones; naive
+    ones are compared as they are. Event times are stored as given (aware ones as UTC instants).
+
+Versions and stored rows:
+    Ingested rows belong to the view, not to one version. Each version reads them with its own
+    columns and types: a file written before a feature existed gives null for it, and values are
+    cast to the version's dtypes. Join keys must be integers (stored as BIGINT) or strings.
+
+Ties:
+    When two rows of a view share the join keys and the event time, which one a point-in-time
+    join or ``latest_rows`` takes is not defined. Give each change its own event time.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from jupyter_mlops.errors import InvalidInput
+from jupyter_mlops.features.definitions import (
+    DUCKDB_TYPES,
+    CsvSource,
+    Field,
+    ParquetSource,
+)
+from jupyter_mlops.features.schemas import Schema
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+    from jupyter_mlops.features.registry import ResolvedView
+    from jupyter_mlops.features.schemas import ViewVersion
+    from jupyter_mlops.workspace import Workspace
+
+_ROW = "__mlops_row"
+_INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
+_FLOAT = {"FLOAT", "DOUBLE"}
+_TIMESTAMP_NAIVE = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE"}
+_TIMESTAMP_AWARE = {"TIMESTAMP WITH TIME ZONE"}
+# The DuckDB types a batch column may have for each declared dtype; values are cast on write.
+_ACCEPTED: dict[str, set[str]] = {
+    "int64": _INTEGER,
+    "float64": _FLOAT | _INTEGER,
+    "bool": {"BOOLEAN"},
+    "string": {"VARCHAR"},
+    "timestamp": _TIMESTAMP_NAIVE | _TIMESTAMP_AWARE,
+}
+
+
+class IngestResult(Schema):
+    """What one ``ingest`` call wrote."""
+
+    view: str
+    version: int
+    rows: int
+    file: str | None
+
+
+def connect(root: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A new in-memory DuckDB connection whose session time zone is UTC.
+
+    With UTC as the session zone, aware timestamps come back to pandas as UTC. With ``root``,
+    the connection can read and write files under ``root`` only: a view's SQL transform cannot
+    reach files outside the workspace (DuckDB's ``enable_external_access = false`` with
+    ``allowed_directories``), and DuckDB spills to ``root/.mlops/features/tmp``.
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    if root is not None:
+        spill = root / ".mlops" / "features" / "tmp"
+        con.execute(f"SET temp_directory = {literal(str(spill))}")
+        con.execute(f"SET allowed_directories = [{literal(str(root) + os.sep)}]")
+        con.execute("SET enable_external_access = false")
+    return con
+
+
+def quote(identifier: str) -> str:
+    """A SQL identifier in double quotes."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+@contextmanager
+def duckdb_errors(subject: str) -> Iterator[None]:
+    """Turn DuckDB's errors about the user's data or definitions into :class:`InvalidInput`."""
+    import duckdb
+
+    try:
+        yield
+    except (
+        duckdb.IOException,
+        duckdb.BinderException,
+        duckdb.ConversionException,
+        duckdb.ParserException,
+        duckdb.CatalogException,
+        duckdb.InvalidInputException,
+        duckdb.PermissionException,
+    ) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InvalidInput(
+            f"{subject}: {first}",
+            hint="Files outside the workspace cannot be read."
+            if isinstance(exc, duckdb.PermissionException)
+            else "Check that the view's source, transform and fields match the data.",
+        ) from None
+
+
+def _kind(duck_type: str) -> str:
+    """``naive``, ``aware``, ``integer`` or the type itself, for compatibility checks."""
+    if duck_type in _TIMESTAMP_NAIVE:
+        return "naive"
+    if duck_type in _TIMESTAMP_AWARE:
+        return "aware"
+    if duck_type in _INTEGER or duck_type in {"UBIGINT", "HUGEINT"}:
+        return "integer"
+    return duck_type
+
+
+def _describe(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, str]:
+    rows = con.execute(f"DESCRIBE {sql}").fetchall()
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+class OfflineStore:
+    """Feature data of a workspace, and the point-in-time joins that build training frames."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.data_root = workspace.state_dir / "features" / "data"
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection that reads and writes inside the workspace only."""
+        return connect(self.workspace.root)
+
+    def data_dir(self, view: str) -> Path:
+        """Where ingested rows of ``view`` are kept."""
+        return self.data_root / view
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def raw_sql(self, view: ViewVersion) -> str | None:
+        """SQL reading the view's rows as stored, or None when an ingested view has no rows."""
+        definition = view.definition
+        source = definition.source
+        if source is None:
+            folder = self.data_dir(view.name)
+            if not any(folder.glob("*.parquet")):
+                return None
+            pattern = literal(str(folder / "*.parquet"))
+            return f"SELECT * FROM read_parquet({pattern}, union_by_name = true)"
+        path = self.workspace.resolve_path(source.path, must_exist=False)
+        if not path.exists():
+            raise InvalidInput(
+                f"The source of {view.label}, '{source.path}', does not exist.",
+                hint="Create the file or fix the path in the view and apply again.",
+                field="source",
+            )
+        if isinstance(source, ParquetSource):
+            target = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
+            return f"SELECT * FROM read_parquet({literal(target)}, union_by_name = true)"
+        if isinstance(source, CsvSource):
+            return (
+                f"SELECT * FROM read_csv({literal(str(path))}, header = true, "
+                f"delim = {literal(source.delimiter)})"
+            )
+        raise InvalidInput(f"{view.label} has a source of unknown kind.")  # pragma: no cover
+
+    def view_sql(self, view: ViewVersion) -> str | None:
+        """SQL returning the view's join keys, timestamp field and typed features.
+
+        The SQL transform, if any, is applied; features are cast to their declared types
+        (``timestamp`` features keep their zone awareness). None when there are no rows.
+        """
+        raw = self.raw_sql(view)
+        if raw is None:
+            return None
+        definition = view.definition
+        if definition.transform_sql:
+            raw = f"WITH source AS ({raw}) {definition.transform_sql}"
+        columns = [quote(k) for k in view.join_keys] + [quote(definition.timestamp_field)]
+        columns += [_cast(f) for f in definition.features]
+        return f"SELECT {', '.join(columns)} FROM ({raw})"
+
+    def latest_rows(
+        self,
+        view: ViewVersion,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        as_arrow: bool = False,
+    ) -> Any:
+        """Per entity key, the row with the newest event time in ``[start, end)``.
+
+        This is what materializing a view into an online store reads. ``start``/``end`` follow
+        the time-zone rule of this module: give aware datetimes for a view stored aware, naive
+        ones for a view stored naive. Ties on the newest event time keep one row, arbitrarily.
+
+        Returns a pandas DataFrame (join keys, timestamp field, features; nullable dtypes as in
+        training frames), or a ``pyarrow.Table`` when ``as_arrow``.
+        """
+        definition = view.definition
+        ts = quote(definition.timestamp_field)
+        sql = self.view_sql(view)
+        if sql is None:
+            keys = ", ".join(f"NULL::BIGINT AS {quote(k)}" for k in view.join_keys)
+            feats = ", ".join(
+                f"NULL::{_duck_type(f)} AS {quote(f.name)}" for f in definition.features
+            )
+            sql = f"SELECT {keys}, NULL::TIMESTAMP AS {ts}, {feats} WHERE false"
+        where: list[str] = []
+        params: list[datetime] = []
+        for value, op in ((start, ">="), (end, "<")):
+            if value is not None:
+                where.append(f"{ts} {op} ?")
+                params.append(value)
+        keys = ", ".join(quote(k) for k in view.join_keys)
+        query = (
+            f"SELECT * FROM ({sql}) {'WHERE ' + ' AND '.join(where) if where else ''} "
+            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {ts} DESC) = 1"
+        )
+        con = self.connect()
+        try:
+            with duckdb_errors(f"Reading {view.label} failed"):
+                table = con.sql(query, params=params).to_arrow_table()
+        finally:
+            con.close()
+        return table if as_arrow else table.to_pandas(types_mapper=_pandas_type)
+
+    # -- ingest -----------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        view: ViewVersion,
+        data: pd.DataFrame,
+        *,
+        extra_columns: Literal["reject", "drop"] = "reject",
+    ) -> IngestResult:
+        """Append a batch of rows to an ingested view, all or nothing.
+
+        The batch must have the view's join keys, its timestamp field and every feature.
+        A batch is rejected whole, with nothing written, when a column is missing, when a column
+        has a type its field does not accept (``int64`` takes any integer type, ``float64`` any
+        integer or float, ``bool`` booleans, ``string`` strings, ``timestamp`` timestamps), when
+        a join key or event time is null, or when its event times' zone awareness differs from
+        the rows already stored. Columns the view does not declare are rejected too (a typo in a
+        column name would otherwise lose data silently); pass ``extra_columns="drop"`` to
+        drop them instead. The batch is written to a temporary file that is renamed into
+        place only when complete.
+
+        Raises:
+            InvalidInput: the view is read from a file source, or the batch breaks the schema
+                (the message names every offending column).
+        """
+        import pandas as pd
+
+        if extra_columns not in ("reject", "drop"):
+            raise InvalidInput(
+                f"extra_columns must be 'reject' or 'drop', not {extra_columns!r}.",
+                field="extra_columns",
+            )
+        definition = view.definition
+        if definition.source is not None:
+            raise InvalidInput(
+                f"{view.label} reads its rows from {definition.source.path}; only views with "
+                "source=None take ingested rows.",
+                hint="Write to the source file instead, or define the view with source=None.",
+                field="view",
+            )
+        if not isinstance(data, pd.DataFrame):
+            raise InvalidInput(
+                f"ingest takes a pandas DataFrame, not {type(data).__name__}.", field="data"
+            )
+        keys, ts = view.join_keys, definition.timestamp_field
+        expected = [*keys, ts, *(f.name for f in definition.features)]
+        columns = [str(c) for c in data.columns]
+        missing = [c for c in expected if c not in columns]
+        extra = [c for c in columns if c not in expected]
+        problems: list[str] = []
+        if missing:
+            problems.append(f"missing columns: {', '.join(missing)}")
+        if extra and extra_columns == "reject":
+            problems.append(f"columns not in the view: {', '.join(extra)}")
+        if len(set(columns)) != len(columns):
+            problems.append("repeated column names")
+        if problems:
+            raise InvalidInput(
+                f"Batch rejected for {view.label}, nothing written: {'; '.join(problems)}.",
+                hint=f"The view's columns are: {', '.join(expected)}.",
+                field="data",
+            )
+        if data.empty:
+            return IngestResult(view=view.name, version=view.version, rows=0, file=None)
+        batch = data[expected]
+        con = self.connect()
+        try:
+            con.register("batch", batch)
+            types = _describe(con, "SELECT * FROM batch")
+            stored = self._stored_types(con, view)
+            problems = _type_problems(view, types, stored)
+            if not problems:
+                required = [*keys, ts]
+                nulls = ", ".join(f"count(*) FILTER (WHERE {quote(c)} IS NULL)" for c in required)
+                counts = con.execute(f"SELECT {nulls} FROM batch").fetchall()[0]
+                problems = [
+                    f"{c} has {n} null values" for c, n in zip(required, counts, strict=True) if n
+                ]
+            if problems:
+                raise InvalidInput(
+                    f"Batch rejected for {view.label}, nothing written: {'; '.join(problems)}.",
+                    hint="Fix the column types or values (see the view's fields) and ingest again.",
+                    field="data",
+                )
+            select = [_key_cast(k, types[k]) for k in keys] + [quote(ts)]
+            select += [_cast(f) for f in definition.features]
+            folder = self.data_dir(view.name)
+            folder.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+            final = folder / f"{stamp}-{uuid.uuid4().hex[:8]}.parquet"
+            # The temporary name does not end in .parquet, so readers never see it.
+            tmp = final.with_suffix(".parquet.tmp")
+            try:
+                with duckdb_errors(f"Batch rejected for {view.label}, nothing written"):
+                    con.execute(
+                        f"COPY (SELECT {', '.join(select)} FROM batch) "
+                        f"TO {literal(str(tmp))} (FORMAT parquet)"
+                    )
+                os.replace(tmp, final)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        finally:
+            con.close()
+        return IngestResult(view=view.name, version=view.version, rows=len(batch), file=str(final))
+
+    def _stored_types(self, con: duckdb.DuckDBPyConnection, view: ViewVersion) -> dict[str, str]:
+        raw = self.raw_sql(view)
+        return {} if raw is None else _describe(con, raw)
+
+    # -- training frames --------------------------------------------------------------------
+
+    def get_training_frame(
+        self,
+        entity_df: pd.DataFrame,
+        views: Sequence[ResolvedView],
+        *,
+        timestamp_column: str = "event_timestamp",
+        full_names: bool = False,
+        as_arrow: bool = False,
+    ) -> Any:
+        """The entity rows with, for each feature, its value as of the row's timestamp.
+
+        See :meth:`jupyter_mlops.features.service.FeatureStore.get_training_frame`.
+        """
+        import pandas as pd
+
+        if not isinstance(entity_df, pd.DataFrame):
+            raise InvalidInput(
+                f"The entity frame must be a pandas DataFrame, not {type(entity_df).__name__}.",
+                field="entity_df",
+            )
+        columns = [str(c) for c in entity_df.columns]
+        problems = []
+        if timestamp_column not in columns:
+            problems.append(f"the timestamp column '{timestamp_column}'")
+        needed_by: dict[str, list[str]] = {}
+        for rv in views:
+            for k in rv.view.join_keys:
+                if k not in columns:
+                    needed_by.setdefault(k, []).append(rv.view.label)
+        problems += [f"join key '{k}' (of {', '.join(by)})" for k, by in needed_by.items()]
+        if problems:
+            raise InvalidInput(
+                f"The entity frame lacks {', '.join(problems)}.",
+                hint=f"Its columns are: {', '.join(columns) or '(none)'}. Pass timestamp_column= "
+                "if the timestamp has another name.",
+                field="entity_df",
+            )
+        ts_dtype = entity_df[timestamp_column].dtype
+        if not pd.api.types.is_datetime64_any_dtype(ts_dtype):
+            raise InvalidInput(
+                f"The entity frame's timestamp column '{timestamp_column}' has dtype {ts_dtype}, "
+                "not a datetime.",
+                hint="Convert it with pandas.to_datetime(...).",
+                field="entity_df",
+            )
+        names = self._output_names(views, columns, full_names)
+        keys = list(dict.fromkeys(k for rv in views for k in rv.view.join_keys))
+        import numpy as np
+
+        # Only the join columns go to DuckDB, with the row number that restores the input order.
+        left = entity_df[[*keys, timestamp_column]]
+        left = left.set_axis(range(len(left))).assign(
+            **{_ROW: np.arange(len(left), dtype=np.int64)}
+        )
+        con = self.connect()
+        try:
+            con.register("entity", left)
+            entity_types = _describe(con, "SELECT * FROM entity")
+            selects, joins = [], []
+            for i, rv in enumerate(views):
+                sql = self._joinable_sql(con, rv.view, entity_types, timestamp_column)
+                alias = f"v{i}"
+                ts = f"{alias}.{quote(rv.view.definition.timestamp_field)}"
+                on = [f"e.{quote(k)} = {alias}.{quote(k)}" for k in rv.view.join_keys]
+                on.append(f"e.{quote(timestamp_column)} >= {ts}")
+                joins.append(f"ASOF LEFT JOIN ({sql}) {alias} ON {' AND '.join(on)}")
+                ttl = rv.view.definition.ttl
+                for f in rv.features:
+                    value = f"{alias}.{quote(f.name)}"
+                    if ttl is not None:
+                        seconds = int(ttl.total_seconds())
+                        limit = f"e.{quote(timestamp_column)} - INTERVAL {seconds} SECOND"
+                        value = f"CASE WHEN {ts} >= {limit} THEN {value} END"
+                    selects.append(f"{value} AS {quote(names[(rv.view.label, f.name)])}")
+            selects.append(f"e.{_ROW}")
+            query = f"SELECT {', '.join(selects)} FROM entity e {' '.join(joins)}"
+            labels = ", ".join(rv.view.label for rv in views)
+            with duckdb_errors(f"Building the training frame from {labels} failed"):
+                table = con.sql(query).to_arrow_table()
+        finally:
+            con.close()
+        table = _in_input_order(table, len(left))
+        if as_arrow:
+            pa = _pyarrow()
+            base = pa.Table.from_pandas(entity_df, preserve_index=False)
+            for name, column in zip(table.column_names, table.columns, strict=True):
+                base = base.append_column(name, column)
+            return base
+        features = table.to_pandas(types_mapper=_pandas_type)
+        out = entity_df.copy(deep=False)
+        for name in features.columns:
+            out[name] = features[name].array
+        return out
+
+    def _output_names(
+        self, views: Sequence[ResolvedView], columns: list[str], full_names: bool
+    ) -> dict[tuple[str, str], str]:
+        names: dict[tuple[str, str], str] = {}
+        taken = set(columns)
+        for rv in views:
+            for f in rv.features:
+                name = f"{rv.view.name}__{f.name}" if full_names else f.name
+                if name in taken:
+                    raise InvalidInput(
+                        f"Feature {rv.view.label}:{f.name} would be column '{name}', which the "
+                        "entity frame or another requested feature already has.",
+                        hint="Pass full_names=True to name columns '<view>__<feature>'.",
+                        field="features",
+                    )
+                taken.add(name)
+                names[(rv.view.label, f.name)] = name
+        return names
+
+    def _joinable_sql(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        view: ViewVersion,
+        entity_types: dict[str, str],
+        timestamp_column: str,
+    ) -> str:
+        """The view's SQL, after checking its key and timestamp types against the entity's."""
+        definition = view.definition
+        ts = definition.timestamp_field
+        sql = self.view_sql(view)
+        if sql is None:
+            # No rows yet: an empty relation with the entity's key and timestamp types.
+            cols = [f"{quote(k)}" for k in view.join_keys]
+            cols.append(f"{quote(timestamp_column)} AS {quote(ts)}")
+            cols += [f"NULL::{_duck_type(f)} AS {quote(f.name)}" for f in definition.features]
+            return f"SELECT {', '.join(cols)} FROM entity WHERE false"
+        with duckdb_errors(f"Reading {view.label} failed"):
+            types = _describe(con, sql)
+        theirs, ours = _kind(types[ts]), _kind(entity_types[timestamp_column])
+        if {theirs, ours} == {"naive", "aware"}:
+            raise InvalidInput(
+                f"Time zones do not match: the entity frame's '{timestamp_column}' is {ours} "
+                f"but {view.label}'s '{ts}' is {theirs}; naive and aware timestamps are never "
+                "compared.",
+                hint=f"Make '{timestamp_column}' {theirs}: "
+                + (
+                    "df[col] = df[col].dt.tz_localize('UTC') (or your zone)."
+                    if theirs == "aware"
+                    else "df[col] = df[col].dt.tz_convert('UTC').dt.tz_localize(None)."
+                ),
+                field="entity_df",
+            )
+        for key in view.join_keys:
+            a, b = _kind(entity_types[key]), _kind(types[key])
+            if a != b:
+                raise InvalidInput(
+                    f"Join key '{key}' is {entity_types[key]} in the entity frame but {types[key]} "
+                    f"in {view.label}.",
+                    hint=f"Convert the entity frame's '{key}' to the view's type.",
+                    field="entity_df",
+                )
+        return sql
+
+
+def _duck_type(f: Field) -> str:
+    return DUCKDB_TYPES[f.dtype]
+
+
+def _cast(f: Field) -> str:
+    if f.dtype == "timestamp":
+        return quote(f.name)
+    return f"CAST({quote(f.name)} AS {_duck_type(f)}) AS {quote(f.name)}"
+
+
+def _key_cast(key: str, duck_type: str) -> str:
+    # Integer keys are stored as BIGINT, so batches of int32 and int64 keys read back alike.
+    return f"CAST({quote(key)} AS BIGINT) AS {quote(key)}" if duck_type in _INTEGER else quote(key)
+
+
+def _type_problems(view: ViewVersion, types: dict[str, str], stored: dict[str, str]) -> list[str]:
+    definition = view.definition
+    ts = definition.timestamp_field
+    problems = []
+    for f in definition.features:
+        if types[f.name] not in _ACCEPTED[f.dtype]:
+            problems.append(f"{f.name} is {types[f.name]}, the view says {f.dtype}")
+    if _kind(types[ts]) not in {"naive", "aware"}:
+        problems.append(f"{ts} (the timestamp field) is {types[ts]}, not a timestamp")
+    elif ts in stored and _kind(stored[ts]) in {"naive", "aware"} - {_kind(types[ts])}:
+        problems.append(
+            f"{ts} is {_kind(types[ts])} but the stored rows' {ts} is {_kind(stored[ts])} "
+            "(naive and aware timestamps are never mixed)"
+        )
+    for k in view.join_keys:
+        if _kind(types[k]) not in {"integer", "VARCHAR"}:
+            problems.append(f"join key {k} is {types[k]}; join keys are integers or strings")
+        elif k in stored and _kind(stored[k]) != _kind(types[k]):
+            problems.append(f"join key {k} is {types[k]} but stored as {stored[k]}")
+    return problems
+
+
+def _in_input_order(table: Any, rows: int) -> Any:
+    """The join's rows put back in input order, and the row-number column dropped.
+
+    An ASOF LEFT JOIN yields each entity row exactly once, so the row numbers are a permutation:
+    inverting it is O(n) and a gather, cheaper than sorting in SQL.
+    """
+    import numpy as np
+
+    numbers = table.column(_ROW).to_numpy()
+    if len(numbers) != rows:  # pragma: no cover - would be a DuckDB bug
+        raise RuntimeError(f"The join returned {len(numbers)} rows for {rows} entity rows.")
+    position = np.empty(rows, dtype=np.int64)
+    position[numbers] = np.arange(rows, dtype=np.int64)
+    return table.drop_columns([_ROW]).take(position)
+
+
+def _pandas_type(arrow_type: Any) -> Any:
+    """Nullable pandas dtypes for integers and booleans, so missing values never change them."""
+    import pandas as pd
+
+    pa = _pyarrow()
+    if pa.types.is_integer(arrow_type):
+        return pd.Int64Dtype()
+    if pa.types.is_boolean(arrow_type):
+        return pd.BooleanDtype()
+    return None
+
+
+def _pyarrow() -> Any:
+    # pyarrow ships no type information; importing it this way keeps mypy strict elsewhere.
+    import importlib
+
+    return importlib.import_module("pyarrow")
