@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
-from jupyter_mlops.demo import EXPERIMENT, SEEDS, SWEEP, build_demo
+from jupyter_mlops.demo import DEFINITIONS, EXPERIMENT, FEATURE_REFS, SEEDS, SWEEP, build_demo
+from jupyter_mlops.features.service import FEATURES_TAG
 
 
 @pytest.mark.slow
 def test_demo_builds_runs_and_executes_the_notebook(tmp_path: Path) -> None:
     ws, summary = build_demo(tmp_path / "demo")
-    assert (ws.root / "data" / "customers.parquet").is_file()
+    assert (ws.root / "data" / "churn_labels.parquet").is_file()
+    assert (ws.root / "features" / DEFINITIONS).is_file()
     assert (ws.root / "notebooks" / "train_churn.ipynb").is_file()
     runs = ws.tracking.list_runs([EXPERIMENT], max_results=100).runs
     assert len(runs) == len(SWEEP) * len(SEEDS) + 1
@@ -21,7 +24,8 @@ def test_demo_builds_runs_and_executes_the_notebook(tmp_path: Path) -> None:
     assert all(0.6 < (r.metrics["roc_auc"] or 0) < 1 for r in runs)
     (from_notebook,) = [r for r in runs if r.run_name == "notebook-gbm"]
     assert from_notebook.params["n_estimators"] == "80"
-    artifacts = MlflowClient(ws.tracking_uri).list_artifacts(from_notebook.run_id, "notebook")
+    client = MlflowClient(ws.tracking_uri)
+    artifacts = client.list_artifacts(from_notebook.run_id, "notebook")
     assert any(a.path.endswith(".ipynb") for a in artifacts)
     grouped = ws.tracking.compare(
         [r.run_id for r in runs if r.params.get("model") == "gbm"], group_by_seed=True
@@ -29,3 +33,20 @@ def test_demo_builds_runs_and_executes_the_notebook(tmp_path: Path) -> None:
     assert grouped.seed_param == "seed" and grouped.groups is not None
     assert len(grouped.groups) == 2  # the two swept gbm settings, three seeds each
     assert "runs in experiment 'churn'" in summary
+
+    # The data is served through feature views with event timestamps...
+    store = ws.features
+    views = {v.name: v for v in store.list_views()}
+    assert sorted(views) == ["customer_activity", "customer_profile"]
+    assert all(v.version == 1 and v.definition.ttl is not None for v in views.values())
+    # ...materialized: the online store answers with fresh values for every feature...
+    online = store.get_online_features_dict(FEATURE_REFS, [{"customer_id": 100_000}])
+    assert all(values[0] is not None for values in online.values()), online
+    store.close()
+    # ...and every run was trained on a training frame that recorded the versions it used.
+    pinned = {f"{ref.split(':')[0]}:v1:{ref.split(':')[1]}" for ref in FEATURE_REFS}
+    for run in runs:
+        tags = client.get_run(run.run_id).data.tags
+        assert set(json.loads(tags[FEATURES_TAG])["features"]) == pinned, run.run_name
+    usage = store.usage("customer_activity")
+    assert len(usage.versions[0].runs) == len(runs)

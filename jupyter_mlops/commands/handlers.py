@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jupyter_mlops.commands.features import HANDLERS as FEATURE_HANDLERS
 from jupyter_mlops.commands.results import ComparisonResult, Message, Result, Table
 from jupyter_mlops.errors import InvalidInput
 from jupyter_mlops.workspace import Workspace
@@ -153,6 +154,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace, Context], Result]] = {
     "run": cmd_run,
     "ui": cmd_ui,
     "demo": cmd_demo,
+    **FEATURE_HANDLERS,
 }
 
 

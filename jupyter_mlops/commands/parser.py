@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from typing import NoReturn
 
 from jupyter_mlops.errors import InvalidInput
@@ -42,6 +43,15 @@ def _positive(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
     return number
+
+
+def _iso_time(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO date or time like 2026-01-31 or 2026-01-31T12:00:00Z, got {value!r}"
+        ) from None
 
 
 def build_parser(prog: str = "jupyter mlops") -> CommandParser:
@@ -111,7 +121,66 @@ def build_parser(prog: str = "jupyter mlops") -> CommandParser:
     p.add_argument("--no-lab", action="store_true", help="build the workspace, do not start lab")
     p.add_argument("--port", type=_positive, default=8888, help="JupyterLab port")
     p.set_defaults(handler="demo")
+
+    _add_features(sub, common)
     return parser
+
+
+def _add_features(sub: argparse._SubParsersAction[CommandParser], common: CommandParser) -> None:
+    """``features list|show|plan|apply|ingest|materialize|stats|usage|diff``."""
+    features = sub.add_parser(
+        "features", help="feature views: define, version, ingest, serve, inspect"
+    )
+    fsub = features.add_subparsers(
+        dest="features_command", metavar="SUBCOMMAND", parser_class=CommandParser
+    )
+    fsub.required = True
+
+    p = fsub.add_parser("list", parents=[common], help="list feature views")
+    p.add_argument("--search", "-s", default="", help="only views whose name, features, "
+                   "description, owner or tags contain TEXT")  # fmt: skip
+    p.set_defaults(handler="features.list")
+
+    p = fsub.add_parser("show", parents=[common], help="a view's schema, source and versions")
+    p.add_argument("view", metavar="VIEW")
+    p.add_argument("--version", "-v", help="version to show, e.g. 2 or v2 (default: latest)")
+    p.set_defaults(handler="features.show")
+
+    for name, text in (
+        ("plan", "show what `apply` would change; nothing is written"),
+        ("apply", "register the definitions: changed views get a new version"),
+    ):
+        p = fsub.add_parser(name, parents=[common], help=text)
+        p.add_argument(
+            "--dir", default="features", help="folder of definition files (default: features)"
+        )
+        p.set_defaults(handler=f"features.{name}")
+
+    p = fsub.add_parser("ingest", parents=[common], help="append a Parquet or CSV file to a view")
+    p.add_argument("view", metavar="VIEW")
+    p.add_argument("path", metavar="PATH", help="a .parquet or .csv file inside the workspace")
+    p.set_defaults(handler="features.ingest")
+
+    p = fsub.add_parser("materialize", parents=[common], help="load views into the online store")
+    p.add_argument("views", nargs="*", metavar="VIEW", help="views (default: all)")
+    p.add_argument("--start", type=_iso_time, help="earliest event time (ISO 8601)")
+    p.add_argument("--end", type=_iso_time, help="latest event time (ISO 8601; default: now)")
+    p.set_defaults(handler="features.materialize")
+
+    p = fsub.add_parser("stats", parents=[common], help="row count, freshness, feature statistics")
+    p.add_argument("view", metavar="VIEW")
+    p.add_argument("--version", "-v", help="version, e.g. 2 or v2 (default: latest)")
+    p.set_defaults(handler="features.stats")
+
+    p = fsub.add_parser("usage", parents=[common], help="runs, models and deployments per version")
+    p.add_argument("view", metavar="VIEW")
+    p.set_defaults(handler="features.usage")
+
+    p = fsub.add_parser("diff", parents=[common], help="what changed between two versions")
+    p.add_argument("view", metavar="VIEW")
+    p.add_argument("v1", metavar="V1", help="older version, e.g. v1 or 1")
+    p.add_argument("v2", metavar="V2", help="newer version, e.g. v2 or 2")
+    p.set_defaults(handler="features.diff")
 
 
 def parse(argv: list[str], prog: str = "jupyter mlops") -> argparse.Namespace:

@@ -141,3 +141,44 @@ class ComparisonResult(Result):
 
             for fig in self.comparison.figures.values():
                 display(go.Figure(fig))
+
+
+@dataclass
+class Detail(Result):
+    """One thing described: facts (label and value), preformatted text, then named tables.
+
+    ``data`` is what ``--json`` prints, usually the service's pydantic model dumped as JSON, so
+    the terminal and the REST API say the same thing.
+    """
+
+    title: str
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    text: str = ""
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    data: Any = None
+
+    def to_text(self) -> str:
+        out = [self.title]
+        width = max((len(label) for label, _ in self.facts), default=0)
+        out += [f"  {label + ':':<{width + 1}} {value}" for label, value in self.facts]
+        if self.text:
+            out += ["", self.text]
+        for heading, frame in self.tables:
+            body = frame.to_string(index=False) if len(frame) else "(none)"
+            out += ["", f"{heading}:", body]
+        return "\n".join(out)
+
+    def to_json(self) -> Any:
+        return self.data
+
+    def display(self) -> None:
+        from IPython.display import Markdown, display
+
+        lines = [f"**{self.title}**", ""]
+        lines += [f"- {label}: `{value}`" for label, value in self.facts]
+        if self.text:
+            lines += ["", "```", self.text, "```"]
+        display(Markdown("\n".join(lines)))
+        for heading, frame in self.tables:
+            display(Markdown(f"*{heading}*"))
+            display(frame)

@@ -1,7 +1,21 @@
-"""The demo workspace: a churn dataset, a training notebook and a sweep of real runs.
+"""The demo workspace: churn data served through feature views, a training notebook, real runs.
 
 ``jupyter mlops demo DIR`` builds it, then starts JupyterLab on it. Everything is generated here;
-nothing is downloaded.
+nothing is downloaded. What it holds:
+
+- ``data/customer_profile.parquet`` (a snapshot per customer each time the contract, products or
+  autopay change) and ``data/customer_activity.parquet`` (a monthly snapshot of spend, support
+  calls and days since the last login), with event timestamps, over the last year;
+- ``features/churn_features.py``, the ``customer`` entity and the ``customer_profile`` and
+  ``customer_activity`` views over those files, applied and materialized to the online store;
+- ``data/churn_labels.parquet``: one labelled moment per customer (``customer_id``,
+  ``label_time``, ``churned``). Churn depends on the features' values *at* ``label_time``, so the
+  training set must be point-in-time correct: every run builds it with ``get_training_frame``;
+- a sweep of runs (each tagged with the feature versions it used) and one papermill execution of
+  ``notebooks/train_churn.ipynb``.
+
+Times are relative to the day the demo is built (the data ends then), so the online store serves
+fresh values; the values themselves are the same on every build.
 """
 
 from __future__ import annotations
@@ -10,6 +24,8 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,15 +37,20 @@ if TYPE_CHECKING:
 
 EXPERIMENT = "churn"
 NOTEBOOK = "train_churn.ipynb"
-FEATURES = [
-    "tenure_months",
-    "monthly_spend",
-    "support_calls",
-    "num_products",
-    "days_since_login",
-    "contract_months",
-    "autopay",
+DEFINITIONS = "churn_features.py"
+LABELS = "data/churn_labels.parquet"
+# The model's inputs, as feature references; the training frame names its columns by feature.
+FEATURE_REFS = [
+    "customer_profile:tenure_months",
+    "customer_activity:monthly_spend",
+    "customer_activity:support_calls",
+    "customer_profile:num_products",
+    "customer_activity:days_since_login",
+    "customer_profile:contract_months",
+    "customer_profile:autopay",
 ]
+FEATURES = [ref.split(":")[-1] for ref in FEATURE_REFS]
+VIEWS = ["customer_profile", "customer_activity"]
 # (model, parameters) settings of the sweep; each runs with three seeds.
 SWEEP: list[tuple[str, dict[str, Any]]] = [
     ("gbm", {"n_estimators": 60, "learning_rate": 0.1, "max_depth": 2}),
@@ -38,53 +59,173 @@ SWEEP: list[tuple[str, dict[str, Any]]] = [
     ("logreg", {"C": 10.0}),
 ]
 SEEDS = (0, 1, 2)
+DAYS = 360  # how far back the data goes
+MONTHS = 12  # activity snapshots per customer, 30 days apart
+
+DEFINITIONS_SOURCE = '''"""Feature definitions of the churn demo.
+
+Change a view and run `%mlops features plan` / `apply` (or `ws.features.apply()`): a change of
+its features, source or TTL makes a new version; runs keep the versions they were trained on.
+"""
+
+from jupyter_mlops.features import Entity, FeatureView, Field, ParquetSource
+
+customer = Entity("customer", ["customer_id"], description="A subscriber.")
+
+customer_profile = FeatureView(
+    name="customer_profile",
+    entities=[customer],
+    source=ParquetSource(path="data/customer_profile.parquet"),
+    timestamp_field="event_timestamp",
+    features=[
+        Field("tenure_months", "int64", "Months since the customer signed up."),
+        Field("contract_months", "int64", "Contract length: 1, 12 or 24 months."),
+        Field("num_products", "int64", "Products subscribed."),
+        Field("autopay", "bool", "Pays by automatic debit."),
+    ],
+    ttl="365d",
+    description="The customer's contract, one snapshot each time it changes.",
+    owner="crm",
+)
+
+customer_activity = FeatureView(
+    name="customer_activity",
+    entities=[customer],
+    source=ParquetSource(path="data/customer_activity.parquet"),
+    timestamp_field="event_timestamp",
+    features=[
+        Field("monthly_spend", "float64", "Spend over the last month."),
+        Field("support_calls", "int64", "Support calls over the last month."),
+        Field("days_since_login", "int64", "Days since the last login."),
+    ],
+    ttl="45d",
+    description="Monthly activity snapshot.",
+    owner="analytics",
+)
+'''
 
 
-def customers(n: int = 6000, seed: int = 7) -> pd.DataFrame:
-    """A synthetic customer table with a churn label driven by plausible effects."""
+def churn_data(n: int = 6000, seed: int = 7) -> dict[str, pd.DataFrame]:
+    """Synthetic profile and activity snapshots and churn labels (``profile``, ``activity``,
+    ``labels``), ending today (UTC midnight).
+
+    Churn at ``label_time`` is driven by plausible effects of the features' values at that time;
+    values change over time, so features taken from after ``label_time`` would mislead a model.
+    """
     import numpy as np
     import pandas as pd
 
     rng = np.random.default_rng(seed)
-    tenure = rng.gamma(2.0, 14.0, n).round().astype("int64") + 1
-    contract = rng.choice([1, 12, 24], size=n, p=[0.55, 0.3, 0.15])
-    products = rng.poisson(1.2, n) + 1
-    spend = (rng.normal(45, 15, n) + 12 * products).clip(10, None).round(2)
-    calls = rng.poisson(1.0 + 1.5 * (contract == 1), n)
-    login = rng.exponential(12, n).round().astype("int64")
+    end = pd.Timestamp.now("UTC").floor("D")
+    start = end - pd.Timedelta(days=DAYS)
+    ids = np.arange(100_000, 100_000 + n, dtype="int64")
+
+    # Profile: signed up before the window; changes twice, 60-150 days apart.
+    tenure0 = rng.gamma(2.0, 14.0, n).round().astype("int64") + 1
+    contract = rng.choice([1, 12, 24], size=n, p=[0.55, 0.3, 0.15]).astype("int64")
+    products = (rng.poisson(1.2, n) + 1).astype("int64")
     autopay = rng.random(n) < 0.45
-    logit = (
-        -1.2
-        - 0.045 * tenure
-        + 0.55 * calls
-        + 0.02 * (spend - 60)
-        + 0.035 * login
-        - 0.08 * contract
-        - 0.6 * autopay
-        - 0.25 * (products - 1)
+    offset = rng.uniform(0, 20, n)
+    profile_parts = []
+    for k in range(3):
+        if k:
+            offset = offset + rng.uniform(60, 150, n)
+            upgrade = rng.random(n) < 0.25
+            contract = np.where(upgrade & (contract == 12), 24, contract)
+            contract = np.where(upgrade & (contract == 1), 12, contract)
+            products = np.clip(products + rng.choice([-1, 0, 0, 1], size=n), 1, None)
+            autopay = np.where(rng.random(n) < 0.15, ~autopay, autopay)
+        profile_parts.append(
+            pd.DataFrame(
+                {
+                    "customer_id": ids,
+                    "event_timestamp": start + pd.to_timedelta(offset, unit="D").round("s"),
+                    "tenure_months": tenure0 + (offset // 30).astype("int64"),
+                    "contract_months": contract,
+                    "num_products": products,
+                    "autopay": autopay,
+                }
+            )
+        )
+    profile = pd.concat(profile_parts, ignore_index=True)
+
+    # Activity: a snapshot every 30 days; some customers drift towards churn, others away.
+    level = rng.normal(45, 15, n) + 12 * profile_parts[0]["num_products"].to_numpy()
+    calls_rate = 1.0 + 1.5 * (profile_parts[0]["contract_months"].to_numpy() == 1)
+    drift = rng.normal(0, 0.08, n)
+    first = rng.uniform(0, 30, n)
+    activity = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "customer_id": ids,
+                    "event_timestamp": start + pd.to_timedelta(first + 30 * k, unit="D").round("s"),
+                    "monthly_spend": (level + rng.normal(0, 6, n)).clip(10, None).round(2),
+                    "support_calls": rng.poisson(calls_rate * np.exp(drift * k)).astype("int64"),
+                    "days_since_login": rng.exponential(12 * np.exp(drift * k))
+                    .round()
+                    .astype("int64"),
+                }
+            )
+            for k in range(MONTHS)
+        ],
+        ignore_index=True,
     )
-    churned = rng.random(n) < 1 / (1 + np.exp(-logit))
-    start = pd.Timestamp("2026-01-01", tz="UTC")
-    return pd.DataFrame(
+
+    # One labelled moment per customer, after its first snapshots.
+    labels = pd.DataFrame(
         {
-            "customer_id": np.arange(100_000, 100_000 + n, dtype="int64"),
-            "snapshot_time": start + pd.to_timedelta(rng.integers(0, 300, n), unit="D"),
-            "tenure_months": tenure,
-            "monthly_spend": spend,
-            "support_calls": calls.astype("int64"),
-            "num_products": products.astype("int64"),
-            "days_since_login": login,
-            "contract_months": contract.astype("int64"),
-            "autopay": autopay,
-            "churned": churned,
+            "customer_id": ids,
+            "label_time": start
+            + pd.to_timedelta(rng.uniform(60, DAYS - 5, n), unit="D").round("s"),
         }
     )
+    asof = labels.sort_values("label_time")
+    for table in (profile, activity):
+        asof = pd.merge_asof(
+            asof,
+            table.sort_values("event_timestamp"),
+            left_on="label_time",
+            right_on="event_timestamp",
+            by="customer_id",
+        ).drop(columns="event_timestamp")
+    asof = asof.set_index("customer_id").loc[ids]
+    logit = (
+        -1.2
+        - 0.045 * asof["tenure_months"]
+        + 0.55 * asof["support_calls"]
+        + 0.02 * (asof["monthly_spend"] - 60)
+        + 0.035 * asof["days_since_login"]
+        - 0.08 * asof["contract_months"]
+        - 0.6 * asof["autopay"].astype("float64")
+        - 0.25 * (asof["num_products"] - 1)
+    ).to_numpy(dtype="float64")
+    labels["churned"] = rng.random(n) < 1 / (1 + np.exp(-logit))
+    return {"profile": profile, "activity": activity, "labels": labels}
+
+
+@contextmanager
+def tracked_by_mlflow(ws: Workspace, run_id: str) -> Iterator[None]:
+    """Make ``run_id`` MLflow's active run, as ``%%mlops run`` does, so that training frames
+    built meanwhile record their feature versions on it."""
+    import mlflow
+    from mlflow.tracking._tracking_service import utils
+
+    # Restored after: the calling process's MLflow set-up is its own (None: MLflow's default).
+    previous = getattr(utils, "_tracking_uri", None)
+    mlflow.set_tracking_uri(ws.tracking_uri)
+    try:
+        with mlflow.start_run(run_id=run_id):
+            yield
+    finally:
+        if hasattr(utils, "_tracking_uri"):
+            utils._tracking_uri = previous
 
 
 def train_and_log(
-    ws: Workspace, frame: pd.DataFrame, model: str, params: dict[str, Any], seed: int
+    ws: Workspace, labels: pd.DataFrame, model: str, params: dict[str, Any], seed: int
 ) -> str:
-    """Train one model on ``frame`` and log it as a run; returns the run id."""
+    """Build the training set from the feature store, train one model and log it as a run."""
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
@@ -92,14 +233,18 @@ def train_and_log(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    x = frame[FEATURES].astype("float64")
-    y = frame["churned"].astype("int64")
-    x_train, x_val, y_train, y_val = train_test_split(
-        x, y, test_size=0.25, random_state=seed, stratify=y
-    )
     short = {"n_estimators": "n", "learning_rate": "lr", "max_depth": "depth"}
     name = "-".join([model, *(f"{short.get(k, k)}{v}" for k, v in params.items()), f"seed{seed}"])
     with ws.tracking.start_run(EXPERIMENT, run_name=name) as rec:
+        with tracked_by_mlflow(ws, rec.run_id):
+            frame = ws.features.get_training_frame(
+                labels, FEATURE_REFS, timestamp_column="label_time"
+            )
+        x = frame[FEATURES].astype("float64")
+        y = frame["churned"].astype("int64")
+        x_train, x_val, y_train, y_val = train_test_split(
+            x, y, test_size=0.25, random_state=seed, stratify=y
+        )
         rec.log_params({"model": model, **params, "seed": seed})
         rec.set_tags({"mlops.origin": "demo"})
         if model == "gbm":
@@ -120,6 +265,31 @@ def train_and_log(
             }
         )
         return rec.run_id
+
+
+def write_features(ws: Workspace) -> pd.DataFrame:
+    """Write the data and definitions, apply them and load the online store; returns the labels.
+
+    A rebuild regenerates the data (dated from today), so each view's online rows are reloaded
+    from scratch rather than incrementally.
+    """
+    data = ws.root / "data"
+    data.mkdir(exist_ok=True)
+    tables = churn_data()
+    tables["profile"].to_parquet(data / "customer_profile.parquet", index=False)
+    tables["activity"].to_parquet(data / "customer_activity.parquet", index=False)
+    tables["labels"].to_parquet(ws.root / LABELS, index=False)
+    definitions = ws.root / "features" / DEFINITIONS
+    definitions.parent.mkdir(exist_ok=True)
+    if not definitions.exists():
+        definitions.write_text(DEFINITIONS_SOURCE, encoding="utf-8")
+    store = ws.features
+    store.apply()
+    for name in VIEWS:
+        view = store.get_view(name)
+        store.online.delete_view(view.name, view.version)
+    store.materialize(VIEWS)
+    return tables["labels"]
 
 
 def execute_notebook(ws: Workspace, parameters: dict[str, Any]) -> Path:
@@ -151,13 +321,10 @@ def execute_notebook(ws: Workspace, parameters: dict[str, Any]) -> Path:
 
 
 def build_demo(root: Path, *, notebook_run: bool = True) -> tuple[Workspace, str]:
-    """Build (or rebuild the runs of) the demo workspace in ``root``."""
+    """Build (or rebuild the data and runs of) the demo workspace in ``root``."""
     started = time.perf_counter()
     ws = Workspace.init(root)
-    data = ws.root / "data"
-    data.mkdir(exist_ok=True)
-    frame = customers()
-    frame.to_parquet(data / "customers.parquet", index=False)
+    labels = write_features(ws)
     notebooks = ws.root / "notebooks"
     notebooks.mkdir(exist_ok=True)
     source = resources.files("jupyter_mlops.demo").joinpath(NOTEBOOK)
@@ -168,14 +335,16 @@ def build_demo(root: Path, *, notebook_run: bool = True) -> tuple[Workspace, str
     count = 0
     for model, params in SWEEP:
         for seed in SEEDS:
-            train_and_log(ws, frame, model, params, seed)
+            train_and_log(ws, labels, model, params, seed)
             count += 1
     if notebook_run:
         execute_notebook(ws, {"n_estimators": 80, "learning_rate": 0.2, "max_depth": 3, "seed": 0})
         count += 1
+    ws.features.close()
     elapsed = time.perf_counter() - started
     summary = (
-        f"Demo workspace in {ws.root}: {len(frame):,} customers in data/customers.parquet, "
+        f"Demo workspace in {ws.root}: {len(labels):,} customers served through feature views "
+        f"{', '.join(VIEWS)} (features/{DEFINITIONS}), "
         f"{count} runs in experiment '{EXPERIMENT}' ({elapsed:.0f} s).\n"
         f"Open notebooks/{NOTEBOOK}, or the MLOps sidebar in JupyterLab."
     )

@@ -54,7 +54,8 @@ _ROW = "__mlops_row"
 _INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
 _FLOAT = {"FLOAT", "DOUBLE"}
 _TIMESTAMP_NAIVE = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE"}
-_TIMESTAMP_AWARE = {"TIMESTAMP WITH TIME ZONE"}
+# DuckDB 2 reads nanosecond aware timestamps (pandas' datetime64[ns, tz]) as TIMESTAMPTZ_NS.
+_TIMESTAMP_AWARE = {"TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS"}
 # The DuckDB types a batch column may have for each declared dtype; values are cast on write.
 _ACCEPTED: dict[str, set[str]] = {
     "int64": _INTEGER,
@@ -211,6 +212,7 @@ class OfflineStore:
         *,
         start: datetime | None = None,
         end: datetime | None = None,
+        closed: Literal["left", "right"] = "left",
         as_arrow: bool = False,
     ) -> Any:
         """Per entity key, the row with the newest event time in ``[start, end)``.
@@ -218,6 +220,8 @@ class OfflineStore:
         This is what materializing a view into an online store reads. ``start``/``end`` follow
         the time-zone rule of this module: give aware datetimes for a view stored aware, naive
         ones for a view stored naive. Ties on the newest event time keep one row, arbitrarily.
+        ``closed="right"`` takes ``(start, end]`` instead: a row at exactly ``end`` is then the
+        value as of ``end``, as in a point-in-time join, which is what materialization needs.
 
         Returns a pandas DataFrame (join keys, timestamp field, features; nullable dtypes as in
         training frames), or a ``pyarrow.Table`` when ``as_arrow``.
@@ -233,7 +237,8 @@ class OfflineStore:
             sql = f"SELECT {keys}, NULL::TIMESTAMP AS {ts}, {feats} WHERE false"
         where: list[str] = []
         params: list[datetime] = []
-        for value, op in ((start, ">="), (end, "<")):
+        ops = (">=", "<") if closed == "left" else (">", "<=")
+        for value, op in zip((start, end), ops, strict=True):
             if value is not None:
                 where.append(f"{ts} {op} ?")
                 params.append(value)
@@ -249,6 +254,29 @@ class OfflineStore:
         finally:
             con.close()
         return table if as_arrow else table.to_pandas(types_mapper=_pandas_type)
+
+    def timestamp_kind(self, view: ViewVersion) -> Literal["naive", "aware"] | None:
+        """Whether the view's event times are naive or aware; None when it has no rows yet."""
+        sql = self.view_sql(view)
+        if sql is None:
+            return None
+        ts = view.definition.timestamp_field
+        con = self.connect()
+        try:
+            with duckdb_errors(f"Reading {view.label} failed"):
+                duck_type = _describe(con, sql)[ts]
+        finally:
+            con.close()
+        kind = _kind(duck_type)
+        if kind == "naive":
+            return "naive"
+        if kind == "aware":
+            return "aware"
+        raise InvalidInput(
+            f"{view.label}'s timestamp field '{ts}' is {duck_type}, not a timestamp.",
+            hint="Store event times as timestamps in the source.",
+            field="timestamp_field",
+        )
 
     # -- ingest -----------------------------------------------------------------------------
 

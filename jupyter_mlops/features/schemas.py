@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jupyter_mlops.features.definitions import Entity, FeatureView
+from jupyter_mlops.features.definitions import CsvSource, Entity, FeatureView
 
 
 class Schema(BaseModel):
@@ -39,6 +39,38 @@ class ViewVersion(Schema):
             if isinstance(entity, Entity):
                 keys.extend(k for k in entity.join_keys if k not in keys)
         return keys
+
+    def source_text(self) -> str | None:
+        """A readable description of where the rows come from; None for ingested rows."""
+        definition = self.definition
+        source = definition.source
+        if source is None:
+            text = None
+        elif isinstance(source, CsvSource):
+            sep = "" if source.delimiter == "," else f", delimiter {source.delimiter!r}"
+            text = f"CSV file {source.path}{sep}"
+        else:
+            text = f"Parquet {source.path}"
+        if definition.transform_sql:
+            text = f"{text or 'ingested rows'}, through a SQL transform"
+        return text
+
+    def matches(self, search: str) -> bool:
+        """Whether ``search`` (case-insensitive) is in the view's name, features, entities,
+        description, owner or tags. An empty search matches every view."""
+        needle = search.strip().lower()
+        if not needle:
+            return True
+        d = self.definition
+        haystack = [
+            self.name,
+            d.description,
+            d.owner,
+            *d.entity_names,
+            *(f.name for f in d.features),
+            *(f"{k}={v}" for k, v in d.tags.items()),
+        ]
+        return any(needle in text.lower() for text in haystack)
 
 
 class RegistryData(Schema):
@@ -118,3 +150,43 @@ class ViewStats(Schema):
     ttl_seconds: float | None
     stale: bool = Field(description="the newest row is older than the TTL, or there is no row")
     features: list[FeatureStats]
+
+
+class MaterializeResult(Schema):
+    """What one ``materialize`` call loaded into the online store for one view version."""
+
+    view: str
+    version: int
+    rows_written: int = Field(
+        description="entity keys that took a newer value (older rows never overwrite newer ones)"
+    )
+    start: datetime | None = Field(description="exclusive lower bound of event times; None: all")
+    end: datetime = Field(description="inclusive upper bound of event times; the new watermark")
+
+
+class UsageRun(Schema):
+    """A tracked run that built a training frame from a view version."""
+
+    run_id: str
+    run_name: str
+    experiment_id: str
+    start_time: int | None = Field(description="milliseconds since the epoch")
+    status: str
+
+
+class VersionUsage(Schema):
+    """Who uses one version of a view."""
+
+    version: int
+    fingerprint: str
+    runs: list[UsageRun]
+    # Filled once model versions and deployments record their features (registry issue).
+    models: list[dict[str, str]] = Field(default_factory=list)
+    deployments: list[dict[str, str]] = Field(default_factory=list)
+
+
+class FeatureUsage(Schema):
+    """Every version of a view with the runs, models and deployments that use it."""
+
+    view: str
+    versions: list[VersionUsage]

@@ -1,7 +1,8 @@
 """The feature store of a workspace: definitions, versions, offline data, statistics and usage.
 
-``FeatureStore(ws)`` holds the registry (``.mlops/features/registry.json``) and the offline store
-(``.mlops/features/data/``) together. DuckDB, pandas and MLflow load when first used.
+``FeatureStore(ws)`` holds the registry (``.mlops/features/registry.json``), the offline store
+(``.mlops/features/data/``) and the online store (``[features].online_store``) together. DuckDB,
+pandas and MLflow load when first used.
 
 Example:
     >>> from jupyter_mlops.features import Entity, FeatureStore, FeatureView, Field
@@ -14,17 +15,27 @@ Example:
     >>> store.ingest("customer_stats", df)                                # doctest: +SKIP
     >>> train = store.get_training_frame(                                 # doctest: +SKIP
     ...     entity_df, ["customer_stats:avg_spend", "customer_stats:v1:orders"])
+    >>> store.materialize()                                               # doctest: +SKIP
+    >>> store.get_online_features(                                        # doctest: +SKIP
+    ...     ["customer_stats:avg_spend"], [{"customer_id": 1}])
+    >>> store.usage("customer_stats")                                     # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
+import os
 import sys
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from jupyter_mlops.errors import InvalidInput
 from jupyter_mlops.features.definitions import Definition
 from jupyter_mlops.features.offline import IngestResult, OfflineStore
 from jupyter_mlops.features.registry import (
@@ -34,11 +45,18 @@ from jupyter_mlops.features.registry import (
     load_definitions,
     version_number,
 )
-from jupyter_mlops.features.schemas import Plan, ViewStats, ViewVersion
+from jupyter_mlops.features.schemas import (
+    FeatureUsage,
+    MaterializeResult,
+    Plan,
+    ViewStats,
+    ViewVersion,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from jupyter_mlops.features.online.base import OnlineStore
     from jupyter_mlops.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -49,6 +67,31 @@ ENTITY_FINGERPRINT_TAG = "mlops.features.entity_fingerprint"
 _MAX_TAG = 8000
 # Entity frames up to this many rows are also logged as an MLflow dataset input.
 DATASET_INPUT_MAX_ROWS = 100_000
+# The column an online read returns each row's event time in (for the TTL); never a feature
+# name, which cannot start with two underscores and "mlops".
+_EVENT_TIME = "__mlops_event_time"
+_PLAN_CACHE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class _OnlineView:
+    """One view version of an online lookup: its keys, the features asked and their columns."""
+
+    name: str
+    version: int
+    join_keys: tuple[str, ...]
+    features: tuple[str, ...]
+    columns: tuple[str, ...]
+    ttl: timedelta | None
+
+
+@dataclass(frozen=True)
+class _OnlinePlan:
+    """What an online lookup of some feature references reads, worked out once and cached."""
+
+    keys: tuple[str, ...]
+    views: tuple[_OnlineView, ...]
+    dtypes: dict[str, str]
 
 
 class FeatureStore:
@@ -58,6 +101,10 @@ class FeatureStore:
         self.workspace = workspace
         self.registry = FeatureRegistry(workspace)
         self.offline = OfflineStore(workspace)
+        self._online: OnlineStore | None = None
+        self._online_lock = threading.Lock()
+        self._plans: dict[tuple[tuple[str, ...], bool], _OnlinePlan] = {}
+        self._plans_stamp: tuple[int, int] | None = None
 
     # -- definitions ----------------------------------------------------------------------------
 
@@ -187,6 +234,212 @@ class FeatureStore:
         record_usage(resolved, entity_df)
         return frame
 
+    # -- online store ----------------------------------------------------------------------------
+
+    @property
+    def online(self) -> OnlineStore:
+        """The workspace's online store (``[features].online_store``), opened on first use."""
+        store = self._online
+        if store is None:
+            with self._online_lock:
+                if self._online is None:
+                    from jupyter_mlops.features.online.factory import open_online_store
+
+                    ws = self.workspace
+                    self._online = open_online_store(ws.config.features.model_dump(), ws.state_dir)
+                store = self._online
+        return store
+
+    def close(self) -> None:
+        """Close the online store's connections, if it was opened. Closing twice is harmless."""
+        with self._online_lock:
+            if self._online is not None:
+                self._online.close()
+                self._online = None
+
+    def materialize(
+        self,
+        views: Sequence[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[MaterializeResult]:
+        """Load the newest row per entity key into the online store, for serving.
+
+        For the latest version of each view, the row with the newest event time in
+        ``(start, end]`` per entity key is written to the online store (an older row never
+        replaces a newer one), then the version's watermark moves to ``end``. See
+        :mod:`jupyter_mlops.features.materialize` for windows and time zones.
+
+        Args:
+            views: view names; all registered views when None.
+            start: exclusive lower bound of event times; None continues from the version's
+                watermark (from the beginning the first time): incremental materialization.
+            end: inclusive upper bound; None is now (UTC). Naive for views whose event times
+                are naive, aware for aware ones.
+
+        Raises:
+            NotFound: an unknown view; the message lists close names.
+            InvalidInput: naive and aware timestamps mixed, or ``end`` before ``start``.
+
+        Example:
+            >>> store.materialize()                                     # doctest: +SKIP
+            [MaterializeResult(view='customer_stats', version=2, rows_written=1000, ...)]
+            >>> store.materialize(["customer_stats"])                   # doctest: +SKIP
+        """
+        from jupyter_mlops.features.materialize import materialize_view
+
+        if isinstance(views, str):
+            views = [views]
+        names = self.registry.view_names() if views is None else list(dict.fromkeys(views))
+        latest = [self.registry.get_view(name) for name in names]  # all known before writing
+        return [materialize_view(self.offline, self.online, v, start, end) for v in latest]
+
+    def get_online_features(
+        self,
+        features: Sequence[str],
+        entity_rows: Sequence[Mapping[str, Any]] | pd.DataFrame,
+        *,
+        full_names: bool = False,
+    ) -> pd.DataFrame:
+        """Feature values for serving: one row per entity row, from the online store.
+
+        Columns: the join keys of the views asked for (first-seen order), then one column per
+        feature, named as :meth:`get_training_frame` names them (``feature``, or
+        ``<view>__<feature>`` with ``full_names``), with the same dtypes (``Int64``,
+        ``boolean``, ``float64``, strings, datetimes). A value older than its view's TTL (now
+        minus the event time) is null, as is every value of an entity the store does not have.
+        A DataFrame's index is kept; other columns of the entity rows are ignored.
+
+        Args:
+            features: references like ``"customer_stats:avg_spend"`` (latest version) or
+                ``"customer_stats:v2:avg_spend"``, or ``"customer_stats:*"``.
+            entity_rows: a list of ``{join_key: value}`` mappings, or a DataFrame.
+            full_names: name columns ``<view>__<feature>`` (needed when names collide).
+
+        Raises:
+            InvalidInput: an entity row lacks a join key (named), or a key value is null.
+            NotFound: an unknown view, version or feature, or a view version that was never
+                materialized.
+
+        Example:
+            >>> store.get_online_features(["customer_stats:avg_spend"],   # doctest: +SKIP
+            ...                           [{"customer_id": 1001}])
+               customer_id  avg_spend
+            0         1001       42.5
+        """
+        import pandas as pd
+
+        columns = self.get_online_features_dict(features, entity_rows, full_names=full_names)
+        plan = self._online_plan(features, full_names)
+        index = entity_rows.index if isinstance(entity_rows, pd.DataFrame) else None
+        data: dict[str, Any] = {}
+        for name, values in columns.items():
+            if name in plan.keys and isinstance(entity_rows, pd.DataFrame):
+                data[name] = entity_rows[name].array
+            else:
+                data[name] = _typed(values, plan.dtypes.get(name))
+        return pd.DataFrame(data, index=index, columns=list(columns))
+
+    def get_online_features_dict(
+        self,
+        features: Sequence[str],
+        entity_rows: Sequence[Mapping[str, Any]] | pd.DataFrame,
+        *,
+        full_names: bool = False,
+    ) -> dict[str, list[Any]]:
+        """The fast path of :meth:`get_online_features`: plain lists, no pandas.
+
+        Returns ``{column: values}`` with the join keys first, then the features, each list
+        aligned with ``entity_rows``; missing and expired values are ``None``. One entity is one
+        key lookup per view. The references are resolved once and cached until the registry
+        changes.
+
+        Example:
+            >>> store.get_online_features_dict(["customer_stats:avg_spend"],  # doctest: +SKIP
+            ...                                [{"customer_id": 1001}])
+            {'customer_id': [1001], 'avg_spend': [42.5]}
+        """
+        plan = self._online_plan(features, full_names)
+        out = _key_columns(plan.keys, entity_rows)
+        count = len(out[plan.keys[0]])
+        online = self.online
+        now = datetime.now(UTC)
+        for v in plan.views:
+            # Values whose event time is before this have outlived the view's TTL.
+            limit = None if v.ttl is None else now - v.ttl
+            time_column = None if limit is None else _EVENT_TIME
+            if count == 1:
+                key = (
+                    out[v.join_keys[0]][0]
+                    if len(v.join_keys) == 1
+                    else tuple(out[k][0] for k in v.join_keys)
+                )
+                row = online.read_one(
+                    v.name, v.version, v.features, key, event_time_column=time_column
+                )
+                if row is not None and limit is not None and row[_EVENT_TIME] < limit:
+                    row = None
+                for feature, column in zip(v.features, v.columns, strict=True):
+                    out[column] = [None if row is None else row[feature]]
+                continue
+            keys: Any = (
+                out[v.join_keys[0]]
+                if len(v.join_keys) == 1
+                else list(zip(*(out[k] for k in v.join_keys), strict=True))
+            )
+            got = online.read(v.name, v.version, v.features, keys, event_time_column=time_column)
+            if limit is not None:
+                expired = [t is not None and t < limit for t in got[_EVENT_TIME]]
+                if any(expired):
+                    for feature in v.features:
+                        got[feature] = [
+                            None if gone else value
+                            for value, gone in zip(got[feature], expired, strict=True)
+                        ]
+            for feature, column in zip(v.features, v.columns, strict=True):
+                out[column] = got[feature]
+        return out
+
+    def _online_plan(self, features: Sequence[str], full_names: bool) -> _OnlinePlan:
+        """The resolved lookup for these references, cached until the registry file changes."""
+        try:
+            stat = os.stat(self.registry.path)
+            stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+        except FileNotFoundError:
+            stamp = None
+        if stamp != self._plans_stamp:
+            self._plans = {}
+            self._plans_stamp = stamp
+        cache_key = (tuple(features) if not isinstance(features, str) else (features,), full_names)
+        plan = self._plans.get(cache_key)
+        if plan is None:
+            plan = _plan_lookup(self.registry.resolve(features), full_names)
+            if len(self._plans) >= _PLAN_CACHE_SIZE:
+                self._plans.clear()
+            self._plans[cache_key] = plan
+        return plan
+
+    # -- statistics and usage ---------------------------------------------------------------------
+
+    def usage(self, view: str) -> FeatureUsage:
+        """Which runs used each version of a view: an impact preview before changing it.
+
+        Every version is listed, oldest first, also those nothing uses yet. Runs are those that
+        built a training frame from the version while tracked (tag ``mlops.features``), newest
+        first, from all active experiments. ``models`` and ``deployments`` stay empty until the
+        model registry and deployments record their features.
+
+        Raises:
+            NotFound: an unknown view; the message lists close names.
+
+        Example:
+            >>> [(v.version, len(v.runs)) for v in store.usage("customer_stats").versions]
+            [(1, 12), (2, 1)]                                           # doctest: +SKIP
+        """
+        from jupyter_mlops.features.usage import view_usage
+
+        return view_usage(self.workspace.tracking, self.registry.versions(view))
+
     def stats(self, view: str, version: int | str | None = None) -> ViewStats:
         """Row count, last event time, freshness against the TTL and per-feature statistics."""
         from jupyter_mlops.features.stats import view_stats
@@ -195,6 +448,113 @@ class FeatureStore:
 
     def __repr__(self) -> str:
         return f"FeatureStore({str(self.workspace.root)!r})"
+
+
+# -- online lookups -----------------------------------------------------------------------------
+
+
+def _plan_lookup(resolved: Sequence[ResolvedView], full_names: bool) -> _OnlinePlan:
+    keys = list(dict.fromkeys(k for rv in resolved for k in rv.view.join_keys))
+    taken = set(keys)
+    views: list[_OnlineView] = []
+    dtypes: dict[str, str] = {}
+    for rv in resolved:
+        columns = []
+        for f in rv.features:
+            name = f"{rv.view.name}__{f.name}" if full_names else f.name
+            if name in taken:
+                raise InvalidInput(
+                    f"Feature {rv.view.label}:{f.name} would be column '{name}', which a join "
+                    "key or another requested feature already has.",
+                    hint="Pass full_names=True to name columns '<view>__<feature>'.",
+                    field="features",
+                )
+            taken.add(name)
+            columns.append(name)
+            dtypes[name] = f.dtype
+        views.append(
+            _OnlineView(
+                name=rv.view.name,
+                version=rv.view.version,
+                join_keys=tuple(rv.view.join_keys),
+                features=tuple(f.name for f in rv.features),
+                columns=tuple(columns),
+                ttl=rv.view.definition.ttl,
+            )
+        )
+    return _OnlinePlan(keys=tuple(keys), views=tuple(views), dtypes=dtypes)
+
+
+def _key_columns(
+    keys: Sequence[str], entity_rows: Sequence[Mapping[str, Any]] | pd.DataFrame
+) -> dict[str, list[Any]]:
+    """The join-key values of the entity rows as lists, one per key, checked present."""
+    import pandas as pd
+
+    if isinstance(entity_rows, pd.DataFrame):
+        columns = [str(c) for c in entity_rows.columns]
+        missing = [k for k in keys if k not in columns]
+        if missing:
+            raise InvalidInput(
+                f"The entity rows lack the join key {', '.join(map(repr, missing))}.",
+                hint=f"Their columns are: {', '.join(columns) or '(none)'}.",
+                field="entity_rows",
+            )
+        out: dict[str, list[Any]] = {}
+        for k in keys:
+            series = entity_rows[k]
+            values = series.tolist()
+            if series.hasnans:
+                values = [None if m else v for v, m in zip(values, series.isna(), strict=True)]
+            out[k] = values
+        return out
+    if isinstance(entity_rows, Mapping | str | bytes):
+        raise InvalidInput(
+            "entity_rows must be a list of {join_key: value} mappings or a DataFrame, "
+            f"not a {type(entity_rows).__name__}.",
+            hint="Wrap one entity in a list: [{'customer_id': 1001}].",
+            field="entity_rows",
+        )
+    out = {k: [] for k in keys}
+    for i, row in enumerate(entity_rows):
+        if not isinstance(row, Mapping):
+            raise InvalidInput(
+                f"Entity row {i} is a {type(row).__name__}, not a mapping of join keys.",
+                field="entity_rows",
+            )
+        for k in keys:
+            try:
+                out[k].append(row[k])
+            except KeyError:
+                close = difflib.get_close_matches(k, [str(c) for c in row], n=1)
+                raise InvalidInput(
+                    f"Entity row {i} lacks the join key '{k}'.",
+                    hint=(f"Did you mean '{close[0]}'? " if close else "")
+                    + f"Every row needs: {', '.join(keys)}.",
+                    field="entity_rows",
+                ) from None
+    return out
+
+
+_PANDAS_DTYPES: dict[str, Any] = {}
+
+
+def _typed(values: list[Any], dtype: str | None) -> Any:
+    """A feature's values as a pandas array of the dtype a training frame gives it."""
+    import numpy as np
+    import pandas as pd
+
+    if dtype == "float64":  # the common case, and the cheapest: NumPy, NaN for missing
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    if dtype == "timestamp":
+        return pd.to_datetime(pd.Series(values, dtype="object")).array
+    if dtype is None:  # a join key: inferred as a DataFrame column would be
+        return pd.Series(values).array
+    if not _PANDAS_DTYPES:
+        # Dtype objects, looked up once: resolving names costs more than building the array.
+        names = {"int64": "Int64", "bool": "boolean", "string": "str"}
+        _PANDAS_DTYPES.update({k: pd.api.types.pandas_dtype(v) for k, v in names.items()})
+    return pd.array(values, dtype=_PANDAS_DTYPES[dtype])
 
 
 # -- usage --------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from jupyter_mlops.server.experiments import (
     ExperimentsHandler,
     RunHandler,
 )
+from jupyter_mlops.server.features import HANDLERS as FEATURE_HANDLERS
 
 
 class ErrorDetail(BaseModel):
@@ -47,6 +48,7 @@ RESOURCES: list[type[MlopsHandler]] = [
     ExperimentRunsHandler,
     RunHandler,
     ComparisonsHandler,
+    *FEATURE_HANDLERS,
 ]
 
 

@@ -7,12 +7,15 @@ import {
   ICommandPalette,
   IThemeManager,
   MainAreaWidget,
+  Notification,
   WidgetTracker
 } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import { AccordionPanel } from '@lumino/widgets';
 
-import { MlopsClient } from './api';
+import { MlopsApiError, MlopsClient } from './api';
 import { compareIcon } from './icons';
 import {
   CompareModel,
@@ -20,6 +23,14 @@ import {
   ExperimentsModel,
   ExperimentsPanel
 } from './panels/experiments';
+import {
+  featureViewIcon,
+  FeatureViewModel,
+  FeatureViewWidget,
+  FeaturesModel,
+  FeaturesPanel,
+  insertCode
+} from './panels/features';
 import { MlopsSidebar } from './sidebar';
 import {
   CommandIDs,
@@ -204,6 +215,186 @@ const experimentsPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
+/** The Features section, the "Feature view" tabs and "Insert code". */
+const featuresPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-mlops:features',
+  description:
+    'Feature views of the workspace: schema, statistics, freshness, versions, usage, and code for a training frame.',
+  autoStart: true,
+  requires: [IMlopsClient, IMlopsSidebar],
+  optional: [INotebookTracker, ICommandPalette, ILayoutRestorer],
+  activate: (
+    app: JupyterFrontEnd,
+    client: MlopsClient,
+    sidebar: IMlopsSidebar,
+    notebooks: INotebookTracker | null,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null
+  ): void => {
+    const { commands, shell } = app;
+    const model = new FeaturesModel(client);
+    const insert = () =>
+      void commands.execute(CommandIDs.insertTrainingFrameCode);
+    const panel = new FeaturesPanel({
+      model,
+      onOpen: name =>
+        void commands.execute(CommandIDs.openFeatureView, { name }),
+      onInsert: insert
+    });
+    // After Experiments (rank 10).
+    sidebar.addSection(panel, { rank: 20 });
+
+    const tracker = new WidgetTracker<MainAreaWidget<FeatureViewWidget>>({
+      namespace: 'mlops-feature-view'
+    });
+
+    const openView = (name: string) => {
+      const existing = tracker.find(w => w.content.model.name === name);
+      if (existing) {
+        shell.activateById(existing.id);
+        return existing;
+      }
+      const content = new FeatureViewWidget({
+        model: new FeatureViewModel({ client, name }),
+        features: model,
+        onInsert: insert
+      });
+      const widget = new MainAreaWidget({ content });
+      widget.id = `jp-mlops-feature-view-${Private.nextId()}`;
+      widget.addClass('jp-mlops-FeatureViewTab');
+      widget.title.label = name;
+      widget.title.caption = `Feature view ${name}`;
+      widget.title.icon = featureViewIcon;
+      widget.title.closable = true;
+      void tracker.add(widget);
+      shell.add(widget, 'main');
+      shell.activateById(widget.id);
+      return widget;
+    };
+
+    commands.addCommand(CommandIDs.openFeatureViews, {
+      label: 'Open feature views',
+      caption: 'Show the feature views in the MLOps sidebar',
+      execute: () => {
+        shell.activateById(sidebar.id);
+        // The sidebar is an accordion: open the Features section in it.
+        const accordion = panel.parent;
+        if (accordion instanceof AccordionPanel) {
+          const index = accordion.widgets.indexOf(panel);
+          if (index >= 0 && !panel.isVisible) {
+            accordion.expand(index);
+          }
+        }
+        panel.focusSearch();
+      }
+    });
+
+    commands.addCommand(CommandIDs.refreshFeatureViews, {
+      label: 'Refresh feature views',
+      caption: 'Reload the feature views of the workspace',
+      execute: () => model.refresh()
+    });
+
+    commands.addCommand(CommandIDs.openFeatureView, {
+      label: args =>
+        typeof args.name === 'string'
+          ? `Open feature view ${args.name}`
+          : 'Open feature view',
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: { name: { type: 'string' } },
+          required: ['name']
+        }
+      },
+      execute: args => {
+        const name = args.name;
+        if (typeof name !== 'string' || !name) {
+          throw new Error('Give the name of a feature view.');
+        }
+        return openView(name);
+      }
+    });
+
+    // The last "copied to the clipboard" notice, taken down once an insert succeeds.
+    let notice: string | null = null;
+    commands.addCommand(CommandIDs.insertTrainingFrameCode, {
+      label: () => {
+        const n = model.selection.length;
+        return n > 0
+          ? `Insert training-frame code (${n} feature${n === 1 ? '' : 's'})`
+          : 'Insert training-frame code';
+      },
+      caption:
+        'Insert get_training_frame code for the features ticked in the MLOps sidebar below the active cell',
+      isEnabled: () => model.selection.length > 0,
+      execute: async () => {
+        const refs = [...model.selection];
+        if (refs.length === 0) {
+          Notification.warning(
+            'Tick features of a feature view first (MLOps sidebar → Features).',
+            { autoClose: 5000 }
+          );
+          return;
+        }
+        let code: string;
+        try {
+          code = await client.getTrainingFrameSnippet(refs);
+        } catch (reason) {
+          const error = MlopsApiError.from(reason);
+          model.insertOutcome = {
+            kind: 'error',
+            message: `Cannot make the code: ${error.message}${error.hint ? ` ${error.hint}` : ''}`
+          };
+          Notification.error(`Cannot make the code: ${error.message}`, {
+            autoClose: 8000
+          });
+          return;
+        }
+        const result = insertCode(code, notebooks);
+        if (notice !== null) {
+          Notification.dismiss(notice);
+          notice = null;
+        }
+        if (result.kind === 'inserted') {
+          const path = result.notebook.context.path;
+          model.insertOutcome = {
+            kind: 'inserted',
+            message: `Inserted as cell ${result.index + 1} of ${path}.`
+          };
+          shell.activateById(result.notebook.id);
+        } else {
+          const message =
+            'No notebook is open: the code was copied to the clipboard. Paste it into a notebook, or open one and insert again.';
+          model.insertOutcome = { kind: 'copied', message, code };
+          notice = Notification.warning(message, { autoClose: 6000 });
+        }
+      }
+    });
+    model.selectionChanged.connect(() =>
+      commands.notifyCommandChanged(CommandIDs.insertTrainingFrameCode)
+    );
+
+    if (palette) {
+      for (const command of [
+        CommandIDs.openFeatureViews,
+        CommandIDs.refreshFeatureViews,
+        CommandIDs.insertTrainingFrameCode
+      ]) {
+        palette.addItem({ command, category: PALETTE_CATEGORY });
+      }
+    }
+
+    if (restorer) {
+      void restorer.restore(tracker, {
+        command: CommandIDs.openFeatureView,
+        args: widget => ({ name: widget.content.model.name }),
+        name: widget => widget.content.model.name
+      });
+    }
+  }
+};
+
 namespace Private {
   let id = 0;
   export function nextId(): number {
@@ -224,6 +415,7 @@ namespace Private {
 const plugins: JupyterFrontEndPlugin<unknown>[] = [
   clientPlugin,
   sidebarPlugin,
-  experimentsPlugin
+  experimentsPlugin,
+  featuresPlugin
 ];
 export default plugins;

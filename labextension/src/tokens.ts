@@ -10,6 +10,11 @@ export namespace CommandIDs {
   export const compareSelectedRuns = 'mlops:compare-selected-runs';
   /** Open a comparison of the runs given as `runIds` (used to restore tabs after a reload). */
   export const openComparison = 'mlops:open-comparison';
+  export const openFeatureViews = 'mlops:open-feature-views';
+  export const refreshFeatureViews = 'mlops:refresh-feature-views';
+  /** Open the tab of the feature view given as `name` (also restores tabs after a reload). */
+  export const openFeatureView = 'mlops:open-feature-view';
+  export const insertTrainingFrameCode = 'mlops:insert-training-frame-code';
 }
 
 /** The palette category of the commands. */

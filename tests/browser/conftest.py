@@ -120,6 +120,22 @@ def browser_runs(browser_workspace: Path) -> Path:
 
 
 @pytest.fixture(scope="package")
+def browser_features(browser_workspace: Path) -> Path:
+    """Build the feature views of `features_setup.py` in the same workspace (two views, one with
+    two versions, data ingested, one tracked run using them), in a subprocess; return the
+    workspace. Package-scoped like the workspace it writes to; the server reads feature views on
+    each request, so a test may ask for it after the lab has started."""
+    subprocess.run(
+        [sys.executable, str(HERE / "features_setup.py"), str(browser_workspace)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=browser_workspace,
+    )
+    return browser_workspace
+
+
+@pytest.fixture(scope="package")
 def lab_extra_args() -> list[str]:
     """Extra command-line arguments of the JupyterLab under test."""
     return []

@@ -114,6 +114,13 @@ async def test_openapi_document_lists_every_route(jp_fetch: Fetch) -> None:
         "/mlops/api/experiments/{experiment_id}/runs",
         "/mlops/api/runs/{run_id}",
         "/mlops/api/comparisons",
+        "/mlops/api/features/views",
+        "/mlops/api/features/views/{name}",
+        "/mlops/api/features/views/{name}/versions",
+        "/mlops/api/features/views/{name}/diff",
+        "/mlops/api/features/views/{name}/stats",
+        "/mlops/api/features/views/{name}/usage",
+        "/mlops/api/features/snippet",
     }
     assert "RunPage" in doc["components"]["schemas"]
     runs_get = doc["paths"]["/mlops/api/experiments/{experiment_id}/runs"]["get"]

@@ -7,6 +7,14 @@ import {
   IComparisonQuery,
   IExperiment,
   IExperimentList,
+  IFeatureSnippet,
+  IFeatureUsage,
+  IFeatureViewDetail,
+  IFeatureViewDiff,
+  IFeatureViewList,
+  IFeatureViewStats,
+  IFeatureViewSummary,
+  IFeatureViewVersions,
   IRunDetail,
   IRunPage,
   IRunQuery
@@ -66,6 +74,75 @@ export class MlopsClient {
       seed_param: query.seedParam
     });
     return this._get<IComparison>(`comparisons${search}`);
+  }
+
+  /** `GET mlops/api/features/views` — the latest version of every view, optionally searched. */
+  async listFeatureViews(
+    options: { search?: string } = {}
+  ): Promise<IFeatureViewSummary[]> {
+    const search = encodeQuery({ search: options.search?.trim() });
+    const body = await this._get<IFeatureViewList>(`features/views${search}`);
+    return body.views;
+  }
+
+  /** `GET mlops/api/features/views/{name}` — a view's latest version, or `version`. */
+  getFeatureView(
+    name: string,
+    options: { version?: number } = {}
+  ): Promise<IFeatureViewDetail> {
+    const search = encodeQuery({ version: options.version });
+    return this._get<IFeatureViewDetail>(
+      `features/views/${encodeURIComponent(name)}${search}`
+    );
+  }
+
+  /** `GET mlops/api/features/views/{name}/versions` — newest first. */
+  async listFeatureViewVersions(name: string): Promise<IFeatureViewSummary[]> {
+    const body = await this._get<IFeatureViewVersions>(
+      `features/views/${encodeURIComponent(name)}/versions`
+    );
+    return body.versions;
+  }
+
+  /** `GET mlops/api/features/views/{name}/diff` */
+  diffFeatureView(
+    name: string,
+    fromVersion: number,
+    toVersion: number
+  ): Promise<IFeatureViewDiff> {
+    const search = encodeQuery({
+      from_version: fromVersion,
+      to_version: toVersion
+    });
+    return this._get<IFeatureViewDiff>(
+      `features/views/${encodeURIComponent(name)}/diff${search}`
+    );
+  }
+
+  /** `GET mlops/api/features/views/{name}/stats` — size, freshness and per-feature statistics. */
+  getFeatureViewStats(
+    name: string,
+    options: { version?: number } = {}
+  ): Promise<IFeatureViewStats> {
+    const search = encodeQuery({ version: options.version });
+    return this._get<IFeatureViewStats>(
+      `features/views/${encodeURIComponent(name)}/stats${search}`
+    );
+  }
+
+  /** `GET mlops/api/features/views/{name}/usage` — runs, models and deployments per version. */
+  getFeatureViewUsage(name: string): Promise<IFeatureUsage> {
+    return this._get<IFeatureUsage>(
+      `features/views/${encodeURIComponent(name)}/usage`
+    );
+  }
+
+  /** `GET mlops/api/features/snippet` — Python that builds a training frame from `features`. */
+  async getTrainingFrameSnippet(features: string[]): Promise<string> {
+    const body = await this._get<IFeatureSnippet>(
+      `features/snippet${encodeQuery({ feature: features })}`
+    );
+    return body.code;
   }
 
   /** `GET mlops/api/openapi.json` */

@@ -135,3 +135,121 @@ export interface IComparisonQuery {
   /** The param that holds the seed; the server guesses it (`seed`, `random_state`, ...) if unset. */
   seedParam?: string | null;
 }
+
+/* ---- Feature store (`mlops/api/features/...`) ---------------------------------------------
+ * Mirrors `jupyter_mlops/features/schemas.py` and the models of `jupyter_mlops/server/features.py`.
+ */
+
+/** A feature column of a view: its name and dtype (`int64`, `float64`, `bool`, `string`, `timestamp`). */
+export interface IFeatureField {
+  name: string;
+  dtype: string;
+  description?: string;
+}
+
+/** The latest (or a chosen) version of a feature view (schema `ViewSummary`). */
+export interface IFeatureViewSummary {
+  name: string;
+  /** The version described (the latest one in a listing). */
+  version: number;
+  /** How many versions the view has. */
+  versions: number;
+  entities: string[];
+  join_keys: string[];
+  /** The column with each row's event time. */
+  timestamp_field: string;
+  features: IFeatureField[];
+  ttl_seconds: number | null;
+  description: string;
+  owner: string;
+  tags: Record<string, string>;
+  source: string | null;
+  fingerprint: string;
+  /** ISO 8601. */
+  created_at: string;
+}
+
+/** Schema `ViewList`. */
+export interface IFeatureViewList {
+  views: IFeatureViewSummary[];
+}
+
+/** A view version with its full stored definition (schema `ViewDetail`). */
+export interface IFeatureViewDetail extends IFeatureViewSummary {
+  /** The stored version (`name`, `version`, `fingerprint`, `created_at`, `definition`) as JSON. */
+  definition: JSONObject;
+}
+
+/** Every version of a view, newest first (schema `ViewVersions`). */
+export interface IFeatureViewVersions {
+  versions: IFeatureViewSummary[];
+}
+
+/** What changed in a view between two versions: `+` added, `-` removed, `~` changed (schema `ViewDiff`). */
+export interface IFeatureViewDiff {
+  view: string;
+  from_version: number;
+  to_version: number;
+  lines: string[];
+}
+
+/** Statistics of one feature column over all of a view's rows (schema `FeatureStats`). */
+export interface IFeatureStats {
+  name: string;
+  dtype: string;
+  null_rate: number | null;
+  min?: number | string | null;
+  max?: number | string | null;
+  mean?: number | null;
+  std?: number | null;
+  /** Most frequent values of a string feature, with counts. */
+  top_values?: [string, number][] | null;
+}
+
+/** Size and freshness of a view's data (schema `ViewStats`). */
+export interface IFeatureViewStats {
+  name: string;
+  version: number;
+  row_count: number;
+  /** ISO 8601, or null when the view has no rows. */
+  first_event: string | null;
+  last_event: string | null;
+  /** Now minus the last event time. */
+  age_seconds: number | null;
+  ttl_seconds: number | null;
+  /** The newest row is older than the TTL, or there is no row. */
+  stale: boolean;
+  features: IFeatureStats[];
+}
+
+/** A tracked run that built a training frame from a view version (schema `UsageRun`). */
+export interface IFeatureUsageRun {
+  run_id: string;
+  run_name: string;
+  experiment_id: string;
+  /** Milliseconds since the epoch. */
+  start_time: number | null;
+  status: string;
+}
+
+/** Who uses one version of a view (schema `VersionUsage`). */
+export interface IFeatureVersionUsage {
+  version: number;
+  fingerprint: string;
+  runs: IFeatureUsageRun[];
+  models: Record<string, string>[];
+  deployments: Record<string, string>[];
+}
+
+/** Every version of a view with its users (schema `FeatureUsage`). */
+export interface IFeatureUsage {
+  view: string;
+  versions: IFeatureVersionUsage[];
+}
+
+/** Python source that builds a training frame from chosen features (schema `Snippet`). */
+export interface IFeatureSnippet {
+  code: string;
+  /** The references, pinned to their versions (`view:vN:feature`). */
+  features: string[];
+}

@@ -1,0 +1,300 @@
+"""Handlers of the feature store: views, a view's versions, diff, statistics, usage, snippets."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from jupyter_mlops.errors import MlopsError
+from jupyter_mlops.features.schemas import FeatureUsage, Schema, ViewStats, ViewVersion
+from jupyter_mlops.features.service import FeatureStore
+from jupyter_mlops.server.base import MlopsHandler, Operation, api, in_thread
+
+TAGS = ["features"]
+
+
+# -- response models ---------------------------------------------------------------------------
+
+
+class FeatureColumn(Schema):
+    """One feature of a view: its name and dtype."""
+
+    name: str
+    dtype: str
+    description: str = ""
+
+
+class ViewSummary(Schema):
+    """One version of a feature view, flattened for lists and the panel."""
+
+    name: str
+    version: int = Field(description="this version (the latest in lists)")
+    versions: int = Field(description="how many versions the view has")
+    entities: list[str]
+    join_keys: list[str]
+    timestamp_field: str
+    features: list[FeatureColumn]
+    ttl_seconds: float | None = Field(description="null: values never expire")
+    description: str
+    owner: str
+    tags: dict[str, str]
+    source: str | None = Field(description="where rows come from; null for ingested rows")
+    fingerprint: str
+    created_at: datetime = Field(description="when the version was applied")
+
+    @classmethod
+    def of(cls, view: ViewVersion, versions: int) -> ViewSummary:
+        d = view.definition
+        return cls(
+            name=view.name,
+            version=view.version,
+            versions=versions,
+            entities=d.entity_names,
+            join_keys=view.join_keys,
+            timestamp_field=d.timestamp_field,
+            features=[
+                FeatureColumn(name=f.name, dtype=f.dtype, description=f.description)
+                for f in d.features
+            ],
+            ttl_seconds=d.ttl.total_seconds() if d.ttl is not None else None,
+            description=d.description,
+            owner=d.owner,
+            tags=dict(d.tags),
+            source=view.source_text(),
+            fingerprint=view.fingerprint,
+            created_at=view.created_at,
+        )
+
+
+class ViewList(Schema):
+    """The latest version of every view that matches the search."""
+
+    views: list[ViewSummary]
+
+
+class ViewDetail(ViewSummary):
+    """One version of a view, with its full stored definition."""
+
+    definition: ViewVersion
+
+
+class ViewVersionList(Schema):
+    """Every version of a view, newest first."""
+
+    versions: list[ViewSummary]
+
+
+class ViewDiff(Schema):
+    """What changed in a view between two versions: ``+`` added, ``-`` removed, ``~`` changed."""
+
+    view: str
+    from_version: int
+    to_version: int
+    lines: list[str]
+
+
+class Snippet(Schema):
+    """A notebook cell that builds a training frame with the chosen features."""
+
+    code: str
+    features: list[str] = Field(description="the references, pinned to their versions")
+
+
+# -- query models ------------------------------------------------------------------------------
+
+
+class SearchQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    search: str = Field(default="", description="text in a name, feature, owner, tag, ...")
+
+
+class VersionQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int | None = Field(default=None, ge=1, description="default: the latest")
+
+
+class DiffQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    from_version: int = Field(ge=1)
+    to_version: int = Field(ge=1)
+
+
+class SnippetQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    feature: list[str] = Field(
+        min_length=1, description="references like view:feature (repeat the key)"
+    )
+
+
+# -- what the handlers compute, off the event loop -----------------------------------------------
+
+
+def list_views(store: FeatureStore, search: str) -> ViewList:
+    data = store.registry.load()
+    return ViewList(
+        views=[
+            ViewSummary.of(history[-1], len(history))
+            for name, history in sorted(data.views.items())
+            if history[-1].matches(search)
+        ]
+    )
+
+
+def view_detail(store: FeatureStore, name: str, version: int | None) -> ViewDetail:
+    history = store.versions(name)
+    view = store.get_view(name, version)
+    summary = ViewSummary.of(view, len(history))
+    return ViewDetail(**vars(summary), definition=view)
+
+
+def view_versions(store: FeatureStore, name: str) -> ViewVersionList:
+    history = store.versions(name)
+    return ViewVersionList(versions=[ViewSummary.of(v, len(history)) for v in reversed(history)])
+
+
+def training_snippet(store: FeatureStore, refs: list[str]) -> Snippet:
+    """A ready-to-run cell: ``get_training_frame`` with ``refs`` pinned to their versions."""
+    try:
+        resolved = store.resolve(refs)
+    except MlopsError as exc:
+        # The service names its argument `features`; here the query key is `feature`.
+        exc.field = "feature" if exc.field == "features" else exc.field
+        raise
+    pinned = [ref for rv in resolved for ref in rv.refs()]
+    keys = list(dict.fromkeys(k for rv in resolved for k in rv.view.join_keys))
+    stamps = list(dict.fromkeys(rv.view.definition.timestamp_field for rv in resolved))
+    # The entity frame's time column is a free choice; the views' own name is the natural one.
+    timestamp = stamps[0] if len(stamps) == 1 else "event_timestamp"
+    names = [f.name for rv in resolved for f in rv.features]
+    options = []
+    if timestamp != "event_timestamp":
+        options.append(f"    timestamp_column={json.dumps(timestamp)},")
+    if len(set(names)) != len(names):
+        options.append("    full_names=True,  # two views share a feature name: <view>__<feature>")
+    key_text = ", ".join(keys)
+    lines = [
+        "from jupyter_mlops import Workspace",
+        "",
+        "ws = Workspace.find()",
+        f"# entity_df: a pandas DataFrame with one row per example: the join key column(s)"
+        f" {key_text}",
+        f"# and a timestamp column {timestamp}; each feature is taken as of that time.",
+        "frame = ws.features.get_training_frame(",
+        "    entity_df,",
+        "    features=[",
+        *(f"        {json.dumps(ref)}," for ref in pinned),
+        "    ],",
+        *options,
+        ")",
+        "frame.head()",
+    ]
+    return Snippet(code="\n".join(lines) + "\n", features=pinned)
+
+
+# -- handlers ----------------------------------------------------------------------------------
+
+
+class FeatureViewsHandler(MlopsHandler):
+    """``/mlops/api/features/views``: the latest version of every view, searchable."""
+
+    openapi_path = "/features/views"
+    operations = {"get": Operation("List feature views", ViewList, query=SearchQuery, tags=TAGS)}
+
+    @api
+    async def get(self) -> None:
+        q = self.query_model(SearchQuery)
+        self.send(await in_thread(list_views, self.workspace.features, q.search))
+
+
+class FeatureViewHandler(MlopsHandler):
+    """``/mlops/api/features/views/{name}``: one version of a view with its definition."""
+
+    openapi_path = "/features/views/{name}"
+    operations = {
+        "get": Operation("Get a view (a version of it)", ViewDetail, query=VersionQuery, tags=TAGS)
+    }
+
+    @api
+    async def get(self, name: str) -> None:
+        q = self.query_model(VersionQuery)
+        self.send(await in_thread(view_detail, self.workspace.features, name, q.version))
+
+
+class FeatureViewVersionsHandler(MlopsHandler):
+    """``/mlops/api/features/views/{name}/versions``: every version of a view, newest first."""
+
+    openapi_path = "/features/views/{name}/versions"
+    operations = {"get": Operation("List a view's versions", ViewVersionList, tags=TAGS)}
+
+    @api
+    async def get(self, name: str) -> None:
+        self.send(await in_thread(view_versions, self.workspace.features, name))
+
+
+class FeatureViewDiffHandler(MlopsHandler):
+    """``/mlops/api/features/views/{name}/diff``: what changed between two versions."""
+
+    openapi_path = "/features/views/{name}/diff"
+    operations = {
+        "get": Operation("Diff two versions of a view", ViewDiff, query=DiffQuery, tags=TAGS)
+    }
+
+    @api
+    async def get(self, name: str) -> None:
+        q = self.query_model(DiffQuery)
+        lines = await in_thread(self.workspace.features.diff, name, q.from_version, q.to_version)
+        self.send(
+            ViewDiff(view=name, from_version=q.from_version, to_version=q.to_version, lines=lines)
+        )
+
+
+class FeatureViewStatsHandler(MlopsHandler):
+    """``/mlops/api/features/views/{name}/stats``: size, freshness and feature statistics."""
+
+    openapi_path = "/features/views/{name}/stats"
+    operations = {
+        "get": Operation("Statistics and freshness", ViewStats, query=VersionQuery, tags=TAGS)
+    }
+
+    @api
+    async def get(self, name: str) -> None:
+        q = self.query_model(VersionQuery)
+        self.send(await in_thread(self.workspace.features.stats, name, q.version))
+
+
+class FeatureViewUsageHandler(MlopsHandler):
+    """``/mlops/api/features/views/{name}/usage``: runs, models and deployments per version."""
+
+    openapi_path = "/features/views/{name}/usage"
+    operations = {"get": Operation("Who uses each version", FeatureUsage, tags=TAGS)}
+
+    @api
+    async def get(self, name: str) -> None:
+        self.send(await in_thread(self.workspace.features.usage, name))
+
+
+class FeatureSnippetHandler(MlopsHandler):
+    """``/mlops/api/features/snippet``: a ``get_training_frame`` cell for chosen features."""
+
+    openapi_path = "/features/snippet"
+    operations = {
+        "get": Operation("Code for a training frame", Snippet, query=SnippetQuery, tags=TAGS)
+    }
+
+    @api
+    async def get(self) -> None:
+        q = self.query_model(SnippetQuery)
+        self.send(await in_thread(training_snippet, self.workspace.features, q.feature))
+
+
+HANDLERS: list[type[MlopsHandler]] = [
+    FeatureViewsHandler,
+    FeatureViewHandler,
+    FeatureViewVersionsHandler,
+    FeatureViewDiffHandler,
+    FeatureViewStatsHandler,
+    FeatureViewUsageHandler,
+    FeatureSnippetHandler,
+]
