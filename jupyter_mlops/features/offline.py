@@ -172,7 +172,19 @@ class OfflineStore:
             if not any(folder.glob("*.parquet")):
                 return None
             pattern = literal(str(folder / "*.parquet"))
-            return f"SELECT * FROM read_parquet({pattern}, union_by_name = true)"
+            stored = f"SELECT * FROM read_parquet({pattern}, union_by_name = true)"
+            # Batches ingested before a feature was added have no column for it: they read as
+            # NULL rather than failing the whole view.
+            with self.connect() as con:
+                present = _describe(con, f"({stored})")
+            absent = [
+                f"NULL::{_duck_type(f)} AS {quote(f.name)}"
+                for f in definition.features
+                if f.name not in present
+            ]
+            if absent:
+                stored = stored.replace("SELECT *", f"SELECT *, {', '.join(absent)}", 1)
+            return stored
         path = self.workspace.resolve_path(source.path, must_exist=False)
         if not path.exists():
             raise InvalidInput(

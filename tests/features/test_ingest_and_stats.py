@@ -189,3 +189,24 @@ def test_latest_rows_per_key_for_materialization(applied: FeatureStore) -> None:
     )
     pairs = window.select(["customer_id", "orders"]).to_pydict()
     assert sorted(zip(pairs["customer_id"], pairs["orders"], strict=True)) == [(1, 2), (2, 7)]
+
+
+def test_a_feature_added_to_an_ingested_view_reads_null_for_older_batches(
+    applied: FeatureStore, spend_view: FeatureView
+) -> None:
+    applied.ingest("customer_spend", spend_rows())
+    grown = spend_view.model_copy(
+        update={"features": [*spend_view.features, Field("refunds", "int64")]}
+    )
+    assert applied.apply([grown]).changes[-1].version == 2
+    entities = pd.DataFrame({"customer_id": [1], "event_timestamp": ts("2026-01-11")})
+    frame = applied.get_training_frame(
+        entities, ["customer_spend:orders", "customer_spend:refunds"]
+    )
+    assert frame["orders"].tolist() == [2]
+    assert frame["refunds"].isna().all() and str(frame["refunds"].dtype) == "Int64"
+    newer = spend_rows().iloc[[0]].assign(event_timestamp=ts("2026-01-12"), refunds=[4])
+    applied.ingest("customer_spend", newer)
+    entities = pd.DataFrame({"customer_id": [1], "event_timestamp": ts("2026-01-13")})
+    frame = applied.get_training_frame(entities, ["customer_spend:refunds"])
+    assert frame["refunds"].tolist() == [4]
