@@ -1,37 +1,22 @@
-import {
-  refreshIcon,
-  Toolbar,
-  ToolbarButton,
-  VDomRenderer
-} from '@jupyterlab/ui-components';
-import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
+import { SidebarSection } from '../section';
 import { FeaturesView } from './components/FeaturesView';
 import { FeaturesModel } from './model';
 
 /** The Features section of the sidebar: search, the views, and the ticked features. */
-export class FeaturesPanel extends VDomRenderer<FeaturesModel> {
+export class FeaturesPanel extends SidebarSection<FeaturesModel> {
   constructor(options: FeaturesPanel.IOptions) {
-    super(options.model);
-    this.id = 'jp-mlops-features';
-    this.addClass('jp-mlops-FeaturesPanel');
-    this.title.label = 'Features';
-    this.title.caption = 'Feature views of this workspace';
+    super(options.model, {
+      id: 'jp-mlops-features',
+      className: 'jp-mlops-FeaturesPanel',
+      label: 'Features',
+      caption: 'Feature views of this workspace',
+      refreshTooltip: 'Refresh feature views'
+    });
     this._onOpen = options.onOpen;
     this._onInsert = options.onInsert;
-    this.toolbar = new Toolbar();
-    this.toolbar.addItem(
-      'refresh',
-      new ToolbarButton({
-        icon: refreshIcon,
-        tooltip: 'Refresh feature views',
-        onClick: () => void this.model.refresh()
-      })
-    );
   }
-
-  readonly toolbar: Toolbar;
 
   /** Put the keyboard in the search box. */
   focusSearch(): void {
@@ -40,15 +25,8 @@ export class FeaturesPanel extends VDomRenderer<FeaturesModel> {
       ?.focus({ preventScroll: true });
   }
 
-  // Load on first show: a section that is never opened costs no request.
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    this._loadOnce();
-  }
-
-  protected onAfterAttach(msg: Message): void {
-    super.onAfterAttach(msg);
-    this._loadOnce();
+  protected isUnloaded(): boolean {
+    return this.model.status === 'idle';
   }
 
   protected render(): JSX.Element {
@@ -59,12 +37,6 @@ export class FeaturesPanel extends VDomRenderer<FeaturesModel> {
         onInsert={this._onInsert}
       />
     );
-  }
-
-  private _loadOnce(): void {
-    if (this.isVisible && this.model.status === 'idle') {
-      void this.model.refresh();
-    }
   }
 
   private _onOpen: (name: string) => void;

@@ -1,0 +1,71 @@
+import {
+  refreshIcon,
+  Toolbar,
+  ToolbarButton,
+  VDomModel,
+  VDomRenderer
+} from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
+
+/** A model a sidebar section can (re)load. */
+export interface IRefreshable extends VDomModel {
+  refresh(): Promise<void>;
+}
+
+/**
+ * One capability's section of the MLOps sidebar: a React view of a model, a refresh button in
+ * the section header, and a first load when the section is first shown, so a sidebar that is
+ * never opened costs no request. Capabilities subclass it and render their view.
+ */
+export abstract class SidebarSection<
+  M extends IRefreshable
+> extends VDomRenderer<M> {
+  constructor(model: M, options: SidebarSection.IOptions) {
+    super(model);
+    this.id = options.id;
+    this.addClass(options.className);
+    this.title.label = options.label;
+    this.title.caption = options.caption;
+    // Shown in the section's header by the sidebar's accordion.
+    this.toolbar = new Toolbar();
+    this.toolbar.addItem(
+      'refresh',
+      new ToolbarButton({
+        icon: refreshIcon,
+        tooltip: options.refreshTooltip,
+        onClick: () => void this.model.refresh()
+      })
+    );
+  }
+
+  readonly toolbar: Toolbar;
+
+  /** Whether the model has not loaded anything yet. */
+  protected abstract isUnloaded(): boolean;
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._loadOnce();
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this._loadOnce();
+  }
+
+  private _loadOnce(): void {
+    if (this.isVisible && this.isUnloaded()) {
+      void this.model.refresh();
+    }
+  }
+}
+
+export namespace SidebarSection {
+  export interface IOptions {
+    id: string;
+    className: string;
+    label: string;
+    caption: string;
+    refreshTooltip: string;
+  }
+}
