@@ -21,6 +21,8 @@ from jupyter_mlops.errors import InvalidInput, WorkspaceNotFound
 
 if TYPE_CHECKING:
     from jupyter_mlops.features.service import FeatureStore
+    from jupyter_mlops.registry.service import ModelRegistry
+    from jupyter_mlops.serving.deployments import Deployments
     from jupyter_mlops.tracking.service import TrackingService
 
 ENV_VAR = "MLOPS_WORKSPACE"
@@ -160,6 +162,20 @@ class Workspace:
         from jupyter_mlops.features.service import FeatureStore
 
         return FeatureStore(self)
+
+    @cached_property
+    def registry(self) -> ModelRegistry:
+        """Registered models, versions, aliases, lineage and promotion gates."""
+        from jupyter_mlops.registry.service import ModelRegistry
+
+        return ModelRegistry(self)
+
+    @cached_property
+    def deployments(self) -> Deployments:
+        """Local model-server deployments of registered models."""
+        from jupyter_mlops.serving.deployments import Deployments
+
+        return Deployments(self)
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"

@@ -1,0 +1,151 @@
+"""What the registry returns: pydantic models shared by the CLI's JSON, REST and the panel."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class FeatureProfile(BaseModel):
+    """The reference distribution of one input column of the training data."""
+
+    name: str
+    kind: Literal["numeric", "categorical"]
+    dtype: str
+    count: int = Field(description="rows")
+    null_rate: float
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
+    quantiles: list[float] | None = Field(
+        default=None, description="values at probabilities 0, 0.05, ..., 1 (21 points)"
+    )
+    histogram_edges: list[float] | None = None
+    histogram_counts: list[int] | None = None
+    categories: dict[str, float] | None = Field(
+        default=None, description="share of non-null rows per value (top 50; the rest '__other__')"
+    )
+
+
+class ReferenceProfile(BaseModel):
+    """A compact profile of a model's training data, for drift monitoring."""
+
+    rows: int
+    source: str = Field(description="where the data came from, e.g. 'training frame of run ...'")
+    features: list[FeatureProfile]
+
+
+class Lineage(BaseModel):
+    """Where a model version came from: run, notebook, parameters, code and features."""
+
+    run_id: str
+    run_name: str = ""
+    experiment_id: str = ""
+    experiment_name: str = ""
+    notebook: str | None = Field(default=None, description="notebook path in the workspace")
+    notebook_snapshot: str | None = Field(
+        default=None, description="artifact path of the executed notebook saved with the run"
+    )
+    git_commit: str | None = None
+    git_branch: str | None = None
+    git_dirty: bool | None = None
+    params: dict[str, str] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    features: list[str] = Field(
+        default_factory=list, description="pinned references, e.g. customer_stats:v2:avg_spend"
+    )
+    feature_views: dict[str, str] = Field(
+        default_factory=dict, description="view:vN -> content fingerprint"
+    )
+    training_fingerprint: str | None = Field(
+        default=None, description="sha256 of the entity frame(s) the training set was built from"
+    )
+
+
+class ModelVersionInfo(BaseModel):
+    """One registered model version."""
+
+    name: str
+    version: int
+    aliases: list[str] = Field(default_factory=list)
+    model_uri: str
+    created: int = Field(description="ms since the epoch")
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    run_id: str | None = None
+    has_profile: bool = False
+    signature: dict[str, list[dict[str, str]]] | None = Field(
+        default=None, description="inputs/outputs: [{name, type}]"
+    )
+
+
+class ModelVersionDetail(ModelVersionInfo):
+    """A version with its full lineage."""
+
+    lineage: Lineage | None = None
+
+
+class RegisteredModelInfo(BaseModel):
+    """A registered model and its newest version."""
+
+    name: str
+    description: str = ""
+    created: int
+    updated: int
+    latest_version: int | None = None
+    aliases: dict[str, int] = Field(default_factory=dict)
+    versions: int = 0
+
+
+class RegisteredModelDetail(RegisteredModelInfo):
+    """A model with all its versions, newest first."""
+
+    version_list: list[ModelVersionInfo] = Field(default_factory=list)
+
+
+class GateResult(BaseModel):
+    """The outcome of one promotion gate."""
+
+    gate: str
+    passed: bool
+    metric: str
+    value: float | None = None
+    reference: float | None = None
+    difference: float | None = Field(default=None, description="candidate minus reference")
+    message: str
+
+
+class Promotion(BaseModel):
+    """What ``promote`` did (or refused to do)."""
+
+    name: str
+    version: int
+    alias: str
+    promoted: bool
+    previous_version: int | None = None
+    gates: list[GateResult] = Field(default_factory=list)
+
+
+class RegisterRequest(BaseModel):
+    """Register a run's logged model as a new version of ``name``."""
+
+    run_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    description: str = ""
+    aliases: list[str] = Field(default_factory=list)
+
+
+class PromoteRequest(BaseModel):
+    """Move an alias to a version, if it passes the gates."""
+
+    alias: str = Field(min_length=1)
+    require: list[str] = Field(default_factory=list)
+
+
+class AliasRequest(BaseModel):
+    """Set an alias without gates."""
+
+    version: int = Field(ge=1)

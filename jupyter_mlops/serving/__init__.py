@@ -1,0 +1,1 @@
+"""The model server (ASGI), its protocols, the prediction log, deployments and packaging."""

@@ -1,0 +1,500 @@
+"""Local deployments: a supervised model server per deployment, on 127.0.0.1.
+
+``deploy`` resolves the model reference and checks the port before anything starts, writes the
+deployment's folder and starts its supervisor (:mod:`.supervisor`) detached from the calling
+process; ``update``, ``stop``, ``status`` and ``logs`` work through that folder, so deployments
+stay managed after JupyterLab restarts.
+"""
+
+from __future__ import annotations
+
+import builtins
+import errno
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_mlops.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
+from jupyter_mlops.serving.schemas import (
+    DeploymentInfo,
+    DeploymentStats,
+    ReplicaInfo,
+    ServingVersion,
+)
+from jupyter_mlops.serving.spec import ServedVersion, ServerSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from jupyter_mlops.workspace import Workspace
+
+HOST = "127.0.0.1"
+START_TIMEOUT = 180.0
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_LIVE = {"starting", "running", "updating", "degraded", "stopping"}
+
+
+class Deployments:
+    """The local deployments of a workspace.
+
+    Example:
+        >>> d = ws.deployments.deploy("churn@champion", replicas=2)      # doctest: +SKIP
+        >>> d.url
+        'http://127.0.0.1:8301'
+        >>> ws.deployments.predict("churn", frame)                       # doctest: +SKIP
+    """
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.root = workspace.state_dir / "deployments"
+        self._samples: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def list(self) -> list[DeploymentInfo]:
+        """Every deployment recorded in the workspace, running or not."""
+        if not self.root.is_dir():
+            return []
+        return [
+            self._info(p) for p in sorted(self.root.iterdir()) if (p / "deployment.json").is_file()
+        ]
+
+    def get(self, name: str) -> DeploymentInfo:
+        """One deployment's state."""
+        return self._info(self._folder(name))
+
+    def logs(self, name: str, lines: int = 100) -> str:
+        """The last lines of the supervisor's and each replica's log."""
+        folder = self._folder(name) / "logs"
+        out: list[str] = []
+        for path in sorted(folder.glob("*.log")):
+            text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            out.append(f"==> {path.name} <==")
+            out.extend(text[-lines:])
+        return "\n".join(out)
+
+    def stats(self, name: str) -> DeploymentStats:
+        """Requests, errors and latency from the deployment's /metrics.
+
+        Totals are since the deployment started; rate and percentiles cover the time since the
+        previous call for this deployment (the panel polls, so they are live).
+        """
+        info = self.get(name)
+        if info.state not in _LIVE:
+            return DeploymentStats()
+        sample = _scrape(f"{info.url}/metrics")
+        now = time.monotonic()
+        previous = self._samples.get(name)
+        self._samples[name] = (now, sample)
+        stats = DeploymentStats(
+            requests_total=int(sample["requests"]),
+            errors_total=int(sample["errors"]),
+            rows_total=int(sample["rows"]),
+        )
+        if previous is not None and now - previous[0] > 0.2:
+            before = previous[1]
+            interval = now - previous[0]
+            count = sample["requests"] - before["requests"]
+            stats.interval_seconds = interval
+            stats.request_rate = max(count, 0) / interval
+            if count > 0:
+                stats.error_rate = (sample["errors"] - before["errors"]) / count
+                buckets = {
+                    le: c - before["buckets"].get(le, 0) for le, c in sample["buckets"].items()
+                }
+                stats.latency_p50_ms = _quantile(buckets, 0.5)
+                stats.latency_p95_ms = _quantile(buckets, 0.95)
+        return stats
+
+    # -- changing ---------------------------------------------------------------------------------
+
+    def deploy(
+        self,
+        model: str,
+        *,
+        name: str | None = None,
+        replicas: int = 1,
+        port: int | None = None,
+        wait: bool = True,
+    ) -> DeploymentInfo:
+        """Start a supervised deployment of a registered model version on 127.0.0.1.
+
+        Everything a user can get wrong is checked before anything starts: the model reference
+        (``churn``, ``churn@champion``, ``churn:3``), the deployment name, the replica count and
+        the port. Without ``port`` a free one is chosen.
+
+        Raises:
+            NotFound: no such model, alias or version.
+            Conflict: a deployment of that name is running, or the port is in use.
+            InvalidInput: a bad name or replica count.
+            BackendUnavailable: the server did not come up (the message includes why).
+        """
+        serving, spec_models = self._resolve(model)
+        name = name or serving.name.lower().replace("_", "-").replace(".", "-")
+        _check_name(name)
+        if not 1 <= replicas <= 16:
+            raise InvalidInput(
+                f"replicas must be between 1 and 16, not {replicas}", field="replicas"
+            )
+        folder = self.root / name
+        if (folder / "deployment.json").is_file():
+            current = self._info(folder)
+            if current.state in _LIVE:
+                raise Conflict(
+                    f"Deployment {name} is already {current.state} at {current.url}",
+                    hint=f"Move it to another version with `jupyter mlops deployments update "
+                    f"{name} {model}`, stop it first, or deploy under another --name.",
+                )
+        port = _free_port() if port is None else _check_port(port)
+        if folder.exists():
+            shutil.rmtree(folder / "metrics", ignore_errors=True)
+            for old in folder.glob("spec-*.json"):
+                old.unlink()
+        folder.mkdir(parents=True, exist_ok=True)
+        now = time.time()
+        record = {
+            "name": name,
+            "host": HOST,
+            "port": port,
+            "replicas": replicas,
+            "generation": 1,
+            "created": now,
+            "updated": now,
+            "serving": [serving.model_dump()],
+        }
+        self._spec(name, spec_models).write(folder / "spec-1.json")
+        _write_json(folder / "deployment.json", record)
+        (folder / "status.json").unlink(missing_ok=True)
+        _start_supervisor(folder)
+        if not wait:
+            return self._info(folder)
+        return self._wait(folder, 1, action="start")
+
+    def update(
+        self, name: str, model: str, *, replicas: int | None = None, wait: bool = True
+    ) -> DeploymentInfo:
+        """Move a running deployment to another model version with zero downtime.
+
+        The new replicas must load and answer a smoke request before the old ones stop; if they
+        fail, the old version keeps serving and this raises with the reason.
+        """
+        folder = self._folder(name)
+        current = self._info(folder)
+        if current.state not in {"running", "degraded"}:
+            raise Conflict(
+                f"Deployment {name} is {current.state}; only a running deployment can be updated",
+                hint=f"Start it with `jupyter mlops deploy {model} --name {name}`.",
+            )
+        serving, spec_models = self._resolve(model)
+        record = json.loads((folder / "deployment.json").read_text())
+        generation = int(record["generation"]) + 1
+        if replicas is not None:
+            if not 1 <= replicas <= 16:
+                raise InvalidInput(
+                    f"replicas must be between 1 and 16, not {replicas}", field="replicas"
+                )
+            record["replicas"] = replicas
+        record.update(generation=generation, updated=time.time(), serving=[serving.model_dump()])
+        self._spec(name, spec_models).write(folder / f"spec-{generation}.json")
+        _write_json(folder / "deployment.json", record)
+        os.kill(self._supervisor_pid(folder), signal.SIGHUP)
+        if not wait:
+            return self._info(folder)
+        return self._wait(folder, generation, action="update")
+
+    def stop(self, name: str, *, timeout: float = 30.0) -> DeploymentInfo:
+        """Stop a deployment (its replicas finish the requests they hold)."""
+        folder = self._folder(name)
+        info = self._info(folder)
+        if info.state in _LIVE:
+            pid = self._supervisor_pid(folder)
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while _is_supervisor(pid, folder) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return self._info(folder)
+
+    def remove(self, name: str) -> None:
+        """Stop a deployment and delete its folder (its prediction log stays)."""
+        self.stop(name)
+        shutil.rmtree(self._folder(name))
+
+    def predict(self, name: str, data: Any, *, timeout: float = 30.0) -> pd.DataFrame:
+        """Send rows to a deployment and get its predictions as a DataFrame.
+
+        ``data`` is a DataFrame, a list of row dicts or a dict of columns. The result has one row
+        per input row (same index for a DataFrame): a ``prediction`` column, or ``prediction_0``,
+        ``prediction_1``, ... when the model returns several values per row.
+        """
+        import httpx
+        import pandas as pd
+
+        info = self.get(name)
+        if info.state not in {"running", "degraded", "updating"}:
+            raise Conflict(f"Deployment {name} is {info.state}", hint="Deploy or start it first.")
+        index = None
+        if isinstance(data, pd.DataFrame):
+            index = data.index
+            body = {"dataframe_split": json.loads(data.to_json(orient="split", index=False))}
+        elif isinstance(data, dict):
+            body = {"inputs": data}
+        elif isinstance(data, list):
+            body = {"dataframe_records": data}
+        else:
+            raise InvalidInput(
+                "data must be a DataFrame, a list of row dicts or a dict of columns",
+                field="data",
+            )
+        try:
+            response = httpx.post(f"{info.url}/invocations", json=body, timeout=timeout)
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(f"Deployment {name} did not answer: {exc}") from None
+        payload = response.json()
+        if response.status_code >= 400:
+            raise InvalidInput(f"Deployment {name} refused the rows: {payload.get('message')}")
+        predictions = payload["predictions"]
+        frame = pd.DataFrame(predictions)
+        if frame.shape[1] == 1:
+            frame.columns = ["prediction"]
+        else:
+            frame.columns = [f"prediction_{i}" for i in range(frame.shape[1])]
+        if index is not None:
+            frame.index = index
+        return frame
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _resolve(self, model: str) -> tuple[ServingVersion, builtins.list[ServedVersion]]:
+        registry = self.workspace.registry
+        detail = registry.get_version(model)
+        path = registry.model_path(detail.name, detail.version)
+        features = detail.lineage.features if detail.lineage else []
+        served = ServedVersion(
+            name=detail.name, version=detail.version, path=str(path), features=features
+        )
+        return ServingVersion(name=detail.name, version=detail.version, ref=model), [served]
+
+    def _spec(self, name: str, models: builtins.list[ServedVersion]) -> ServerSpec:
+        ws = self.workspace
+        return ServerSpec(
+            deployment=name,
+            models=models,
+            workspace=str(ws.root),
+            prediction_log=str(ws.state_dir / "predictions" / name),
+        )
+
+    def _folder(self, name: str) -> Path:
+        folder = self.root / name
+        if not (folder / "deployment.json").is_file():
+            import difflib
+
+            names = [d.name for d in self.list()]
+            close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+            hint = (
+                f"Did you mean {', '.join(close)}?"
+                if close
+                else (f"Deployments: {', '.join(names)}." if names else "Nothing is deployed yet.")
+            )
+            raise NotFound(f"No deployment named {name!r}", hint=hint, field="name")
+        return folder
+
+    def _supervisor_pid(self, folder: Path) -> int:
+        status = _read_json(folder / "status.json") or {}
+        pid = int(status.get("pid", 0))
+        if not pid or not _is_supervisor(pid, folder):
+            raise Conflict(f"Deployment {folder.name} is not running")
+        return pid
+
+    def _info(self, folder: Path) -> DeploymentInfo:
+        record = _read_json(folder / "deployment.json") or {}
+        status = _read_json(folder / "status.json") or {}
+        state = status.get("state", "starting")
+        pid = int(status.get("pid", 0) or 0)
+        if state in _LIVE and status and not _is_supervisor(pid, folder):
+            state = "stopped"
+            status["error"] = status.get("error") or "the supervisor is gone (killed or rebooted)"
+        elif not status and time.time() - float(record.get("updated", 0)) > START_TIMEOUT:
+            state = "failed"
+        generation = int(status.get("generation", record.get("generation", 1)))
+        serving = status.get("models") if status.get("generation") else None
+        live = state in {"running", "degraded", "updating", "stopping"}
+        return DeploymentInfo(
+            name=record.get("name", folder.name),
+            url=f"http://{record.get('host', HOST)}:{record.get('port', 0)}",
+            host=record.get("host", HOST),
+            port=int(record.get("port", 0)),
+            state=state,
+            replicas=int(record.get("replicas", 1)),
+            generation=generation,
+            serving=[ServingVersion(**s) for s in (serving or record.get("serving", []))],
+            replica_processes=[ReplicaInfo(**r) for r in status.get("replicas", [])]
+            if live
+            else [],
+            restarts=int(status.get("restarts", 0)),
+            error=status.get("error"),
+            created=float(record.get("created", 0)),
+            updated=float(status.get("updated", record.get("updated", 0))),
+            folder=str(folder),
+        )
+
+    def _wait(self, folder: Path, generation: int, *, action: str) -> DeploymentInfo:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            status = _read_json(folder / "status.json") or {}
+            state = status.get("state")
+            if action == "start" and state == "running":
+                return self._info(folder)
+            if action == "update" and state in {"running", "degraded"}:
+                if int(status.get("generation", 0)) == generation:
+                    return self._info(folder)
+                if int(status.get("update_failed", 0)) == generation:
+                    raise InvalidInput(
+                        f"The update of {folder.name} failed: {status.get('error')}",
+                        hint=f"See `jupyter mlops deployments logs {folder.name}`.",
+                    )
+            if state == "failed":
+                raise BackendUnavailable(
+                    f"Deployment {folder.name} failed to start: {status.get('error')}",
+                    hint=f"See `jupyter mlops deployments logs {folder.name}`.",
+                )
+            if (
+                action == "start"
+                and status.get("pid")
+                and not _is_supervisor(int(status["pid"]), folder)
+            ):
+                break
+            time.sleep(0.05)
+        raise BackendUnavailable(
+            f"Deployment {folder.name} did not {action} within {START_TIMEOUT:.0f} s",
+            hint=f"See `jupyter mlops deployments logs {folder.name}`.",
+        )
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise InvalidInput(
+            f"{name!r} cannot name a deployment",
+            hint="Use lower-case letters, digits and '-', up to 63 characters (it becomes a "
+            "Kubernetes name when packaged), e.g. churn-api.",
+            field="name",
+        )
+
+
+def _check_port(port: int) -> int:
+    if not 1024 <= port <= 65535:
+        raise InvalidInput(f"Port {port} is outside 1024-65535", field="port")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise Conflict(
+                    f"Port {port} on {HOST} is in use",
+                    hint="Choose another --port, or leave it out to get a free one.",
+                    field="port",
+                ) from None
+            raise InvalidInput(f"Cannot listen on port {port}: {exc}", field="port") from None
+    return port
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_supervisor(folder: Path) -> None:
+    (folder / "logs").mkdir(exist_ok=True)
+    env = dict(os.environ)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    subprocess.Popen(
+        [sys.executable, "-m", "jupyter_mlops.serving.supervisor", str(folder)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=open(folder / "logs" / "supervisor.log", "ab"),  # noqa: SIM115
+        start_new_session=True,
+        close_fds=True,
+        cwd=str(folder),
+        env=env,
+    )
+
+
+def _is_supervisor(pid: int, folder: Path) -> bool:
+    """Whether ``pid`` is this deployment's supervisor (not a reused pid)."""
+    if pid <= 0:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":  # a zombie is gone
+            return False
+    except (OSError, IndexError):
+        pass
+    return b"jupyter_mlops.serving.supervisor" in cmdline and str(folder).encode() in cmdline
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(value, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _scrape(url: str) -> dict[str, Any]:
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        text = httpx.get(url, timeout=5).text
+    except httpx.HTTPError as exc:
+        raise BackendUnavailable(f"{url} did not answer: {exc}") from None
+    out: dict[str, Any] = {"requests": 0.0, "errors": 0.0, "rows": 0.0, "buckets": {}}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "mlops_requests_total":
+                out["requests"] += sample.value
+            elif sample.name == "mlops_request_errors_total":
+                out["errors"] += sample.value
+            elif sample.name == "mlops_predicted_rows_total":
+                out["rows"] += sample.value
+            elif sample.name == "mlops_request_latency_seconds_bucket":
+                le = float(sample.labels["le"])
+                out["buckets"][le] = out["buckets"].get(le, 0.0) + sample.value
+    return out
+
+
+def _quantile(buckets: dict[float, float], q: float) -> float | None:
+    """A quantile (ms) from cumulative histogram buckets, interpolated within its bucket."""
+    edges = sorted(buckets)
+    if not edges or buckets[edges[-1]] <= 0:
+        return None
+    total = buckets[edges[-1]]
+    target = q * total
+    lower, below = 0.0, 0.0
+    for edge in edges:
+        count = buckets[edge]
+        if count >= target:
+            if edge == float("inf"):
+                return lower * 1000.0
+            share = (target - below) / (count - below) if count > below else 1.0
+            return (lower + (edge - lower) * share) * 1000.0
+        lower, below = edge, count
+    return lower * 1000.0

@@ -1,0 +1,323 @@
+"""A model version loaded for serving: its input schema, its feature lookup and a fast predict.
+
+The hot path avoids pandas where the model allows: when every input of the signature is a number
+(``double``, ``float``, ``long``, ``integer``, ``boolean``) and the model is a scikit-learn model,
+requests become one float64 matrix in signature order and go straight to the estimator's
+``predict`` (or the ``predict_fn`` it was logged with, e.g. ``predict_proba``). Other models get a
+typed DataFrame through MLflow's pyfunc interface.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from jupyter_mlops.serving.errors import RequestError
+
+if TYPE_CHECKING:
+    from jupyter_mlops.features.service import FeatureStore
+    from jupyter_mlops.serving.spec import ServedVersion
+
+logger = logging.getLogger(__name__)
+
+NUMERIC_TYPES = {"double", "float", "long", "integer", "boolean"}
+INTEGER_TYPES = {"long", "integer"}
+
+
+@dataclass
+class Batch:
+    """Decoded request rows: either a float matrix with its column names, or named columns."""
+
+    columns: list[str]
+    rows: int
+    matrix: np.ndarray | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def column(self, name: str) -> Any:
+        if self.matrix is not None:
+            return self.matrix[:, self.columns.index(name)]
+        return self.data[name]
+
+
+@dataclass
+class Prepared:
+    """What is predicted on and logged: the model's inputs (after feature lookup) and keys."""
+
+    columns: list[str]
+    rows: int
+    matrix: np.ndarray | None
+    frame: Any = None  # a DataFrame on the general path
+    keys: dict[str, list[Any]] = field(default_factory=dict)
+
+    def log_inputs(self) -> dict[str, Any]:
+        if self.matrix is not None:
+            return {"columns": self.columns, "data": self.matrix}
+        return {"columns": self.columns, "data": self.frame.to_numpy().tolist()}
+
+
+class FeatureLookup:
+    """Fills model inputs that a request leaves out from the online store, by entity keys."""
+
+    def __init__(self, store: FeatureStore, refs: Sequence[str], inputs: Sequence[str]) -> None:
+        self.store = store
+        # Input column -> pinned reference; only references that feed an input count.
+        by_name = {ref.rsplit(":", 1)[-1]: ref for ref in refs}
+        by_full = {_full_name(ref): ref for ref in refs}
+        self.refs = {
+            c: by_name.get(c) or by_full[c] for c in inputs if c in by_name or c in by_full
+        }
+        self.full_names = any(c in by_full and c not in by_name for c in self.refs)
+        self.keys: list[str] = []
+        if self.refs:
+            plan = store._online_plan(list(self.refs.values()), self.full_names)
+            self.keys = list(plan.keys)
+
+    def fill(self, batch: Batch, missing: list[str]) -> dict[str, list[Any]]:
+        """Look up ``missing`` inputs for the batch's entity keys; returns ``{column: values}``."""
+        lacking = [k for k in self.keys if k not in batch.columns]
+        if lacking:
+            raise RequestError(
+                f"Missing input column(s) {', '.join(missing)}: send them, or send the entity "
+                f"key(s) {', '.join(self.keys)} to look them up in the online store"
+            )
+        refs = [self.refs[c] for c in missing]
+        key_values = {k: _plain(batch.column(k)) for k in self.keys}
+        entity_rows = [
+            dict(zip(key_values, vals, strict=True))
+            for vals in zip(*key_values.values(), strict=True)
+        ]
+        from jupyter_mlops.errors import MlopsError
+
+        try:
+            got = self.store.get_online_features_dict(refs, entity_rows, full_names=self.full_names)
+        except MlopsError as exc:
+            raise RequestError(f"Feature lookup failed: {exc.message}") from None
+        return {
+            **{k: key_values[k] for k in self.keys},
+            **{c: got[_column(self.refs[c], self.full_names)] for c in missing},
+        }
+
+
+def _full_name(ref: str) -> str:
+    parts = ref.split(":")
+    return f"{parts[0]}__{parts[-1]}"
+
+
+def _column(ref: str, full_names: bool) -> str:
+    return _full_name(ref) if full_names else ref.rsplit(":", 1)[-1]
+
+
+def _plain(values: Any) -> list[Any]:
+    if isinstance(values, np.ndarray):
+        out = values.tolist()
+        # Keys sent as JSON integers arrive as floats in a matrix: give them back as ints.
+        return [int(v) if isinstance(v, float) and v.is_integer() else v for v in out]
+    return list(values)
+
+
+class ServedModel:
+    """One registered model version, loaded and ready to predict.
+
+    Raises (at load):
+        ValueError: the model folder holds no MLflow model.
+    """
+
+    def __init__(self, spec: ServedVersion, store: FeatureStore | None = None) -> None:
+        from mlflow.models import Model
+
+        self.spec = spec
+        self.name = spec.name
+        self.version = spec.version
+        path = Path(spec.path)
+        meta = Model.load(str(path / "MLmodel"))
+        self.signature = meta.signature
+        inputs = []
+        if meta.signature is not None and meta.signature.inputs is not None:
+            inputs = meta.signature.inputs.to_dict()
+        self.columns: list[str] = [str(c["name"]) for c in inputs if "name" in c]
+        self.types: dict[str, str] = {
+            str(c["name"]): str(c.get("type")) for c in inputs if "name" in c
+        }
+        self.required = {str(c["name"]) for c in inputs if c.get("required", True)}
+        self.numeric = bool(self.columns) and all(t in NUMERIC_TYPES for t in self.types.values())
+        self._integer_idx = [
+            i for i, c in enumerate(self.columns) if self.types[c] in INTEGER_TYPES
+        ]
+        pyfunc_conf = meta.flavors.get("python_function", {})
+        self.predict_fn_name = str(pyfunc_conf.get("predict_fn") or "predict")
+        self._native: Any = None
+        self._pyfunc: Any = None
+        if "sklearn" in meta.flavors and self.numeric:
+            import mlflow.sklearn
+
+            self._native = mlflow.sklearn.load_model(str(path))
+            self._predict = getattr(self._native, self.predict_fn_name)
+        else:
+            import mlflow.pyfunc
+
+            self._pyfunc = mlflow.pyfunc.load_model(str(path))
+        self.lookup: FeatureLookup | None = None
+        if store is not None and spec.features and self.columns:
+            self.lookup = FeatureLookup(store, spec.features, self.columns)
+        self.example = _input_example(path, meta)
+
+    @property
+    def accepted_columns(self) -> list[str]:
+        keys = self.lookup.keys if self.lookup else []
+        return [*self.columns, *(k for k in keys if k not in self.columns)]
+
+    def prepare(self, batch: Batch) -> Prepared:
+        """Check the batch against the signature, look up missing features, build the inputs."""
+        if batch.rows == 0:
+            raise RequestError("The request has no rows")
+        if not self.columns:  # no signature: pass the columns through
+            return self._general(batch, batch.columns, {})
+        known = set(self.columns)
+        keys = set(self.lookup.keys) if self.lookup else set()
+        unknown = [c for c in batch.columns if c not in known and c not in keys]
+        if unknown:
+            raise RequestError(
+                f"Unknown input column(s) {', '.join(map(repr, unknown))}; model {self.name} "
+                f"version {self.version} takes {', '.join(self.accepted_columns)}"
+            )
+        present = set(batch.columns)
+        missing = [c for c in self.columns if c not in present]
+        filled: dict[str, list[Any]] = {}
+        if missing:
+            if self.lookup is None or not all(c in self.lookup.refs for c in missing):
+                absent = [c for c in missing if self.lookup is None or c not in self.lookup.refs]
+                raise RequestError(
+                    f"Missing input column(s) {', '.join(map(repr, absent))}; model {self.name} "
+                    f"version {self.version} takes {', '.join(self.columns)}"
+                )
+            filled = self.lookup.fill(batch, missing)
+        keys_logged = {k: filled[k] for k in (self.lookup.keys if filled and self.lookup else [])}
+        if not self.numeric:
+            return self._general(batch, self.columns, filled, keys_logged)
+        matrix = self._matrix(batch, filled)
+        return Prepared(self.columns, batch.rows, matrix, keys=keys_logged)
+
+    def _matrix(self, batch: Batch, filled: dict[str, list[Any]]) -> np.ndarray:
+        if batch.matrix is not None and not filled and batch.columns == self.columns:
+            matrix = batch.matrix
+        else:
+            cols = []
+            for c in self.columns:
+                values = filled[c] if c in filled else batch.column(c)
+                cols.append(self._numbers(c, values))
+            matrix = (
+                np.ascontiguousarray(np.column_stack(cols)) if cols else np.empty((batch.rows, 0))
+            )
+        nan = np.isnan(matrix)
+        if nan.any():
+            row, col = (int(i) for i in np.argwhere(nan)[0])
+            name = self.columns[col]
+            where = "no online value for this entity" if name in filled else "null or NaN"
+            raise RequestError(f"Input column {name!r} is required but row {row} has {where}")
+        if self._integer_idx:
+            ints = matrix[:, self._integer_idx]
+            bad = ints != np.floor(ints)
+            if bad.any():
+                row, col = (int(i) for i in np.argwhere(bad)[0])
+                name = self.columns[self._integer_idx[col]]
+                raise RequestError(
+                    f"Input column {name!r} is {self.types[name]} but row {row} has "
+                    f"{ints[row, col]!r}"
+                )
+        return matrix
+
+    def _numbers(self, name: str, values: Any) -> np.ndarray:
+        if isinstance(values, np.ndarray) and values.dtype == np.float64:
+            return values
+        try:
+            return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+        except (TypeError, ValueError):
+            bad = next(
+                (i, v)
+                for i, v in enumerate(values)
+                if v is not None and not isinstance(v, (int, float, bool))
+            )
+            raise RequestError(
+                f"Input column {name!r} is {self.types[name]} but row {bad[0]} has "
+                f"{type(bad[1]).__name__} {bad[1]!r}"
+            ) from None
+
+    def _general(
+        self,
+        batch: Batch,
+        columns: list[str],
+        filled: dict[str, list[Any]],
+        keys: dict[str, list[Any]] | None = None,
+    ) -> Prepared:
+        import pandas as pd
+
+        data: dict[str, Any] = {}
+        for c in columns:
+            values = filled[c] if c in filled else batch.column(c)
+            kind = self.types.get(c)
+            series = pd.Series(values)
+            try:
+                if kind in {"double", "float"}:
+                    series = pd.to_numeric(series, errors="raise").astype("float64")
+                elif kind in INTEGER_TYPES:
+                    series = pd.to_numeric(series, errors="raise").astype("int64")
+                elif kind == "boolean":
+                    series = series.astype("bool")
+                elif kind == "string":
+                    if not all(isinstance(v, str) for v in values):
+                        raise ValueError("not a string")
+                    series = series.astype("object")
+                elif kind == "datetime":
+                    series = pd.to_datetime(series, errors="raise")
+            except (TypeError, ValueError):
+                raise RequestError(
+                    f"Input column {c!r} must be {kind}; got {list(values)[:3]!r}"
+                ) from None
+            if c in self.required and series.isna().any():
+                raise RequestError(f"Input column {c!r} is required but has nulls")
+            data[c] = series
+        frame = pd.DataFrame(data)
+        return Prepared(columns, batch.rows, None, frame=frame, keys=keys or {})
+
+    def predict(self, prepared: Prepared) -> np.ndarray:
+        """Predictions as an array (one row per input row)."""
+        if prepared.matrix is not None and self._native is not None:
+            out = self._predict(prepared.matrix)
+        else:
+            frame = prepared.frame
+            if frame is None:
+                import pandas as pd
+
+                frame = pd.DataFrame(prepared.matrix, columns=prepared.columns)
+            out = self._pyfunc.predict(frame) if self._pyfunc is not None else self._predict(frame)
+        if hasattr(out, "to_numpy"):
+            out = out.to_numpy()
+        return np.asarray(out)
+
+
+def _input_example(path: Path, meta: Any) -> dict[str, Any] | None:
+    """The saved serving input example (MLflow scoring JSON), used as the smoke request."""
+    info = getattr(meta, "saved_input_example_info", None) or {}
+    name = info.get("serving_input_path")
+    if not name or not (path / name).is_file():
+        return None
+    import json
+
+    value = json.loads((path / name).read_text(encoding="utf-8"))
+    return value if isinstance(value, dict) else None
+
+
+def silence_feature_name_warning() -> None:
+    """Estimators fitted on DataFrames warn when given a matrix; the matrix is in signature
+    order, so the warning is noise on every request."""
+    warnings.filterwarnings("ignore", message="X does not have valid feature names")
+
+
+def as_mapping(value: object) -> Mapping[str, Any] | None:
+    return value if isinstance(value, Mapping) else None

@@ -1,0 +1,238 @@
+"""The model server's OpenAPI document, generated from pydantic models of its bodies.
+
+The hot path parses bodies with orjson, not with these models; they exist so that the document
+is never written by hand (and so that a fuzzer such as schemathesis can drive the server).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from jupyter_mlops import __version__
+
+if TYPE_CHECKING:
+    from jupyter_mlops.serving.app import ModelServer
+
+Scalar = float | int | str | bool | None
+
+
+class DataframeSplit(BaseModel):
+    columns: list[str] | None = None
+    data: list[list[Scalar]]
+
+
+class SplitRequest(BaseModel):
+    """Rows with their column names (pandas ``orient='split'``)."""
+
+    dataframe_split: DataframeSplit
+
+
+class RecordsRequest(BaseModel):
+    """One object per row (pandas ``orient='records'``)."""
+
+    dataframe_records: list[dict[str, Scalar]]
+
+
+class InstancesRequest(BaseModel):
+    """TensorFlow-serving style rows."""
+
+    instances: list[dict[str, Scalar]] | list[list[Scalar]]
+
+
+class InputsRequest(BaseModel):
+    """Named columns, or rows."""
+
+    inputs: dict[str, list[Scalar]] | list[dict[str, Scalar]] | list[list[Scalar]]
+
+
+class Predictions(BaseModel):
+    predictions: list[Any]
+
+
+class MlflowError(BaseModel):
+    error_code: str
+    message: str
+
+
+class Tensor(BaseModel):
+    name: str
+    shape: list[int]
+    datatype: Literal[
+        "BOOL",
+        "UINT8",
+        "UINT16",
+        "UINT32",
+        "UINT64",
+        "INT8",
+        "INT16",
+        "INT32",
+        "INT64",
+        "FP16",
+        "FP32",
+        "FP64",
+        "BYTES",
+    ]
+    data: list[Scalar] | list[list[Scalar]]
+    parameters: dict[str, Any] | None = None
+
+
+class InferenceRequest(BaseModel):
+    id: str | None = None
+    parameters: dict[str, Any] | None = None
+    inputs: list[Tensor] = Field(min_length=1)
+
+
+class OutputTensor(BaseModel):
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[Any]
+
+
+class InferenceResponse(BaseModel):
+    model_name: str
+    model_version: str | None = None
+    id: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    outputs: list[OutputTensor]
+
+
+class V2Error(BaseModel):
+    error: str
+
+
+class Live(BaseModel):
+    live: bool
+
+
+class Ready(BaseModel):
+    ready: bool
+
+
+def openapi_document(server: ModelServer) -> dict[str, Any]:
+    """OpenAPI 3.1 for the server's routes, with the served model names as path enums."""
+    models: list[type[BaseModel]] = [
+        SplitRequest,
+        RecordsRequest,
+        InstancesRequest,
+        InputsRequest,
+        Predictions,
+        MlflowError,
+        InferenceRequest,
+        InferenceResponse,
+        V2Error,
+        Live,
+        Ready,
+    ]
+    schemas: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in schema.pop("$defs", {}).items():
+            schemas[name] = definition
+        schemas[model.__name__] = schema
+
+    def ref(name: str) -> dict[str, Any]:
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    def body(schema: dict[str, Any]) -> dict[str, Any]:
+        return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+    def answers(ok: str | None, error: str, *codes: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "200": {
+                "description": "OK",
+                **({"content": {"application/json": {"schema": ref(ok)}}} if ok else {}),
+            }
+        }
+        for code in codes:
+            out[code] = {
+                "description": "Error",
+                "content": {"application/json": {"schema": ref(error)}},
+            }
+        return out
+
+    names = {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": sorted(server.by_name)},
+    }
+    version = {
+        "name": "version",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": sorted({str(m.version) for m in server.models})},
+    }
+    invocation = {
+        "oneOf": [
+            ref("SplitRequest"),
+            ref("RecordsRequest"),
+            ref("InstancesRequest"),
+            ref("InputsRequest"),
+        ]
+    }
+    paths: dict[str, Any] = {
+        "/invocations": {
+            "post": {
+                "operationId": "invocations",
+                "summary": "MLflow scoring protocol",
+                "requestBody": body(invocation),
+                "responses": answers("Predictions", "MlflowError", "400", "413"),
+            }
+        },
+        "/ping": {"get": {"operationId": "ping", "responses": {"200": {"description": "up"}}}},
+        "/health": {"get": {"operationId": "health", "responses": {"200": {"description": "up"}}}},
+        "/v2/health/live": {
+            "get": {"operationId": "live", "responses": answers("Live", "V2Error")}
+        },
+        "/v2/health/ready": {
+            "get": {"operationId": "ready", "responses": answers("Ready", "V2Error")}
+        },
+        "/v2/models/{name}": {
+            "get": {
+                "operationId": "modelMetadata",
+                "parameters": [names],
+                "responses": answers(None, "V2Error", "404"),
+            }
+        },
+        "/v2/models/{name}/ready": {
+            "get": {
+                "operationId": "modelReady",
+                "parameters": [names],
+                "responses": answers(None, "V2Error", "404"),
+            }
+        },
+        "/v2/models/{name}/infer": {
+            "post": {
+                "operationId": "infer",
+                "parameters": [names],
+                "requestBody": body(ref("InferenceRequest")),
+                "responses": answers("InferenceResponse", "V2Error", "400", "404", "413"),
+            }
+        },
+        "/v2/models/{name}/versions/{version}/infer": {
+            "post": {
+                "operationId": "inferVersion",
+                "parameters": [names, version],
+                "requestBody": body(ref("InferenceRequest")),
+                "responses": answers("InferenceResponse", "V2Error", "400", "404", "413"),
+            }
+        },
+        "/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "responses": {"200": {"description": "Prometheus text"}},
+            }
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"jupyter-mlops model server: {server.spec.deployment}",
+            "version": __version__,
+        },
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }

@@ -1,0 +1,324 @@
+"""The supervisor of one local deployment: owns the port, runs and restarts its replicas.
+
+Runs detached from JupyterLab (its own session), so a deployment outlives the Jupyter server
+that started it; everything about it lives in its folder ``.mlops/deployments/<name>/``:
+
+- ``deployment.json``: what the user asked for (written by :mod:`.deployments`);
+- ``spec-<generation>.json``: the resolved server spec each generation of replicas runs;
+- ``status.json``: written here (state, pids, generation, restarts, last error);
+- ``logs/``: ``supervisor.log`` and one log per replica slot.
+
+Signals: SIGTERM/SIGINT stop the deployment (replicas get SIGTERM and finish their requests);
+SIGHUP re-reads ``deployment.json`` and moves to its spec with zero downtime: the new generation
+of replicas starts on the same socket and must load and answer its smoke request before the old
+generation is told to stop. If the new generation fails, it is stopped and the old one keeps
+serving; ``status.json`` says why.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("jupyter_mlops.serving.supervisor")
+
+READY_TIMEOUT = 180.0
+STOP_TIMEOUT = 15.0
+# A replica that dies this many times within CRASH_WINDOW seconds is restarted more slowly.
+CRASH_LIMIT = 5
+CRASH_WINDOW = 60.0
+
+
+@dataclass
+class Replica:
+    slot: int
+    generation: int
+    process: subprocess.Popen[bytes]
+    started: float = field(default_factory=time.time)
+
+
+class Supervisor:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.record: dict[str, Any] = json.loads((folder / "deployment.json").read_text())
+        self.generation = int(self.record.get("generation", 0))
+        self.replicas: list[Replica] = []
+        self.sock: socket.socket | None = None
+        self.stopping = False
+        self.reload = False
+        self.restarts = 0
+        self.crashes: list[float] = []
+        self.last_error: str | None = None
+        self.state = "starting"
+
+    # -- status -----------------------------------------------------------------------------------
+
+    def write_status(self, **extra: Any) -> None:
+        status = {
+            "state": self.state,
+            "pid": os.getpid(),
+            "host": self.record["host"],
+            "port": self.record["port"],
+            "generation": self.generation,
+            "models": self.record.get("serving", []),
+            "replicas": [
+                {
+                    "slot": r.slot,
+                    "pid": r.process.pid,
+                    "generation": r.generation,
+                    "started": r.started,
+                }
+                for r in self.replicas
+            ],
+            "restarts": self.restarts,
+            "error": self.last_error,
+            "updated": time.time(),
+            **extra,
+        }
+        tmp = self.folder / "status.json.tmp"
+        tmp.write_text(json.dumps(status, indent=1))
+        os.replace(tmp, self.folder / "status.json")
+
+    # -- replicas ---------------------------------------------------------------------------------
+
+    def spawn(self, slot: int, generation: int) -> tuple[Replica, int]:
+        assert self.sock is not None
+        read_end, write_end = os.pipe()
+        logs = self.folder / "logs"
+        logs.mkdir(exist_ok=True)
+        out = open(logs / f"replica-{slot}.log", "ab")  # noqa: SIM115 - handed to the child
+        env = dict(os.environ)
+        metrics = self.folder / "metrics"
+        metrics.mkdir(exist_ok=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+        env["MLFLOW_LOGGING_LEVEL"] = "WARNING"
+        cmd = [
+            sys.executable,
+            "-m",
+            "jupyter_mlops.serving.worker",
+            "--spec",
+            str(self.folder / f"spec-{generation}.json"),
+            "--fd",
+            str(self.sock.fileno()),
+            "--ready-fd",
+            str(write_end),
+        ]
+        try:
+            process = subprocess.Popen(
+                cmd,
+                pass_fds=(self.sock.fileno(), write_end),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=str(self.folder),
+                preexec_fn=_die_with_parent,
+            )
+        finally:
+            os.close(write_end)
+            out.close()
+        return Replica(slot, generation, process), read_end
+
+    def start_generation(self, generation: int, slots: list[int]) -> list[Replica] | str:
+        """Start replicas of a generation in these slots: all ready -> them, else an error."""
+        started = [self.spawn(slot, generation) for slot in slots]
+        pending = {fd: replica for replica, fd in started}
+        buffers: dict[int, bytes] = {fd: b"" for fd in pending}
+        error: str | None = None
+        deadline = time.monotonic() + READY_TIMEOUT
+        while pending and error is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                error = f"a replica was not ready within {READY_TIMEOUT:.0f} s"
+                break
+            ready, _, _ = select.select(list(pending), [], [], min(left, 0.5))
+            for fd in ready:
+                chunk = os.read(fd, 4096)
+                buffers[fd] += chunk
+                if chunk and not buffers[fd].endswith(b"\n"):
+                    continue
+                message = buffers[fd].decode(errors="replace").strip()
+                os.close(fd)
+                replica = pending.pop(fd)
+                if message != "ready":
+                    error = message.removeprefix("failed: ") or (
+                        f"replica {replica.slot} exited (status {replica.process.wait()}) "
+                        "before it was ready"
+                    )
+                    break
+        for fd in pending:
+            os.close(fd)
+        replicas = [r for r, _ in started]
+        if error is not None:
+            self.terminate(replicas)
+            return error
+        return replicas
+
+    def terminate(self, replicas: list[Replica]) -> None:
+        for r in replicas:
+            if r.process.poll() is None:
+                r.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for r in replicas:
+            try:
+                r.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                r.process.kill()
+                r.process.wait()
+
+    # -- main loop --------------------------------------------------------------------------------
+
+    def bind(self) -> str | None:
+        host, port = self.record["host"], int(self.record["port"])
+        try:
+            sock = socket.create_server((host, port), backlog=2048)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"port {port} on {host} is in use"
+            return f"cannot listen on {host}:{port}: {exc}"
+        sock.set_inheritable(True)
+        self.sock = sock
+        return None
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+        error = self.bind()
+        if error is None:
+            self.write_status()
+            started = self.start_generation(
+                self.generation, list(range(int(self.record["replicas"])))
+            )
+            if isinstance(started, str):
+                error = started
+            else:
+                self.replicas = started
+        if error is not None:
+            self.state, self.last_error = "failed", error
+            log.error("deployment failed to start: %s", error)
+            self.write_status()
+            return 1
+        self.state = "running"
+        self.write_status()
+        log.info("running on %s:%s", self.record["host"], self.record["port"])
+        while not self.stopping:
+            if self.reload:
+                self.reload = False
+                self.update()
+            self.watch()
+            time.sleep(0.2)
+        self.state = "stopping"
+        self.write_status()
+        self.terminate(self.replicas)
+        if self.sock is not None:
+            self.sock.close()
+        self.state = "stopped"
+        self.replicas = []
+        self.write_status()
+        log.info("stopped")
+        return 0
+
+    def watch(self) -> None:
+        """Restart replicas that died (not ones we stopped)."""
+        for i, r in enumerate(self.replicas):
+            code = r.process.poll()
+            if code is None or self.stopping:
+                continue
+            now = time.time()
+            self.crashes = [t for t in self.crashes if now - t < CRASH_WINDOW] + [now]
+            log.warning(
+                "replica %s (pid %s) exited with %s; restarting", r.slot, r.process.pid, code
+            )
+            if len(self.crashes) > CRASH_LIMIT:
+                self.state = "degraded"
+                self.last_error = (
+                    f"replicas crashed {len(self.crashes)} times in {CRASH_WINDOW:.0f} s"
+                )
+                self.write_status()
+                time.sleep(5)
+            started = self.start_generation(r.generation, [r.slot])
+            if isinstance(started, str):
+                self.last_error = f"restart of replica {r.slot} failed: {started}"
+                self.state = "degraded"
+                self.write_status()
+                continue
+            self.replicas[i] = started[0]
+            self.restarts += 1
+            if self.state == "degraded" and len(self.crashes) <= CRASH_LIMIT:
+                self.state = "running"
+            self.write_status()
+
+    def update(self) -> None:
+        """Move to the spec in deployment.json: new replicas ready before the old stop."""
+        record = json.loads((self.folder / "deployment.json").read_text())
+        generation = int(record.get("generation", self.generation + 1))
+        if generation == self.generation:
+            return
+        log.info("updating to generation %s", generation)
+        self.state = "updating"
+        self.write_status(update_to=generation)
+        started = self.start_generation(generation, list(range(int(record["replicas"]))))
+        if isinstance(started, str):
+            self.last_error = (
+                f"update to generation {generation} failed: {started}; "
+                f"generation {self.generation} keeps serving"
+            )
+            log.error(self.last_error)
+            self.state = "running"
+            self.write_status(update_failed=generation)
+            return
+        old = self.replicas
+        self.replicas = started
+        self.record = record
+        self.generation = generation
+        self.last_error = None
+        self.state = "running"
+        self.write_status()
+        self.terminate(old)
+        log.info("generation %s serving", generation)
+
+    def _on_stop(self, signum: int, frame: object) -> None:
+        self.stopping = True
+
+    def _on_reload(self, signum: int, frame: object) -> None:
+        self.reload = True
+
+
+def _die_with_parent() -> None:
+    """Linux: a replica gets SIGTERM when its supervisor dies, even by kill -9, so no orphan
+    keeps serving on a port nobody manages."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    folder = Path(args[0]).resolve()
+    (folder / "logs").mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s supervisor %(levelname)s %(message)s",
+        handlers=[logging.FileHandler(folder / "logs" / "supervisor.log")],
+    )
+    return Supervisor(folder).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

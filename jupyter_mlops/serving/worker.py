@@ -1,0 +1,108 @@
+"""One replica of a model server: load the models, smoke-test them, then serve.
+
+Started by the deployment supervisor with the listening socket it owns (``--fd``), so that all
+replicas answer on one port and a replacement replica can start before an old one stops. In a
+packaged image it runs alone and binds ``--host``/``--port`` itself.
+
+A replica tells the supervisor it is ready (models loaded and their input examples predicted) by
+writing ``ready`` to ``--ready-fd``; a replica that cannot load writes ``failed: <reason>`` and
+exits with status 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jupyter_mlops.serving.app import ModelServer
+    from jupyter_mlops.serving.predlog import PredictionLog
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jupyter_mlops.serving.worker")
+    parser.add_argument("--spec", required=True, help="the server spec (JSON)")
+    parser.add_argument("--fd", type=int, help="an inherited listening socket")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--ready-fd", type=int, help="where to write 'ready' or 'failed: ...'")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s replica %(process)d %(levelname)s %(message)s"
+    )
+    log = logging.getLogger("jupyter_mlops.serving")
+    try:
+        server, prediction_log = _load(Path(args.spec))
+    except Exception as exc:  # any load failure is reported to the supervisor, not raised
+        log.exception("The replica could not start")
+        _tell(args.ready_fd, f"failed: {type(exc).__name__}: {exc}")
+        return 3
+    import uvicorn
+
+    sock = socket.socket(fileno=args.fd) if args.fd is not None else None
+    config = uvicorn.Config(
+        server.app,
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=10,
+        backlog=2048,
+    )
+    uv = uvicorn.Server(config)
+    _tell(args.ready_fd, "ready")
+    log.info(
+        "serving %s on %s",
+        ", ".join(f"{m.name} v{m.version}" for m in server.models),
+        "the supervisor's socket" if sock else f"{args.host}:{args.port}",
+    )
+    try:
+        uv.run(sockets=[sock] if sock is not None else None)
+    finally:
+        if prediction_log is not None:
+            prediction_log.close()
+        log.info("stopped")
+    return 0
+
+
+def _load(spec_path: Path) -> tuple[ModelServer, PredictionLog | None]:
+    from jupyter_mlops.serving.app import ModelServer
+    from jupyter_mlops.serving.predlog import PredictionLog
+    from jupyter_mlops.serving.spec import ServerSpec
+
+    spec = ServerSpec.read(spec_path)
+    store = None
+    if spec.workspace and any(m.features for m in spec.models):
+        from jupyter_mlops.workspace import Workspace
+
+        store = Workspace.open(spec.workspace).features
+    prediction_log = None
+    if spec.prediction_log and spec.log_predictions:
+        prediction_log = PredictionLog(
+            Path(spec.prediction_log), fsync_interval=spec.fsync_interval
+        )
+    server = ModelServer(spec, store=store, prediction_log=prediction_log)
+    server.smoke()
+    return server, prediction_log
+
+
+def _tell(fd: int | None, message: str) -> None:
+    if fd is None:
+        return
+    try:
+        os.write(fd, (message.replace("\n", " ") + "\n").encode())
+        os.close(fd)
+    except OSError:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
