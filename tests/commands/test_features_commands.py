@@ -10,83 +10,16 @@ import pandas as pd
 import pytest
 
 from jupyter_mlops import Workspace
-from jupyter_mlops.features.service import FEATURES_TAG, usage_payload
-from tests.commands.test_cli import jupyter_mlops
-from tests.commands.test_magic import outputs_text, run_notebook
-
-DEFINITIONS = """
-from jupyter_mlops.features import Entity, FeatureView, Field, ParquetSource
-
-customer = Entity("customer", ["customer_id"], description="a paying customer")
-
-customer_spend = FeatureView(
-    name="customer_spend",
-    entities=[customer],
-    features=[Field("orders", "int64"), Field("avg_spend", "float64"), {extra}],
-    ttl="{ttl}",
-    description="what a customer spends",
-    owner="growth",
-    tags={{"team": "growth"}},
+from tests.helpers import (
+    build_feature_workspace,
+    feature_definitions,
+    jupyter_mlops,
+    outputs_text,
+    record_training_run,
+    run_notebook,
+    workspace_spend_rows,
+    write_feature_definitions,
 )
-
-customer_profile = FeatureView(
-    name="customer_profile",
-    entities=[customer],
-    source=ParquetSource(path="data/profile.parquet"),
-    timestamp_field="updated_at",
-    features=[Field("age", "int64"), Field("country", "string")],
-)
-"""
-
-
-def definitions(extra: str = 'Field("segment", "string")', ttl: str = "30d") -> str:
-    return DEFINITIONS.format(extra=extra, ttl=ttl)
-
-
-def spend_rows() -> pd.DataFrame:
-    """Customer 1 changes on Jan 1 and Jan 10; customer 2 has one row on Jan 5."""
-    return pd.DataFrame(
-        {
-            "customer_id": [1, 1, 2],
-            "event_timestamp": pd.to_datetime(["2026-01-01", "2026-01-10", "2026-01-05"]),
-            "orders": [1, 2, 7],
-            "avg_spend": [10.0, 20.0, 70.0],
-            "segment": ["new", "active", "lapsed"],
-            "is_vip": [False, True, False],
-        }
-    )
-
-
-def write_definitions(ws: Workspace, text: str) -> None:
-    (ws.root / "features").mkdir(exist_ok=True)
-    (ws.root / "features" / "defs.py").write_text(text)
-
-
-def build_feature_workspace(ws: Workspace) -> Workspace:
-    """customer_spend (ingested; v1, then v2 adds is_vip) and customer_profile (Parquet)."""
-    (ws.root / "data").mkdir()
-    pd.DataFrame(
-        {
-            "customer_id": [1, 2],
-            "updated_at": pd.to_datetime(["2025-12-01", "2025-12-02"]),
-            "age": [34, 51],
-            "country": ["FR", "DE"],
-        }
-    ).to_parquet(ws.root / "data" / "profile.parquet")
-    write_definitions(ws, definitions())
-    ws.features.apply()
-    write_definitions(ws, definitions('Field("segment", "string"), Field("is_vip", "bool")'))
-    ws.features.apply()
-    ws.features.ingest("customer_spend", spend_rows())
-    return ws
-
-
-def record_training_run(ws: Workspace, features: list[str], name: str) -> str:
-    """A tracked run tagged as a training frame with ``features`` tags it (see record_usage)."""
-    payload = usage_payload(ws.features.resolve(features))
-    with ws.tracking.start_run("churn", run_name=name) as rec:
-        rec.set_tags({FEATURES_TAG: json.dumps(payload)})
-    return rec.run_id
 
 
 @pytest.fixture
@@ -118,7 +51,7 @@ def fails(*args: str, cwd: Path, code: int = 1) -> str:
 
 def test_plan_writes_nothing_then_apply_versions(workspace: Workspace) -> None:
     root = workspace.root
-    write_definitions(workspace, definitions())
+    write_feature_definitions(workspace, feature_definitions())
     out = ok("plan", cwd=root)
     assert "+ view customer_spend: create -> v1" in out and "+ entity customer: create" in out
     assert ok_json("list", cwd=root)["rows"] == []  # plan wrote nothing
@@ -130,7 +63,7 @@ def test_plan_writes_nothing_then_apply_versions(workspace: Workspace) -> None:
     }
     assert "No changes." in ok("apply", cwd=root)
 
-    write_definitions(workspace, definitions(ttl="7d"))
+    write_feature_definitions(workspace, feature_definitions(ttl="7d"))
     out = ok("plan", cwd=root)
     assert "~ view customer_spend: new_version -> v2" in out and "~ ttl: 30d -> 7d" in out
     ok("apply", cwd=root)
@@ -141,11 +74,11 @@ def test_plan_and_apply_bad_definitions(workspace: Workspace) -> None:
     root = workspace.root
     err = fails("plan", cwd=root)
     assert "No definitions folder 'features'" in err and "hint:" in err
-    write_definitions(workspace, definitions(ttl="soon"))
+    write_feature_definitions(workspace, feature_definitions(ttl="soon"))
     err = fails("apply", cwd=root)
     assert "TTL 'soon' cannot be parsed" in err and "defs.py" in err
     assert workspace.features.list_views() == []  # nothing written
-    write_definitions(workspace, definitions(extra='Field("segment", "text")'))
+    write_feature_definitions(workspace, feature_definitions(extra='Field("segment", "text")'))
     assert "Unknown dtype 'text'" in fails("plan", cwd=root)
     (root / "other").mkdir()
     assert "No Entity or FeatureView definitions" in fails("plan", "--dir", "other", cwd=root)
@@ -230,7 +163,7 @@ def test_usage_lists_runs_per_version(feature_ws: Workspace) -> None:
 
 def test_ingest_parquet_and_csv(feature_ws: Workspace) -> None:
     root = feature_ws.root
-    more = spend_rows().assign(customer_id=[3, 3, 4])
+    more = workspace_spend_rows().assign(customer_id=[3, 3, 4])
     more.to_parquet(root / "data" / "more.parquet")
     out = ok("ingest", "customer_spend", "data/more.parquet", cwd=root)
     assert "Ingested 3 row(s) from data/more.parquet into customer_spend:v2." in out
@@ -249,10 +182,12 @@ def test_ingest_parquet_and_csv(feature_ws: Workspace) -> None:
 
 def test_ingest_bad_input_is_a_message(feature_ws: Workspace) -> None:
     root = feature_ws.root
-    spend_rows().drop(columns=["orders"]).to_csv(root / "data" / "bad.csv", index=False)
+    workspace_spend_rows().drop(columns=["orders"]).to_csv(root / "data" / "bad.csv", index=False)
     err = fails("ingest", "customer_spend", "data/bad.csv", cwd=root)
     assert "Batch rejected for customer_spend:v2, nothing written: missing columns: orders" in err
-    spend_rows().assign(orders=["a", "b", "c"]).to_parquet(root / "data" / "typed.parquet")
+    workspace_spend_rows().assign(orders=["a", "b", "c"]).to_parquet(
+        root / "data" / "typed.parquet"
+    )
     err = fails("ingest", "customer_spend", "data/typed.parquet", cwd=root)
     assert "Batch rejected" in err and "orders" in err
     (root / "data" / "times.csv").write_text(

@@ -1,12 +1,26 @@
-"""Fixtures of the feature tests: a feature store with a customer entity and two views."""
+"""Fixtures of the feature tests: a feature store, a customer entity, a view, and Redis.
+
+``redis_server`` starts the Debian package's ``redis-server`` once per session on a free port of
+127.0.0.1, with persistence off (``--save '' --appendonly no``), and stops it at the end;
+``redis_url`` empties its database for one test. They live here, not in ``online/``, because the
+materialization and lookup tests use them too.
+"""
 
 from __future__ import annotations
 
-import pandas as pd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from jupyter_mlops import Workspace
 from jupyter_mlops.features import Entity, FeatureStore, FeatureView, Field
+from tests.helpers import RedisServer, free_port, redis_answers, stop_process_group, wait_for
+
+REDIS_INSTALL_HINT = "apt-get install -y redis-server"
 
 
 @pytest.fixture
@@ -37,19 +51,57 @@ def spend_view(customer: Entity) -> FeatureView:
     )
 
 
-def ts(*values: str) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(pd.to_datetime(list(values), format="ISO8601"))
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """``redis-server`` on 127.0.0.1 (free port), no persistence; stopped after the session."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail(
+            f"redis-server is not installed; the Redis online store tests need it. "
+            f"Install it: {REDIS_INSTALL_HINT}",
+            pytrace=False,
+        )
+    base = Path(tempfile.mkdtemp(prefix="mlops-redis-"))
+    port = free_port()
+    log = base / "redis.log"
+    command = [
+        binary,
+        "--bind", "127.0.0.1",
+        "--port", str(port),
+        "--save", "",
+        "--appendonly", "no",
+        "--dir", str(base),
+    ]  # fmt: skip
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = RedisServer(f"redis://127.0.0.1:{port}/0", process, log, binary)
+    try:
+        wait_for(
+            lambda: redis_answers(server.url),
+            "redis-server",
+            alive=lambda: process.poll() is None,
+            log=log,
+        )
+        yield server
+    finally:
+        stop_process_group(process)
+        shutil.rmtree(base, ignore_errors=True)
 
 
-def spend_rows() -> pd.DataFrame:
-    """Customer 1 changes on Jan 1, Jan 10 and Mar 1; customer 2 has one row on Jan 5."""
-    return pd.DataFrame(
-        {
-            "customer_id": [1, 1, 1, 2],
-            "event_timestamp": ts("2026-01-01", "2026-01-10", "2026-03-01", "2026-01-05"),
-            "orders": [1, 2, 3, 7],
-            "avg_spend": [10.0, 20.0, 30.0, 70.0],
-            "is_vip": [False, True, True, False],
-            "segment": ["new", "active", "active", "lapsed"],
-        }
-    )
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The URL of an empty Redis database on the session's server."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return redis_server.url

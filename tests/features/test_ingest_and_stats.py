@@ -11,7 +11,7 @@ import pytest
 
 from jupyter_mlops.errors import InvalidInput
 from jupyter_mlops.features import Entity, FeatureStore, FeatureView, Field, ParquetSource
-from tests.features.conftest import spend_rows, ts
+from tests.helpers import spend_rows, ts
 
 
 @pytest.fixture

@@ -16,8 +16,7 @@ import pytest
 from jupyter_mlops import Workspace
 from jupyter_mlops.errors import InvalidInput, NotFound
 from jupyter_mlops.features import Entity, FeatureStore, FeatureView, Field, ParquetSource
-from tests.features.conftest import spend_rows, ts
-from tests.features.online.conftest import redis_server  # noqa: F401  (a fixture)
+from tests.helpers import spend_rows, ts
 
 
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.service)])

@@ -16,7 +16,6 @@ import pytest
 from jupyter_mlops import Workspace
 from jupyter_mlops.errors import InvalidInput, NotFound
 from jupyter_mlops.features import Entity, FeatureStore, FeatureView, Field
-from tests.features.online.conftest import redis_server  # noqa: F401  (a fixture)
 
 NOW = pd.Timestamp.now("UTC").tz_localize(None).floor("s")
 

@@ -17,7 +17,7 @@ from jupyter_mlops.features import (
     Field,
     ParquetSource,
 )
-from tests.features.conftest import spend_rows, ts
+from tests.helpers import spend_rows, ts
 
 
 @pytest.fixture

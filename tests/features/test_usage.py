@@ -18,7 +18,7 @@ from jupyter_mlops.features.service import (
     entity_fingerprint,
     record_usage,
 )
-from tests.features.conftest import spend_rows, ts
+from tests.helpers import spend_rows, ts
 
 
 @pytest.fixture

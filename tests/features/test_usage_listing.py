@@ -16,7 +16,7 @@ from jupyter_mlops.features import FeatureStore, FeatureView
 from jupyter_mlops.features.service import FEATURES_TAG
 from jupyter_mlops.features.usage import versions_used
 from jupyter_mlops.tracking.notebook_run import NotebookRun
-from tests.features.conftest import spend_rows, ts
+from tests.helpers import spend_rows, ts
 
 
 @pytest.fixture

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pandas as pd
 import pytest
 
 from jupyter_mlops import Workspace
-from tests.commands.test_features_commands import build_feature_workspace, record_training_run
-from tests.server.test_experiments_api import get_error, get_json
-
-Fetch = Callable[..., Awaitable[Any]]
+from tests.helpers import Fetch, build_feature_workspace, get_error, get_json, record_training_run
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ import pytest
 
 from jupyter_mlops.errors import BackendUnavailable, InvalidInput
 from jupyter_mlops.features.online import OnlineStore, SqliteOnlineStore, open_online_store
-from tests.features.online.conftest import RedisServer
-from tests.services.conftest import free_port
+from tests.helpers import RedisServer, free_port, redis_answers, stop_process_group, wait_for
 
 
 @pytest.mark.parametrize("setting", [None, "", "  ", "sqlite", {"online_store": "sqlite"}, {}])
@@ -68,9 +67,6 @@ def test_a_redis_that_goes_away_raises_backend_unavailable(
     # A server of its own, to stop under the store (the session's server is shared).
     import subprocess
 
-    from tests.features.online.conftest import _redis_answers
-    from tests.services.conftest import stop_process_group, wait_for
-
     port = free_port()
     process = subprocess.Popen(
         [redis_server.binary, "--bind", "127.0.0.1", "--port", str(port), "--save", ""],
@@ -80,7 +76,7 @@ def test_a_redis_that_goes_away_raises_backend_unavailable(
     )
     url = f"redis://127.0.0.1:{port}/0"
     try:
-        wait_for(lambda: _redis_answers(url), "redis-server", alive=lambda: process.poll() is None)
+        wait_for(lambda: redis_answers(url), "redis-server", alive=lambda: process.poll() is None)
         store = open_online_store(url, tmp_path)
         store.write("spend", 1, [1], pd.DataFrame({"x": [1.0]}), pd.Timestamp("2026-01-01"))
     finally:
