@@ -101,6 +101,8 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> Result:
     ]
     if d.transform_sql:
         facts.append(("transform", d.transform_sql))
+    elif d.transform is not None:
+        facts.append(("transform", f"{d.transform.describe()}:\n{d.transform.source}"))
     facts += [
         ("description", d.description or "-"),
         ("owner", d.owner or "-"),

@@ -42,6 +42,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, Va
 from pydantic import Field as ModelField
 
 from jupyter_mlops.errors import InvalidInput
+from jupyter_mlops.features.transforms import PythonTransform, from_function
 
 DType = Literal["int64", "float64", "bool", "string", "timestamp"]
 DTYPES: tuple[str, ...] = get_args(DType)
@@ -222,6 +223,11 @@ class FeatureView(_Definition):
         transform_sql: optional SQL run on the source before the join. It reads a relation
             called ``source`` and must return the join keys, the timestamp field and the
             features, e.g. ``"SELECT customer_id, ts, amount / n AS avg_spend FROM source"``.
+        transform: optional Python function instead of ``transform_sql``: it takes the rows
+            of the source as a pandas DataFrame and returns a DataFrame with the join keys, the
+            timestamp field and the features (other columns are dropped). Like the SQL, it runs
+            whenever the rows are read; its source code is part of the version, see
+            :mod:`jupyter_mlops.features.transforms`.
         description, owner, tags: metadata; changing them does not make a new version.
     """
 
@@ -232,6 +238,7 @@ class FeatureView(_Definition):
     features: list[Field] = ModelField(min_length=1)
     ttl: TTL = None
     transform_sql: str | None = None
+    transform: Annotated[PythonTransform | None, BeforeValidator(from_function)] = None
     description: str = ""
     owner: str = ""
     tags: dict[str, str] = ModelField(default_factory=dict)
@@ -244,6 +251,13 @@ class FeatureView(_Definition):
             raise InvalidInput(
                 f"FeatureView {self.name!r}: feature names repeat: {', '.join(dupes)}.",
                 field="features",
+            )
+        if self.transform is not None and self.transform_sql:
+            raise InvalidInput(
+                f"FeatureView {self.name!r} has both transform_sql and a Python transform "
+                f"({self.transform.name}); only one can run.",
+                hint="Keep one: express the SQL in the function, or drop transform=.",
+                field="transform",
             )
         if self.timestamp_field in names:
             raise InvalidInput(

@@ -202,11 +202,13 @@ class OfflineStore:
             )
         raise InvalidInput(f"{view.label} has a source of unknown kind.")  # pragma: no cover
 
-    def view_sql(self, view: ViewVersion) -> str | None:
-        """SQL returning the view's join keys, timestamp field and typed features.
+    def view_sql(self, view: ViewVersion, con: duckdb.DuckDBPyConnection) -> str | None:
+        """SQL returning the view's join keys, timestamp field and typed features, on ``con``.
 
-        The SQL transform, if any, is applied; features are cast to their declared types
-        (``timestamp`` features keep their zone awareness). None when there are no rows.
+        The transform, if any, is applied: SQL is part of the query; a Python function runs
+        here, on the rows read into pandas, and its result is registered on ``con``. Features
+        are cast to their declared types (``timestamp`` features keep their zone awareness).
+        None when there are no rows.
         """
         raw = self.raw_sql(view)
         if raw is None:
@@ -214,9 +216,66 @@ class OfflineStore:
         definition = view.definition
         if definition.transform_sql:
             raw = f"WITH source AS ({raw}) {definition.transform_sql}"
+        elif definition.transform is not None:
+            frame = self.transformed_rows(view, con, raw)
+            name = f"__mlops_transformed_{view.name}_v{view.version}"
+            con.register(name, frame)
+            raw = f"SELECT * FROM {quote(name)}"
         columns = [quote(k) for k in view.join_keys] + [quote(definition.timestamp_field)]
         columns += [_cast(f) for f in definition.features]
         return f"SELECT {', '.join(columns)} FROM ({raw})"
+
+    def transformed_rows(
+        self,
+        view: ViewVersion,
+        con: duckdb.DuckDBPyConnection,
+        raw: str,
+        *,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """The rows of ``raw`` (at most ``limit``) through the view's Python transform.
+
+        The function gets a pandas DataFrame with nullable integer and boolean columns, as a
+        training frame has them.
+
+        Raises:
+            InvalidInput: the function fails, or does not return the view's columns.
+        """
+        from jupyter_mlops.features.transforms import apply, function_of
+
+        transform = view.definition.transform
+        assert transform is not None
+        function = function_of(transform, self.workspace.root)
+        query = raw if limit is None else f"SELECT * FROM ({raw}) LIMIT {int(limit)}"
+        with duckdb_errors(f"Reading {view.label} failed"):
+            rows = con.sql(query).to_arrow_table().to_pandas(types_mapper=_pandas_type)
+        required = [*view.join_keys, view.definition.timestamp_field]
+        required += [f.name for f in view.definition.features]
+        return apply(function, rows, name=transform.name, label=view.label, required=required)
+
+    def check_transform(self, view: ViewVersion, *, sample: int = 100) -> None:
+        """Run a view version's Python transform on a sample of its rows, if it has any.
+
+        ``plan`` and ``apply`` call this, so that a function that fails or leaves out a
+        column is an error before anything is registered. A source that does not exist yet,
+        or an ingested view without rows, cannot be checked, and passes.
+
+        Raises:
+            InvalidInput: the function fails, or does not return the view's columns.
+        """
+        if view.definition.transform is None:
+            return
+        source = view.definition.source
+        if (
+            source is not None
+            and not self.workspace.resolve_path(source.path, must_exist=False).exists()
+        ):
+            return
+        raw = self.raw_sql(view)
+        if raw is None:
+            return
+        with self.connect() as con:
+            self.transformed_rows(view, con, raw, limit=sample)
 
     def latest_rows(
         self,
@@ -238,9 +297,24 @@ class OfflineStore:
         Returns a pandas DataFrame (join keys, timestamp field, features; nullable dtypes as in
         training frames), or a ``pyarrow.Table`` when ``as_arrow``.
         """
+        con = self.connect()
+        try:
+            return self._latest_rows(con, view, start, end, closed, as_arrow)
+        finally:
+            con.close()
+
+    def _latest_rows(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        view: ViewVersion,
+        start: datetime | None,
+        end: datetime | None,
+        closed: Literal["left", "right"],
+        as_arrow: bool,
+    ) -> Any:
         definition = view.definition
         ts = quote(definition.timestamp_field)
-        sql = self.view_sql(view)
+        sql = self.view_sql(view, con)
         if sql is None:
             keys = ", ".join(f"NULL::BIGINT AS {quote(k)}" for k in view.join_keys)
             feats = ", ".join(
@@ -259,22 +333,18 @@ class OfflineStore:
             f"SELECT * FROM ({sql}) {'WHERE ' + ' AND '.join(where) if where else ''} "
             f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {ts} DESC) = 1"
         )
-        con = self.connect()
-        try:
-            with duckdb_errors(f"Reading {view.label} failed"):
-                table = con.sql(query, params=params).to_arrow_table()
-        finally:
-            con.close()
+        with duckdb_errors(f"Reading {view.label} failed"):
+            table = con.sql(query, params=params).to_arrow_table()
         return table if as_arrow else table.to_pandas(types_mapper=_pandas_type)
 
     def timestamp_kind(self, view: ViewVersion) -> Literal["naive", "aware"] | None:
         """Whether the view's event times are naive or aware; None when it has no rows yet."""
-        sql = self.view_sql(view)
-        if sql is None:
-            return None
         ts = view.definition.timestamp_field
         con = self.connect()
         try:
+            sql = self.view_sql(view, con)
+            if sql is None:
+                return None
             with duckdb_errors(f"Reading {view.label} failed"):
                 duck_type = _describe(con, sql)[ts]
         finally:
@@ -525,7 +595,7 @@ class OfflineStore:
         """The view's SQL, after checking its key and timestamp types against the entity's."""
         definition = view.definition
         ts = definition.timestamp_field
-        sql = self.view_sql(view)
+        sql = self.view_sql(view, con)
         if sql is None:
             # No rows yet: an empty relation with the entity's key and timestamp types.
             cols = [f"{quote(k)}" for k in view.join_keys]

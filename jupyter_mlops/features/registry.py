@@ -6,11 +6,11 @@ of one. ``apply`` holds an exclusive lock (``registry.lock``, POSIX ``flock``) w
 plans and writes, so two processes applying at once get consecutive versions.
 
 What makes a new version: a change of the view's *versioned content*, which is its entities' join
-keys, the timestamp field, the features' names and dtypes, the source, the SQL transform and the
-TTL (a pinned reference must rebuild the same training frame, and the TTL decides which values are
-null). Changing only the description, owner or tags updates the latest version in place. Each
-version carries the sha256 of the canonical JSON of its versioned content; old versions stay
-readable. ``apply`` never deletes a view.
+keys, the timestamp field, the features' names and dtypes, the source, the SQL transform or the
+normalised source code of the Python transform, and the TTL (a pinned reference must rebuild the
+same training frame, and the TTL decides which values are null). Changing only the description,
+owner or tags updates the latest version in place. Each version carries the sha256 of the
+canonical JSON of its versioned content; old versions stay readable. ``apply`` never deletes a view.
 
 References name one feature: ``"customer_stats:avg_spend"`` takes the latest version,
 ``"customer_stats:v2:avg_spend"`` pins version 2, and ``"customer_stats:*"`` takes every feature.
@@ -26,7 +26,7 @@ import os
 import re
 import runpy
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +43,10 @@ from jupyter_mlops.features.definitions import (
     ParquetSource,
 )
 from jupyter_mlops.features.schemas import Change, Plan, RegistryData, ViewVersion
+from jupyter_mlops.features.transforms import PythonTransform
+
+# Checks a new view version before it is registered (the feature store runs its transform).
+VersionCheck = Callable[[ViewVersion], None]
 
 if TYPE_CHECKING:
     from jupyter_mlops.workspace import Workspace
@@ -113,7 +117,7 @@ def _close(word: str, candidates: Iterable[str]) -> str:
 def versioned_content(view: FeatureView, entities: dict[str, Entity]) -> dict[str, Any]:
     """The part of a view whose change makes a new version, as plain JSON data."""
     data = view.model_dump(mode="json")
-    return {
+    content: dict[str, Any] = {
         "name": view.name,
         "entities": [
             {"name": n, "join_keys": list(entities[n].join_keys)} for n in view.entity_names
@@ -124,6 +128,10 @@ def versioned_content(view: FeatureView, entities: dict[str, Entity]) -> dict[st
         "transform_sql": view.transform_sql,
         "ttl": data["ttl"],
     }
+    if view.transform is not None:
+        # Only when set, so that views without one keep the fingerprints they always had.
+        content["transform"] = view.transform.versioned()
+    return content
 
 
 def fingerprint(content: dict[str, Any]) -> str:
@@ -171,6 +179,25 @@ def diff_views(old: FeatureView, new: FeatureView, *, metadata: bool = True) -> 
     for key in keys:
         if before[key] != after[key]:
             lines.append(f"~ {key}: {_show(before[key])} -> {_show(after[key])}")
+    lines.extend(diff_transforms(old.transform, new.transform))
+    return lines
+
+
+def diff_transforms(old: PythonTransform | None, new: PythonTransform | None) -> list[str]:
+    """Readable lines of what changed in a Python transform, with its source as a diff."""
+    if old == new:
+        return []
+    if old is None or new is None:
+        mark, which = ("+", new) if old is None else ("-", old)
+        assert which is not None
+        return [f"{mark} transform: {which.describe()}"]
+    if old.versioned() == new.versioned():
+        return [f"~ transform location: {old.file or old.module} -> {new.file or new.module}"]
+    lines = [f"~ transform: {old.describe()} -> {new.describe()}, source changed:"]
+    changed = difflib.unified_diff(
+        old.source.splitlines(), new.source.splitlines(), lineterm="", n=1
+    )
+    lines.extend(f"  {line}" for line in changed if not line.startswith(("---", "+++")))
     return lines
 
 
@@ -333,24 +360,32 @@ class FeatureRegistry:
 
     # -- plan and apply ---------------------------------------------------------------------
 
-    def plan(self, definitions: Iterable[Definition]) -> Plan:
+    def plan(self, definitions: Iterable[Definition], *, check: VersionCheck | None = None) -> Plan:
         """What :meth:`apply` would do with ``definitions``; nothing is written.
+
+        Args:
+            definitions: the entities and views.
+            check: called with every view version the plan would create, before anything is
+                written; it raises to refuse the plan.
 
         Raises:
             InvalidInput: a view names an unknown entity, two definitions share a name, a
                 feature has the name of a join key, or a source path leaves the workspace.
         """
-        plan, _ = self._plan(definitions)
+        plan, _ = self._plan(definitions, check)
         return plan
 
-    def apply(self, definitions: Iterable[Definition]) -> Plan:
+    def apply(
+        self, definitions: Iterable[Definition], *, check: VersionCheck | None = None
+    ) -> Plan:
         """Register ``definitions``: new views get v1, changed views a new version.
 
-        Returns the plan that was applied. Nothing is written when nothing changed.
+        Returns the plan that was applied. Nothing is written when nothing changed, or when
+        ``check`` (as in :meth:`plan`) raises.
         """
         definitions = list(definitions)
         with self._locked():
-            plan, data = self._plan(definitions)
+            plan, data = self._plan(definitions, check)
             if plan.has_changes:
                 self._save(data)
         return plan
@@ -366,7 +401,9 @@ class FeatureRegistry:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _plan(self, definitions: Iterable[Definition]) -> tuple[Plan, RegistryData]:
+    def _plan(
+        self, definitions: Iterable[Definition], check: VersionCheck | None = None
+    ) -> tuple[Plan, RegistryData]:
         data = self.load()
         entities, views = self._collect(definitions)
         known = {**data.entities, **entities}
@@ -413,6 +450,11 @@ class FeatureRegistry:
                     )
                 )
                 diff = [f"+ feature {f.name}: {f.dtype}" for f in resolved.features]
+                if resolved.transform_sql:
+                    diff.append(f"+ transform_sql: {resolved.transform_sql}")
+                diff += diff_transforms(None, resolved.transform)
+                if check is not None:
+                    check(history[-1])
                 changes.append(
                     Change(kind="view", name=name, action="create", version=1, diff=diff)
                 )
@@ -431,6 +473,8 @@ class FeatureRegistry:
                     )
                 )
                 action = "new_version"
+                if check is not None:
+                    check(history[-1])
             elif latest.definition != resolved:
                 diff = diff_views(latest.definition, resolved)
                 version = latest.version
@@ -496,6 +540,15 @@ class FeatureRegistry:
             full = self.workspace.resolve_path(view.source.path, must_exist=False)
             relative = full.relative_to(self.workspace.root).as_posix() or "."
             update["source"] = view.source.model_copy(update={"path": relative})
+        if view.transform is not None and view.transform.file:
+            # Kept only inside the workspace, relative: where to find the function's globals.
+            where = Path(view.transform.file)
+            root = self.workspace.root.resolve()
+            inside = where.is_absolute() and where.resolve().is_relative_to(root)
+            relative_file = where.resolve().relative_to(root).as_posix() if inside else None
+            if not where.is_absolute():
+                relative_file = where.as_posix()
+            update["transform"] = view.transform.model_copy(update={"file": relative_file})
         return view.model_copy(update=update)
 
 

@@ -53,6 +53,8 @@ class ViewVersion(Schema):
             text = f"Parquet {source.path}"
         if definition.transform_sql:
             text = f"{text or 'ingested rows'}, through a SQL transform"
+        elif definition.transform is not None:
+            text = f"{text or 'ingested rows'}, through {definition.transform.describe()}"
         return text
 
     def matches(self, search: str) -> bool:

@@ -116,12 +116,16 @@ class FeatureStore:
     def plan(self, definitions: Iterable[Definition] | None = None) -> Plan:
         """What :meth:`apply` would change; nothing is written.
 
+        A new version's Python transform is run on up to 100 rows of its source, so a function
+        that fails or leaves out a column is an error here (a source without rows yet cannot be
+        checked).
+
         Args:
             definitions: entities and views declared in a notebook; when None, those in the
                 workspace's ``features/*.py`` files.
         """
         defs = self.load_definitions() if definitions is None else definitions
-        return self.registry.plan(defs)
+        return self.registry.plan(defs, check=self.offline.check_transform)
 
     def apply(self, definitions: Iterable[Definition] | None = None) -> Plan:
         """Register definitions (``features/*.py`` when None); changed views get a new version.
@@ -129,7 +133,7 @@ class FeatureStore:
         Returns the plan that was applied; print it for a readable summary.
         """
         defs = self.load_definitions() if definitions is None else definitions
-        return self.registry.apply(defs)
+        return self.registry.apply(defs, check=self.offline.check_transform)
 
     # -- reading the registry ------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ from jupyter_mlops.features.offline import OfflineStore, duckdb_errors, quote
 from jupyter_mlops.features.schemas import FeatureStats, ViewStats
 
 if TYPE_CHECKING:
+    import duckdb
+
     from jupyter_mlops.features.schemas import ViewVersion
 
 TOP_VALUES = 5
@@ -32,10 +34,20 @@ def view_stats(
         now: the time freshness is measured against (default: the current time, UTC).
     """
     now = now or datetime.now(UTC)
+    con = offline.connect()
+    try:
+        return _stats(offline, con, view, now)
+    finally:
+        con.close()
+
+
+def _stats(
+    offline: OfflineStore, con: duckdb.DuckDBPyConnection, view: ViewVersion, now: datetime
+) -> ViewStats:
     definition = view.definition
     ttl = definition.ttl
     ttl_seconds = ttl.total_seconds() if ttl is not None else None
-    sql = offline.view_sql(view)
+    sql = offline.view_sql(view, con)
     if sql is None:
         return ViewStats(
             name=view.name,
@@ -61,22 +73,18 @@ def view_stats(
             parts += [f"min({num})", f"max({num})", f"avg({num})", f"stddev_samp({num})"]
         elif f.dtype == "timestamp":
             parts += [f"min({col})::VARCHAR", f"max({col})::VARCHAR"]
-    con = offline.connect()
-    try:
-        with duckdb_errors(f"Statistics of {view.label} failed"):
-            con.execute(f"CREATE TEMP VIEW rows AS {sql}")
-            row = list(con.execute(f"SELECT {', '.join(parts)} FROM rows").fetchall()[0])
-            tops: dict[str, list[tuple[str, int]]] = {}
-            for f in definition.features:
-                if f.dtype == "string":
-                    col = quote(f.name)
-                    found = con.execute(
-                        f"SELECT {col}, count(*) AS n FROM rows WHERE {col} IS NOT NULL "
-                        f"GROUP BY {col} ORDER BY n DESC, {col} LIMIT {TOP_VALUES}"
-                    ).fetchall()
-                    tops[f.name] = [(str(v), int(n)) for v, n in found]
-    finally:
-        con.close()
+    with duckdb_errors(f"Statistics of {view.label} failed"):
+        con.execute(f"CREATE TEMP VIEW rows AS {sql}")
+        row = list(con.execute(f"SELECT {', '.join(parts)} FROM rows").fetchall()[0])
+        tops: dict[str, list[tuple[str, int]]] = {}
+        for f in definition.features:
+            if f.dtype == "string":
+                col = quote(f.name)
+                found = con.execute(
+                    f"SELECT {col}, count(*) AS n FROM rows WHERE {col} IS NOT NULL "
+                    f"GROUP BY {col} ORDER BY n DESC, {col} LIMIT {TOP_VALUES}"
+                ).fetchall()
+                tops[f.name] = [(str(v), int(n)) for v, n in found]
     count, first, last = int(row[0]), _utc(row[1]), _utc(row[2])
     values = row[3:]
     features: list[FeatureStats] = []
