@@ -21,6 +21,7 @@ Time zones:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
@@ -37,20 +38,31 @@ if TYPE_CHECKING:
 TimeKind = Literal["naive", "aware"]
 
 
-def materialize_view(
+@dataclass(frozen=True)
+class Window:
+    """What one view version's materialization reads: event times in ``(start, end]``."""
+
+    view: ViewVersion
+    kind: TimeKind | None
+    start: datetime | None
+    end: datetime
+    # True when end=None (now) is before the watermark: nothing to read, the watermark stays.
+    behind: bool = False
+
+
+def window(
     offline: OfflineStore,
     online: OnlineStore,
     view: ViewVersion,
     start: datetime | None = None,
     end: datetime | None = None,
-) -> MaterializeResult:
-    """Load one view version's rows with event time in ``(start, end]`` into ``online``.
-
-    See the module's docstring for windows, watermarks and time zones.
+) -> Window:
+    """Check ``start`` and ``end`` for one view version and work out its window.
 
     Raises:
-        InvalidInput: ``start``/``end`` are naive for a view stored aware (or the reverse), or
-            ``end`` is before ``start``.
+        InvalidInput: ``start``/``end`` are naive for a view stored aware (or the reverse),
+            ``end`` is before ``start``, or an explicit ``end`` is before the watermark when
+            ``start`` is None (the window would run backwards and the watermark move back).
     """
     kind = offline.timestamp_kind(view)
     for name, value in (("start", start), ("end", end)):
@@ -64,26 +76,76 @@ def materialize_view(
                 else "Give a naive datetime (taken as UTC).",
                 field=name,
             )
-    effective_kind: TimeKind = kind or (_kind_of(end) if end is not None else "aware")
+    given = end or start
+    effective_kind: TimeKind = kind or (_kind_of(given) if given is not None else "aware")
+    if start is not None and end is not None:
+        if _kind_of(start) != _kind_of(end):
+            raise InvalidInput(
+                "'start' and 'end' must both be naive or both be aware.", field="start"
+            )
+        if end < start:
+            raise InvalidInput(
+                f"'end' ({end.isoformat()}) is before 'start' ({start.isoformat()}).",
+                hint="Swap them: the window is (start, end], start the earlier time.",
+                field="end",
+            )
+        return Window(view, kind, start, end)
+    explicit_end = end is not None
     if end is None:
         end = _as_kind(datetime.now(UTC), effective_kind)
-    if start is None:
-        watermark = online.watermark(view.name, view.version)
-        start = None if watermark is None else _as_kind(watermark, effective_kind)
-    elif _kind_of(start) != _kind_of(end):
-        raise InvalidInput("'start' and 'end' must both be naive or both be aware.", field="start")
-    elif end < start:
+    if start is not None:  # and end is now
+        if end < start:
+            raise InvalidInput(
+                f"'start' ({start.isoformat()}) is in the future: there is nothing to load yet.",
+                hint="Give a start in the past, or an end after it.",
+                field="start",
+            )
+        return Window(view, kind, start, end)
+    watermark = online.watermark(view.name, view.version)
+    start = None if watermark is None else _as_kind(watermark, effective_kind)
+    if start is not None and end < start:
+        if not explicit_end:
+            # The watermark is in the future (an earlier call gave a later end): nothing is
+            # due yet, and the watermark never moves back.
+            return Window(view, kind, start, start, behind=True)
         raise InvalidInput(
-            f"'end' ({end.isoformat()}) is before 'start' ({start.isoformat()}).", field="end"
+            f"'end' ({end.isoformat()}) is before the watermark of {view.label} "
+            f"({start.isoformat()}), where its last materialization ended: the window would "
+            "run backwards.",
+            hint="Give an end after the watermark to load newer rows, or also give a start "
+            "(--start) before the end to reload an earlier window.",
+            field="end",
         )
+    return Window(view, kind, start, end)
+
+
+def materialize_view(
+    offline: OfflineStore,
+    online: OnlineStore,
+    view: ViewVersion,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> MaterializeResult:
+    """Load one view version's rows with event time in ``(start, end]`` into ``online``.
+
+    See the module's docstring for windows, watermarks and time zones, and :func:`window`
+    for what is refused.
+    """
+    return load_window(offline, online, window(offline, online, view, start, end))
+
+
+def load_window(offline: OfflineStore, online: OnlineStore, win: Window) -> MaterializeResult:
+    """Write the rows of a checked :class:`Window` and move the watermark to its end."""
+    view, start, end = win.view, win.start, win.end
     written = 0
-    if kind is not None and (start is None or start < end):
+    if win.kind is not None and not win.behind and (start is None or start < end):
         rows = offline.latest_rows(view, start=start, end=end, closed="right")
         written = _write(online, view, rows)
     if online.features(view.name, view.version) is None:
         # Nothing to load, but lookups should find an empty version, not an unknown one.
         _write(online, view, _empty(view))
-    online.set_watermark(view.name, view.version, end)
+    if not win.behind:
+        online.set_watermark(view.name, view.version, end)
     return MaterializeResult(
         view=view.name, version=view.version, rows_written=written, start=start, end=end
     )

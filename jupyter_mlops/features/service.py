@@ -283,20 +283,23 @@ class FeatureStore:
 
         Raises:
             NotFound: an unknown view; the message lists close names.
-            InvalidInput: naive and aware timestamps mixed, or ``end`` before ``start``.
+            InvalidInput: naive and aware timestamps mixed, ``end`` before ``start``, or an
+                ``end`` before a view's watermark without a ``start``; nothing is written then.
 
         Example:
             >>> store.materialize()                                     # doctest: +SKIP
             [MaterializeResult(view='customer_stats', version=2, rows_written=1000, ...)]
             >>> store.materialize(["customer_stats"])                   # doctest: +SKIP
         """
-        from jupyter_mlops.features.materialize import materialize_view
+        from jupyter_mlops.features.materialize import load_window, window
 
         if isinstance(views, str):
             views = [views]
         names = self.registry.view_names() if views is None else list(dict.fromkeys(views))
-        latest = [self.registry.get_view(name) for name in names]  # all known before writing
-        return [materialize_view(self.offline, self.online, v, start, end) for v in latest]
+        latest = [self.registry.get_view(name) for name in names]
+        # Every view's window is checked before any is written.
+        windows = [window(self.offline, self.online, v, start, end) for v in latest]
+        return [load_window(self.offline, self.online, w) for w in windows]
 
     def get_online_features(
         self,

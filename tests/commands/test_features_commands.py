@@ -238,6 +238,10 @@ def test_materialize_bad_input(feature_ws: Workspace) -> None:
     err = fails("materialize", "--start", "2026-02-01", "--end", "2026-01-01", cwd=root)
     assert "is before 'start'" in err
     assert "Did you mean: customer_spend" in fails("materialize", "customer_spnd", cwd=root)
+    ok("materialize", "customer_spend", "--end", "2026-02-01", cwd=root)
+    err = fails("materialize", "customer_spend", "--end", "2026-01-05", cwd=root)
+    assert "before the watermark of customer_spend:v2" in err
+    assert "2026-01-05" in err and "2026-02-01" in err and "--start" in err
 
 
 # -- bad input common to every subcommand --------------------------------------------------------

@@ -186,3 +186,61 @@ def test_a_parquet_file_with_nanosecond_aware_times(
     naive = pd.DataFrame({"customer_id": [1], "event_timestamp": ts("2026-01-02")})
     with pytest.raises(InvalidInput, match="Time zones do not match"):
         features.get_training_frame(naive, ["spend_file:orders"])
+
+
+def test_an_end_before_the_watermark_is_refused_and_changes_nothing(
+    features: FeatureStore, spend_view: FeatureView
+) -> None:
+    features.apply([spend_view])
+    features.ingest("customer_spend", spend_rows())
+    features.materialize(end=datetime(2026, 2, 1))
+    with pytest.raises(InvalidInput) as err:
+        features.materialize(end=datetime(2026, 1, 5))
+    error = err.value
+    assert error.field == "end"
+    assert "2026-01-05T00:00:00" in error.message and "2026-02-01T00:00:00" in error.message
+    assert "watermark of customer_spend:v1" in error.message
+    assert error.hint is not None and "start" in error.hint
+    assert features.online.watermark("customer_spend", 1) == datetime(2026, 2, 1, tzinfo=UTC)
+    # With a start, an earlier window is a reload, and allowed.
+    (reload,) = features.materialize(start=datetime(2026, 1, 1), end=datetime(2026, 1, 5))
+    assert (reload.start, reload.end) == (datetime(2026, 1, 1), datetime(2026, 1, 5))
+
+
+def test_end_before_start_names_both_and_the_fix(
+    features: FeatureStore, spend_view: FeatureView
+) -> None:
+    features.apply([spend_view])
+    features.ingest("customer_spend", spend_rows())
+    with pytest.raises(InvalidInput) as err:
+        features.materialize(start=datetime(2026, 2, 1), end=datetime(2026, 1, 1))
+    assert "'end' (2026-01-01T00:00:00) is before 'start' (2026-02-01T00:00:00)" in str(err.value)
+    assert err.value.hint is not None and "Swap" in err.value.hint
+    with pytest.raises(InvalidInput, match=r"'start' .* is in the future"):
+        features.materialize(start=datetime(2999, 1, 1))
+    assert features.online.watermark("customer_spend", 1) is None
+
+
+def test_now_before_a_future_watermark_loads_nothing_and_keeps_it(
+    features: FeatureStore, spend_view: FeatureView
+) -> None:
+    features.apply([spend_view])
+    features.ingest("customer_spend", spend_rows())
+    future = datetime(2999, 1, 1)
+    features.materialize(end=future)
+    (result,) = features.materialize()
+    assert result.rows_written == 0 and result.end == future
+    assert features.online.watermark("customer_spend", 1) == datetime(2999, 1, 1, tzinfo=UTC)
+
+
+def test_one_bad_view_stops_every_view_before_anything_is_written(
+    features: FeatureStore, customer: Entity, spend_view: FeatureView
+) -> None:
+    other = spend_view.model_copy(update={"name": "other_spend"})
+    features.apply([spend_view, other])
+    features.ingest("customer_spend", spend_rows())
+    features.ingest("other_spend", spend_rows())
+    features.materialize(["other_spend"], end=datetime(2026, 2, 1))
+    with pytest.raises(InvalidInput, match="watermark of other_spend:v1"):
+        features.materialize(["customer_spend", "other_spend"], end=datetime(2026, 1, 5))
+    assert features.online.watermark("customer_spend", 1) is None

@@ -313,7 +313,8 @@ def timestamp_us(value: Any) -> int:
     if stamp is pd.NaT:
         raise InvalidInput("The timestamp is missing (NaT).", field="event_time")
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return int(stamp.value) // 1000  # Timestamp.value is nanoseconds, whatever the unit
+    # Through microseconds: nanoseconds (Timestamp.value) overflow after the year 2262.
+    return int(stamp.as_unit("us").asm8.astype("datetime64[us]").astype("int64"))
 
 
 def us_to_datetime(micros: int) -> datetime:
