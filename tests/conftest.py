@@ -64,3 +64,70 @@ def log_sweep(
 def sweep(workspace: Workspace) -> list[str]:
     """Six runs in experiment 'churn': lr in (0.1, 0.3) x random_state in (0, 1, 2)."""
     return log_sweep(workspace)
+
+
+def log_model_run(
+    ws: Workspace,
+    *,
+    experiment: str = "churn",
+    c: float = 1.0,
+    metrics: dict[str, float] | None = None,
+    frame: object | None = None,
+) -> str:
+    """Train a logistic regression on three numeric columns (``tenure`` is an integer), log it
+    as the run's model with a signature and input example, and return the run id."""
+    import mlflow
+    import numpy as np
+    import pandas as pd
+    from mlflow.tracking._tracking_service import utils
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = (
+        frame
+        if isinstance(frame, pd.DataFrame)
+        else pd.DataFrame(
+            {
+                "tenure": rng.integers(1, 72, 300).astype("int64"),
+                "spend": rng.normal(50, 10, 300),
+                "calls": rng.poisson(2, 300).astype("float64"),
+            }
+        )
+    )
+    y = (x.iloc[:, 0] > x.iloc[:, 0].median()).astype(int)
+    clf = LogisticRegression(C=c, max_iter=500).fit(x, y)
+    previous = getattr(utils, "_tracking_uri", None)
+    with ws.tracking.start_run(experiment, run_name=f"logreg-C{c}") as rec:
+        mlflow.set_tracking_uri(ws.tracking_uri)
+        try:
+            with mlflow.start_run(run_id=rec.run_id):
+                mlflow.sklearn.log_model(
+                    clf,
+                    name="model",
+                    input_example=x.head(3),
+                    pyfunc_predict_fn="predict_proba",
+                    pip_requirements=["scikit-learn"],
+                )
+        finally:
+            utils._tracking_uri = previous
+        rec.log_params({"C": c})
+        rec.log_metrics(metrics or {"roc_auc": 0.8, "log_loss": 0.4})
+    return rec.run_id
+
+
+@pytest.fixture(scope="module")
+def models_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    """A workspace (shared by a test module) with model ``churn`` v1 (roc_auc 0.80, @champion)
+    and v2 (roc_auc 0.85) registered from real logged sklearn models."""
+    ws = Workspace.init(tmp_path_factory.mktemp("models") / "ws")
+    first = log_model_run(ws, c=0.1, metrics={"roc_auc": 0.80, "log_loss": 0.45})
+    second = log_model_run(ws, c=10.0, metrics={"roc_auc": 0.85, "log_loss": 0.40})
+    ws.registry.register(first, "churn", aliases=["champion"])
+    ws.registry.register(second, "churn")
+    yield ws
+    for d in ws.deployments.list():
+        if d.state not in {"stopped", "failed"}:
+            ws.deployments.stop(d.name)
+    engine = ws.tracking.sql_engine
+    if engine is not None:
+        engine.dispose()

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     sys.stdout.write((result.dumps() if args.json else result.to_text()) + "\n")
-    return 0
+    return result.exit_code
 
 
 if __name__ == "__main__":

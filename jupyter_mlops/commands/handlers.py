@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.commands.features import HANDLERS as FEATURE_HANDLERS
+from jupyter_mlops.commands.models import HANDLERS as MODEL_HANDLERS
 from jupyter_mlops.commands.results import ComparisonResult, Message, Result, Table
 from jupyter_mlops.errors import InvalidInput
 from jupyter_mlops.workspace import Workspace
@@ -27,6 +28,8 @@ class Context:
 
     rich: bool = False
     cwd: Path | None = None
+    # The notebook's namespace: ``--data df`` names a variable there.
+    user_ns: dict[str, Any] | None = None
 
     def workspace(self, args: argparse.Namespace) -> Workspace:
         if getattr(args, "workspace", None):
@@ -155,6 +158,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace, Context], Result]] = {
     "ui": cmd_ui,
     "demo": cmd_demo,
     **FEATURE_HANDLERS,
+    **MODEL_HANDLERS,
 }
 
 

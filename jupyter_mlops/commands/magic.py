@@ -43,7 +43,8 @@ class MlopsMagics(Magics):  # type: ignore[misc]
             if args.handler == "run":
                 display(Markdown("`run` needs a cell: start the cell with `%%mlops run`."))
                 return None
-            result = execute(args, Context(rich=True, cwd=Path.cwd()))
+            ns = self.shell.user_ns if self.shell is not None else None
+            result = execute(args, Context(rich=True, cwd=Path.cwd(), user_ns=ns))
         except HelpShown:
             return None
         except MlopsError as exc:
@@ -51,6 +52,8 @@ class MlopsMagics(Magics):  # type: ignore[misc]
             return None
         if args.json:
             return result.to_json()
+        if result.value is not None:
+            return result.value
         result.display()
         return None
 

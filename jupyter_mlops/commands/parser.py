@@ -106,9 +106,11 @@ def build_parser(prog: str = "jupyter mlops") -> CommandParser:
     )
     p.add_argument("--seed-param", help="the seed parameter (default: seed, random_state, ...)")
     p.add_argument(
-        "--charts", action=argparse.BooleanOptionalAction, default=None,
+        "--charts",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="build plotly charts (default: in notebooks only)",
-    )  # fmt: skip
+    )
     p.set_defaults(handler="compare")
 
     p = sub.add_parser("ui", parents=[common], help="start the MLflow UI on the workspace store")
@@ -123,7 +125,116 @@ def build_parser(prog: str = "jupyter mlops") -> CommandParser:
     p.set_defaults(handler="demo")
 
     _add_features(sub, common)
+    _add_models(sub, common)
+    _add_deployments(sub, common)
     return parser
+
+
+def _add_models(sub: argparse._SubParsersAction[CommandParser], common: CommandParser) -> None:
+    """``register``, ``models list|show|compare``, ``promote``, ``alias``."""
+    p = sub.add_parser("register", parents=[common], help="register a run's model as a version")
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("--name", "-n", required=True, help="registered model name, e.g. churn")
+    p.add_argument("--alias", action="append", help="also set this alias (repeatable)")
+    p.add_argument("--description", default="", help="a note on the version")
+    p.set_defaults(handler="register")
+
+    models = sub.add_parser("models", help="registered models, versions, lineage")
+    msub = models.add_subparsers(
+        dest="models_command", metavar="SUBCOMMAND", parser_class=CommandParser
+    )
+    msub.required = True
+    p = msub.add_parser("list", parents=[common], help="list registered models")
+    p.set_defaults(handler="models.list")
+    p = msub.add_parser(
+        "show",
+        parents=[common],
+        help="a model's versions, or one version's lineage (NAME@ALIAS, NAME:VERSION)",
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.set_defaults(handler="models.show")
+    p = msub.add_parser("compare", parents=[common], help="metrics of versions side by side")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("versions", nargs="+", type=_positive, metavar="VERSION")
+    p.set_defaults(handler="models.compare")
+
+    p = sub.add_parser(
+        "promote",
+        parents=[common],
+        help="move an alias to a version, if its metrics pass the gates",
+    )
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("version", type=_positive, metavar="VERSION")
+    p.add_argument("--to", required=True, metavar="ALIAS", help="e.g. champion")
+    p.add_argument(
+        "--require",
+        action="append",
+        type=_csv,
+        metavar="GATE",
+        help="METRIC OP NUMBER|ALIAS, e.g. 'roc_auc>=champion' (repeatable)",
+    )
+    p.set_defaults(handler="promote")
+
+    p = sub.add_parser("alias", parents=[common], help="set or remove an alias without gates")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("alias", metavar="ALIAS")
+    p.add_argument("version", nargs="?", type=_positive, metavar="VERSION")
+    p.add_argument("--delete", action="store_true", help="remove the alias")
+    p.set_defaults(handler="alias")
+
+
+def _add_deployments(sub: argparse._SubParsersAction[CommandParser], common: CommandParser) -> None:
+    """``deploy``, ``deployments list|status|logs|stop|update``, ``predict``, ``package``."""
+    p = sub.add_parser("deploy", parents=[common], help="serve a model version on 127.0.0.1")
+    p.add_argument("model", metavar="MODEL", help="NAME, NAME@ALIAS or NAME:VERSION")
+    p.add_argument("--name", help="deployment name (default: the model name)")
+    p.add_argument("--replicas", type=_positive, default=1, help="server processes (default 1)")
+    p.add_argument("--port", type=_positive, help="port (default: a free one)")
+    p.set_defaults(handler="deploy")
+
+    deployments = sub.add_parser("deployments", help="local deployments: list, status, logs")
+    dsub = deployments.add_subparsers(
+        dest="deployments_command", metavar="SUBCOMMAND", parser_class=CommandParser
+    )
+    dsub.required = True
+    p = dsub.add_parser("list", parents=[common], help="list deployments")
+    p.set_defaults(handler="deployments.list")
+    for name, text in (
+        ("status", "state, endpoint, replicas, traffic"),
+        ("stop", "stop a deployment"),
+    ):
+        p = dsub.add_parser(name, parents=[common], help=text)
+        p.add_argument("name", metavar="NAME")
+        p.set_defaults(handler=f"deployments.{name}")
+    p = dsub.add_parser("logs", parents=[common], help="the supervisor's and replicas' logs")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--lines", "-n", type=_positive, default=50, help="lines per log (default 50)")
+    p.set_defaults(handler="deployments.logs")
+    p = dsub.add_parser("update", parents=[common], help="move to another version, no downtime")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("model", metavar="MODEL", help="NAME@ALIAS or NAME:VERSION")
+    p.add_argument("--replicas", type=_positive, help="change the replica count too")
+    p.set_defaults(handler="deployments.update")
+
+    p = sub.add_parser("predict", parents=[common], help="send rows to a deployment")
+    p.add_argument("name", metavar="DEPLOYMENT")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="a DataFrame variable (in a notebook), a .parquet/.csv/.json file, or JSON rows",
+    )
+    p.set_defaults(handler="predict")
+
+    p = sub.add_parser(
+        "package",
+        parents=[common],
+        help="Docker context and Kubernetes manifests for a model version",
+    )
+    p.add_argument("model", metavar="MODEL", help="NAME@ALIAS or NAME:VERSION")
+    p.add_argument("--out", required=True, help="output folder (inside the workspace)")
+    p.add_argument("--name", help="service name (default: the model name)")
+    p.add_argument("--replicas", type=_positive, default=2, help="Kubernetes replicas")
+    p.set_defaults(handler="package")
 
 
 def _add_features(sub: argparse._SubParsersAction[CommandParser], common: CommandParser) -> None:
@@ -137,8 +248,12 @@ def _add_features(sub: argparse._SubParsersAction[CommandParser], common: Comman
     fsub.required = True
 
     p = fsub.add_parser("list", parents=[common], help="list feature views")
-    p.add_argument("--search", "-s", default="", help="only views whose name, features, "
-                   "description, owner or tags contain TEXT")  # fmt: skip
+    p.add_argument(
+        "--search",
+        "-s",
+        default="",
+        help="only views whose name, features, description, owner or tags contain TEXT",
+    )
     p.set_defaults(handler="features.list")
 
     p = fsub.add_parser("show", parents=[common], help="a view's schema, source and versions")

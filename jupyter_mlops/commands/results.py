@@ -13,7 +13,15 @@ if TYPE_CHECKING:
 
 
 class Result:
-    """Base result: a message and machine-readable data."""
+    """Base result: a message and machine-readable data.
+
+    ``exit_code`` is what the CLI exits with: non-zero when the command ran but its check did
+    not pass (a promotion gate failed), so scripts and CI can act on it.
+    """
+
+    exit_code: int = 0
+    # What the magic returns (``preds = %mlops predict ...``); None: display only.
+    value: Any = None
 
     def to_text(self) -> str:
         raise NotImplementedError

@@ -19,6 +19,7 @@ from jupyter_mlops.server.experiments import (
     RunHandler,
 )
 from jupyter_mlops.server.features import HANDLERS as FEATURE_HANDLERS
+from jupyter_mlops.server.models import HANDLERS as MODEL_HANDLERS
 
 
 class ErrorDetail(BaseModel):
@@ -49,6 +50,7 @@ RESOURCES: list[type[MlopsHandler]] = [
     RunHandler,
     ComparisonsHandler,
     *FEATURE_HANDLERS,
+    *MODEL_HANDLERS,
 ]
 
 

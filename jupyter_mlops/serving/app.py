@@ -226,7 +226,12 @@ class ModelServer:
             keys=prepared.keys,
             outputs=outputs,
         )
-        return Response(content, 200, media_type=JSON, headers={"x-request-id": request_id})
+        return Response(
+            content,
+            200,
+            media_type=JSON,
+            headers={"x-request-id": request_id, "x-model-version": model.label},
+        )
 
     # -- MLflow scoring protocol ------------------------------------------------------------------
 

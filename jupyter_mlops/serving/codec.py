@@ -153,7 +153,9 @@ def decode_v2(body: bytes, columns: Sequence[str]) -> tuple[Batch, str | None]:
                 f"Input {t['name']!r}: shape must be a list of non-negative integers"
             )
         datatype = t.get("datatype")
-        if datatype not in _NUMERIC_DATATYPES and datatype != "BYTES":
+        if not isinstance(datatype, str) or (
+            datatype not in _NUMERIC_DATATYPES and datatype != "BYTES"
+        ):
             raise RequestError(f"Input {t['name']!r}: unknown datatype {datatype!r}")
     rid = request_id if isinstance(request_id, str) else None
     if len(tensors) == 1 and len(tensors[0]["shape"]) == 2 and tensors[0]["name"] not in columns:

@@ -134,6 +134,7 @@ class ServedModel:
         self.spec = spec
         self.name = spec.name
         self.version = spec.version
+        self.label = f"{spec.name}:{spec.version}"
         path = Path(spec.path)
         meta = Model.load(str(path / "MLmodel"))
         self.signature = meta.signature
@@ -214,11 +215,15 @@ class ServedModel:
             matrix = (
                 np.ascontiguousarray(np.column_stack(cols)) if cols else np.empty((batch.rows, 0))
             )
-        nan = np.isnan(matrix)
-        if nan.any():
-            row, col = (int(i) for i in np.argwhere(nan)[0])
+        finite = np.isfinite(matrix)
+        if not finite.all():
+            row, col = (int(i) for i in np.argwhere(~finite)[0])
             name = self.columns[col]
-            where = "no online value for this entity" if name in filled else "null or NaN"
+            where = (
+                "no online value for this entity"
+                if name in filled
+                else "null, NaN or an infinite number"
+            )
             raise RequestError(f"Input column {name!r} is required but row {row} has {where}")
         if self._integer_idx:
             ints = matrix[:, self._integer_idx]
@@ -228,7 +233,7 @@ class ServedModel:
                 name = self.columns[self._integer_idx[col]]
                 raise RequestError(
                     f"Input column {name!r} is {self.types[name]} but row {row} has "
-                    f"{ints[row, col]!r}"
+                    f"{float(ints[row, col])!r}"
                 )
         return matrix
 

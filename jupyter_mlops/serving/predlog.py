@@ -109,7 +109,7 @@ class PredictionLog:
 
     def _open_segment(self, size: int) -> None:
         self._seq += 1
-        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{self._seq:04d}{OPEN_SUFFIX}"
+        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{self._seq:06d}{OPEN_SUFFIX}"
         path = self.folder / name
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         os.ftruncate(fd, size)

@@ -1,0 +1,351 @@
+"""Handlers of the registry and deployment commands.
+
+``register``, ``models list|show|compare``, ``promote``, ``alias``, ``deploy``, ``deployments
+list|status|logs|stop|update``, ``predict`` and ``package``. Like every handler they parse
+nothing: they call the workspace's registry or deployments and return a Result whose ``--json``
+is the service's own pydantic model, as the REST API returns it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from jupyter_mlops.commands.results import Detail, Message, Result, Table
+from jupyter_mlops.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from jupyter_mlops.commands.handlers import Context
+    from jupyter_mlops.registry.schemas import ModelVersionDetail
+    from jupyter_mlops.serving.schemas import DeploymentInfo
+
+
+def _when(ms_or_s: float, *, seconds: bool = False) -> str:
+    if not ms_or_s:
+        return "-"
+    value = ms_or_s if seconds else ms_or_s / 1000
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _metrics(metrics: dict[str, float], limit: int = 4) -> str:
+    return ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())[:limit])
+
+
+# -- registry -------------------------------------------------------------------------------------
+
+
+def cmd_register(args: argparse.Namespace, ctx: Context) -> Result:
+    """``register RUN_ID --name NAME``: a new model version with its lineage."""
+    ws = ctx.workspace(args)
+    version = ws.registry.register(
+        args.run_id, args.name, description=args.description, aliases=args.alias or []
+    )
+    result = _version_detail(version)
+    result.title = f"Registered {version.name} version {version.version}"
+    return result
+
+
+def cmd_models_list(args: argparse.Namespace, ctx: Context) -> Result:
+    models = ctx.workspace(args).registry.list_models()
+    rows = [
+        {
+            "name": m.name,
+            "latest": m.latest_version,
+            "aliases": ", ".join(f"@{a}=v{v}" for a, v in sorted(m.aliases.items())),
+            "updated": _when(m.updated),
+        }
+        for m in models
+    ]
+    table = Table(
+        _frame(rows, ["name", "latest", "aliases", "updated"]),
+        title=f"{len(models)} registered model(s)",
+    )
+    return table
+
+
+def cmd_models_show(args: argparse.Namespace, ctx: Context) -> Result:
+    """``models show NAME`` lists versions; ``models show NAME@ALIAS|NAME:V`` one version."""
+    ws = ctx.workspace(args)
+    if any(ch in args.model for ch in "@:/"):
+        return _version_detail(ws.registry.get_version(args.model))
+    model = ws.registry.get_model(args.model)
+    rows = [
+        {
+            "version": v.version,
+            "aliases": ", ".join(f"@{a}" for a in v.aliases),
+            "run_id": (v.run_id or "")[:12],
+            "metrics": _metrics(v.metrics),
+            "created": _when(v.created),
+        }
+        for v in model.version_list
+    ]
+    return Detail(
+        title=f"Model {model.name}",
+        facts=[
+            ("latest version", str(model.latest_version)),
+            (
+                "aliases",
+                ", ".join(f"@{a} -> v{v}" for a, v in sorted(model.aliases.items())) or "-",
+            ),
+        ],
+        tables=[("versions", _frame(rows, ["version", "aliases", "run_id", "metrics", "created"]))],
+        data=model.model_dump(),
+    )
+
+
+def _version_detail(v: ModelVersionDetail) -> Detail:
+    facts = [
+        ("aliases", ", ".join(f"@{a}" for a in v.aliases) or "-"),
+        ("model uri", v.model_uri),
+        ("created", _when(v.created)),
+        ("reference profile", "stored" if v.has_profile else "none"),
+    ]
+    tables: list[tuple[str, pd.DataFrame]] = []
+    lineage = v.lineage
+    if lineage is not None:
+        facts += [
+            ("run", f"{lineage.run_name} ({lineage.run_id})"),
+            ("experiment", lineage.experiment_name or lineage.experiment_id),
+            ("notebook", lineage.notebook or "-"),
+            (
+                "git commit",
+                (lineage.git_commit or "-")
+                + (" (uncommitted changes)" if lineage.git_dirty else ""),
+            ),
+            ("training data", (lineage.training_fingerprint or "-")[:16]),
+        ]
+        tables.append(("features", _frame([{"feature": f} for f in lineage.features], ["feature"])))
+        tables.append(
+            (
+                "parameters",
+                _frame(
+                    [{"param": k, "value": val} for k, val in sorted(lineage.params.items())],
+                    ["param", "value"],
+                ),
+            )
+        )
+        tables.append(
+            (
+                "metrics",
+                _frame(
+                    [{"metric": k, "value": val} for k, val in sorted(lineage.metrics.items())],
+                    ["metric", "value"],
+                ),
+            )
+        )
+    return Detail(
+        title=f"{v.name} version {v.version}",
+        facts=facts,
+        tables=tables,
+        data=v.model_dump(),
+    )
+
+
+def cmd_models_compare(args: argparse.Namespace, ctx: Context) -> Result:
+    ws = ctx.workspace(args)
+    metrics = ws.registry.compare(args.name, args.versions)
+    names = sorted({k for m in metrics.values() for k in m})
+    rows = [{"metric": k, **{f"v{v}": metrics[v].get(k) for v in args.versions}} for k in names]
+    table = Table(
+        _frame(rows, ["metric", *(f"v{v}" for v in args.versions)]),
+        title=f"{args.name}: metrics by version",
+    )
+    return table
+
+
+def cmd_promote(args: argparse.Namespace, ctx: Context) -> Result:
+    """``promote NAME VERSION --to ALIAS [--require GATE]``: gated alias move."""
+    ws = ctx.workspace(args)
+    require = [g for group in args.require or [] for g in group]
+    result = ws.registry.promote(args.name, args.version, args.to, require=require)
+    lines = [g.message for g in result.gates]
+    if result.promoted:
+        before = f" (was v{result.previous_version})" if result.previous_version else ""
+        head = f"{result.name} version {result.version} is now @{result.alias}{before}"
+    else:
+        failed = sum(not g.passed for g in result.gates)
+        head = (
+            f"Not promoted: {failed} of {len(result.gates)} gate(s) failed; "
+            f"@{result.alias} stays on "
+            + (f"v{result.previous_version}" if result.previous_version else "no version")
+        )
+    message = Message("\n".join([head, *(f"  {line}" for line in lines)]), result.model_dump())
+    message.exit_code = 0 if result.promoted else 1
+    return message
+
+
+def cmd_alias(args: argparse.Namespace, ctx: Context) -> Result:
+    ws = ctx.workspace(args)
+    if args.delete:
+        ws.registry.delete_alias(args.name, args.alias)
+        return Message(f"Removed @{args.alias} from {args.name}")
+    if args.version is None:
+        raise InvalidInput("Give a VERSION to point the alias at, or --delete", field="version")
+    version = ws.registry.set_alias(args.name, args.alias, args.version)
+    return Message(f"{args.name}@{args.alias} -> version {version.version}", version.model_dump())
+
+
+# -- deployments ----------------------------------------------------------------------------------
+
+
+def _deployment_detail(d: DeploymentInfo, title: str | None = None) -> Detail:
+    serving = ", ".join(
+        f"{s.name} v{s.version}" + (f" ({s.weight:g})" if len(d.serving) > 1 else "")
+        for s in d.serving
+    )
+    facts = [
+        ("state", d.state),
+        ("endpoint", d.url),
+        ("serving", serving),
+        (
+            "replicas",
+            f"{len(d.replica_processes)}/{d.replicas} up"
+            + (f", {d.restarts} restart(s)" if d.restarts else ""),
+        ),
+        ("generation", str(d.generation)),
+        ("updated", _when(d.updated, seconds=True)),
+    ]
+    if d.error:
+        facts.append(("last error", d.error))
+    return Detail(title=title or f"Deployment {d.name}", facts=facts, data=d.model_dump())
+
+
+def cmd_deploy(args: argparse.Namespace, ctx: Context) -> Result:
+    """``deploy MODEL [--name N] [--replicas R] [--port P]``."""
+    ws = ctx.workspace(args)
+    d = ws.deployments.deploy(args.model, name=args.name, replicas=args.replicas, port=args.port)
+    result = _deployment_detail(d, f"Deployed {args.model} as {d.name}")
+    result.text = (
+        f"Try it:\n  curl -s {d.url}/invocations -H 'Content-Type: application/json' "
+        "-d '{\"dataframe_records\": [{...}]}'\n"
+        f"  or in a notebook: %mlops predict {d.name} --data df"
+    )
+    return result
+
+
+def cmd_deployments_list(args: argparse.Namespace, ctx: Context) -> Result:
+    items = ctx.workspace(args).deployments.list()
+    rows = [
+        {
+            "name": d.name,
+            "state": d.state,
+            "endpoint": d.url,
+            "serving": ", ".join(f"{s.name} v{s.version}" for s in d.serving),
+            "replicas": f"{len(d.replica_processes)}/{d.replicas}",
+        }
+        for d in items
+    ]
+    table = Table(
+        _frame(rows, ["name", "state", "endpoint", "serving", "replicas"]),
+        title=f"{len(items)} deployment(s)",
+    )
+    return table
+
+
+def cmd_deployments_status(args: argparse.Namespace, ctx: Context) -> Result:
+    ws = ctx.workspace(args)
+    d = ws.deployments.get(args.name)
+    detail = _deployment_detail(d)
+    if d.state in {"running", "degraded", "updating"}:
+        stats = ws.deployments.stats(args.name)
+        detail.facts += [
+            ("requests", f"{stats.requests_total} ({stats.errors_total} errors)"),
+            ("rows predicted", str(stats.rows_total)),
+        ]
+        detail.data = {**d.model_dump(), "stats": stats.model_dump()}
+    return detail
+
+
+def cmd_deployments_logs(args: argparse.Namespace, ctx: Context) -> Result:
+    text = ctx.workspace(args).deployments.logs(args.name, lines=args.lines)
+    return Message(text, {"logs": text})
+
+
+def cmd_deployments_stop(args: argparse.Namespace, ctx: Context) -> Result:
+    ws = ctx.workspace(args)
+    d = ws.deployments.stop(args.name)
+    return _deployment_detail(d, f"Deployment {d.name} {d.state}")
+
+
+def cmd_deployments_update(args: argparse.Namespace, ctx: Context) -> Result:
+    ws = ctx.workspace(args)
+    d = ws.deployments.update(args.name, args.model, replicas=args.replicas)
+    return _deployment_detail(d, f"Deployment {d.name} now serves {args.model}")
+
+
+def cmd_predict(args: argparse.Namespace, ctx: Context) -> Result:
+    """``predict DEPLOYMENT --data X``: X is a DataFrame variable (magic) or a file (CLI)."""
+    ws = ctx.workspace(args)
+    data = _load_data(args, ctx, ws.resolve_path)
+    frame = ws.deployments.predict(args.name, data)
+    table = Table(frame, title=f"{len(frame)} prediction(s) from {args.name}")
+    table.value = frame
+    return table
+
+
+def _load_data(args: argparse.Namespace, ctx: Context, resolve: Callable[..., Any]) -> Any:
+    import pandas as pd
+
+    source = args.data
+    namespace = ctx.user_ns or {}
+    if source in namespace:
+        return namespace[source]
+    if source.lstrip().startswith(("[", "{")):
+        import json
+
+        try:
+            return json.loads(source)
+        except ValueError as exc:
+            raise InvalidInput(f"--data is not valid JSON: {exc}", field="data") from None
+    path = resolve(source)
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    if path.suffix == ".json":
+        return pd.read_json(path)
+    raise InvalidInput(
+        f"--data {source!r} is neither a variable of the notebook nor a .parquet, .csv or .json "
+        "file",
+        field="data",
+    )
+
+
+def cmd_package(args: argparse.Namespace, ctx: Context) -> Result:
+    from jupyter_mlops.serving.package import package_model
+
+    ws = ctx.workspace(args)
+    out = ws.resolve_path(args.out, must_exist=False)
+    built = package_model(ws, args.model, out, name=args.name, replicas=args.replicas)
+    lines = [f"Packaged {built.model} into {built.folder}:"]
+    lines += [f"  {f}" for f in built.files]
+    lines.append(f"Build it: docker build -t {built.image} {built.folder}")
+    return Message("\n".join(lines), built.model_dump())
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace, Context], Result]] = {
+    "register": cmd_register,
+    "models.list": cmd_models_list,
+    "models.show": cmd_models_show,
+    "models.compare": cmd_models_compare,
+    "promote": cmd_promote,
+    "alias": cmd_alias,
+    "deploy": cmd_deploy,
+    "deployments.list": cmd_deployments_list,
+    "deployments.status": cmd_deployments_status,
+    "deployments.logs": cmd_deployments_logs,
+    "deployments.stop": cmd_deployments_stop,
+    "deployments.update": cmd_deployments_update,
+    "predict": cmd_predict,
+    "package": cmd_package,
+}

@@ -1,0 +1,111 @@
+"""A real model-server replica (the worker process) on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from jupyter_mlops import Workspace
+from jupyter_mlops.serving.spec import ServedVersion, ServerSpec
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Replica:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_dir: Path
+    output: Path
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_replica(spec: ServerSpec, folder: Path) -> Replica:
+    """Start ``python -m jupyter_mlops.serving.worker`` on the spec; wait until /ping answers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    spec_path = folder / "spec.json"
+    spec.write(spec_path)
+    port = free_port()
+    output = folder / "replica.log"
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyter_mlops.serving.worker",
+                "--spec",
+                str(spec_path),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the replica exited: {output.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/ping", timeout=1).status_code == 200:
+                return Replica(url, process, Path(spec.prediction_log or ""), output)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"the replica did not answer: {output.read_text()[-3000:]}")
+
+
+def served(ws: Workspace, ref: str, weight: float = 1.0) -> ServedVersion:
+    version = ws.registry.get_version(ref)
+    return ServedVersion(
+        name=version.name,
+        version=version.version,
+        path=str(ws.registry.model_path(ref)),
+        weight=weight,
+        features=version.lineage.features if version.lineage else [],
+    )
+
+
+@pytest.fixture(scope="module")
+def replica(
+    models_workspace: Workspace, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Replica]:
+    """One replica serving churn v1 and v2 (weights 1:0, so unnamed requests go to v1), with a
+    prediction log and a 4 KiB body limit."""
+    folder = tmp_path_factory.mktemp("replica")
+    spec = ServerSpec(
+        deployment="test",
+        models=[served(models_workspace, "churn:1"), served(models_workspace, "churn:2", 0.0)],
+        prediction_log=str(folder / "predictions"),
+        max_body_bytes=4096,
+    )
+    running = start_replica(spec, folder)
+    yield running
+    running.stop()

@@ -1,0 +1,271 @@
+"""The model server over real HTTP: both protocols, validation, metrics, the prediction log."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import mlflow.sklearn
+import numpy as np
+import pandas as pd
+import pytest
+
+from jupyter_mlops import Workspace
+from jupyter_mlops.serving.predlog import DONE_SUFFIX, OPEN_SUFFIX, PredictionLog, read_predictions
+from jupyter_mlops.serving.spec import ServerSpec
+from tests.serving.conftest import Replica, served, start_replica
+
+ROWS = pd.DataFrame({"tenure": [3, 40], "spend": [20.5, 70.0], "calls": [0.0, 5.0]})
+
+
+def expected(ws: Workspace, ref: str = "churn:1") -> list[list[float]]:
+    model = mlflow.sklearn.load_model(str(ws.registry.model_path(ref)))
+    return model.predict_proba(ROWS).tolist()  # type: ignore[no-any-return]
+
+
+def close(got: object, want: object) -> None:
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-9, atol=1e-12)
+
+
+def post(replica: Replica, path: str, body: object) -> httpx.Response:
+    return httpx.post(f"{replica.url}{path}", json=body, timeout=10)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"dataframe_split": json.loads(ROWS.to_json(orient="split", index=False))},
+        {
+            "dataframe_split": {
+                "columns": ["calls", "tenure", "spend"],
+                "data": ROWS[["calls", "tenure", "spend"]].values.tolist(),
+            }
+        },
+        {"dataframe_records": ROWS.to_dict(orient="records")},
+        {"instances": ROWS.to_dict(orient="records")},
+        {"instances": ROWS.values.tolist()},
+        {"inputs": {c: ROWS[c].tolist() for c in ROWS}},
+    ],
+    ids=["split", "split-reordered", "records", "instances", "instances-rows", "inputs-columns"],
+)
+def test_mlflow_scoring_formats(
+    replica: Replica, models_workspace: Workspace, body: object
+) -> None:
+    response = post(replica, "/invocations", body)
+    assert response.status_code == 200, response.text
+    assert response.headers["x-model-version"] == "churn:1"
+    close(response.json()["predictions"], expected(models_workspace))
+
+
+def test_open_inference_protocol(replica: Replica, models_workspace: Workspace) -> None:
+    assert httpx.get(f"{replica.url}/v2/health/live").json() == {"live": True}
+    assert httpx.get(f"{replica.url}/v2/health/ready").json() == {"ready": True}
+    meta = httpx.get(f"{replica.url}/v2/models/churn").json()
+    assert meta["name"] == "churn" and meta["versions"] == ["1", "2"]
+    assert [(i["name"], i["datatype"]) for i in meta["inputs"]] == [
+        ("tenure", "INT64"),
+        ("spend", "FP64"),
+        ("calls", "FP64"),
+    ]
+    assert httpx.get(f"{replica.url}/v2/models/churn/ready").status_code == 200
+    columns = {
+        "inputs": [
+            {"name": c, "shape": [2], "datatype": "FP64", "data": ROWS[c].tolist()} for c in ROWS
+        ],
+        "id": "req-1",
+    }
+    answer = post(replica, "/v2/models/churn/infer", columns).json()
+    assert answer["id"] == "req-1" and answer["model_version"] == "1"
+    [out] = answer["outputs"]
+    assert out["shape"] == [2, 2] and out["datatype"] == "FP64"
+    close(np.reshape(out["data"], (2, 2)), expected(models_workspace))
+    matrix = {
+        "inputs": [
+            {
+                "name": "input-0",
+                "shape": [2, 3],
+                "datatype": "FP64",
+                "data": ROWS.values.ravel().tolist(),
+            }
+        ]
+    }
+    answer = post(replica, "/v2/models/churn/versions/2/infer", matrix).json()
+    assert answer["model_version"] == "2"
+    close(np.reshape(answer["outputs"][0]["data"], (2, 2)), expected(models_workspace, "churn:2"))
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "needle"),
+    [
+        ("/invocations", b"{not json", 400, "not valid JSON"),
+        ("/invocations", [1, 2], 400, "JSON object"),
+        ("/invocations", {"rows": []}, 400, "exactly one of the keys"),
+        (
+            "/invocations",
+            {"dataframe_records": [{"tenure": 1, "spend": 2.0, "calls": 0.0, "x": 1}]},
+            400,
+            "Unknown input column(s) 'x'",
+        ),
+        (
+            "/invocations",
+            {"dataframe_records": [{"tenure": 1, "spend": 2.0}]},
+            400,
+            "Missing input column(s) 'calls'",
+        ),
+        (
+            "/invocations",
+            {"dataframe_records": [{"tenure": 1, "spend": "high", "calls": 0.0}]},
+            400,
+            "'spend' is double but row 0 has str 'high'",
+        ),
+        (
+            "/invocations",
+            {"dataframe_records": [{"tenure": 1.5, "spend": 2.0, "calls": 0.0}]},
+            400,
+            "'tenure' is long but row 0 has 1.5",
+        ),
+        (
+            "/invocations",
+            {"dataframe_records": [{"tenure": 1, "spend": None, "calls": 0.0}]},
+            400,
+            "'spend' is required but row 0 has null",
+        ),
+        (
+            "/invocations",
+            {"dataframe_split": {"columns": ["tenure"], "data": [[1, 2]]}},
+            400,
+            "row 0 has 2 values",
+        ),
+        ("/invocations", {"dataframe_records": []}, 400, "no rows"),
+        (
+            "/invocations",
+            {"inputs": {"tenure": [1] * 2000}},
+            413,
+            "larger than this server's limit",
+        ),
+        ("/v2/models/nope/infer", {"inputs": []}, 404, "not served here"),
+        ("/v2/models/churn/versions/7/infer", {"inputs": []}, 404, "versions: 1, 2"),
+        (
+            "/v2/models/churn/infer",
+            {"inputs": [{"name": "tenure", "shape": [1], "datatype": "FP99", "data": [1]}]},
+            400,
+            "unknown datatype",
+        ),
+        (
+            "/v2/models/churn/infer",
+            {"inputs": [{"name": "tenure", "shape": [2], "datatype": "FP64", "data": [1]}]},
+            400,
+            "needs 2 values",
+        ),
+    ],
+)
+def test_bad_requests_are_4xx_naming_the_problem(
+    replica: Replica, path: str, body: object, status: int, needle: str
+) -> None:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = httpx.post(
+        f"{replica.url}{path}", content=content, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == status, response.text
+    payload = response.json()
+    message = payload.get("message") or payload.get("error")
+    assert needle in message
+
+
+def test_metrics_count_requests_errors_and_latency(replica: Replica) -> None:
+    before = httpx.get(f"{replica.url}/metrics").text
+    post(replica, "/invocations", {"dataframe_records": ROWS.to_dict(orient="records")})
+    post(replica, "/invocations", {"dataframe_records": [{"nope": 1}]})
+    text = httpx.get(f"{replica.url}/metrics").text
+    assert text != before
+    line = 'mlops_requests_total{model="churn",protocol="mlflow",status="400",version="1"}'
+    assert line in text
+    assert 'mlops_request_latency_seconds_bucket{le="0.001",model="churn",version="1"}' in text
+    assert "mlops_predicted_rows_total" in text
+
+
+def test_every_answer_is_in_the_prediction_log(replica: Replica) -> None:
+    response = post(replica, "/invocations", {"dataframe_records": ROWS.to_dict(orient="records")})
+    rid = response.headers["x-request-id"]
+    records = {r["id"]: r for r in read_predictions(replica.log_dir)}
+    record = records[rid]
+    assert record["status"] == 200 and record["rows"] == 2 and record["version"] == 1
+    assert record["inputs"]["columns"] == ["tenure", "spend", "calls"]
+    assert record["inputs"]["data"] == ROWS.values.tolist()
+    close(record["outputs"], response.json()["predictions"])
+    bad = post(replica, "/invocations", {"dataframe_records": [{"nope": 1}]})
+    record = {r["id"]: r for r in read_predictions(replica.log_dir)}[bad.headers["x-request-id"]]
+    assert record["status"] == 400 and "Unknown input column" in record["error"]
+
+
+def test_acknowledged_predictions_survive_kill_9(
+    models_workspace: Workspace, tmp_path: Path
+) -> None:
+    spec = ServerSpec(
+        deployment="crash",
+        models=[served(models_workspace, "churn:1")],
+        prediction_log=str(tmp_path / "predictions"),
+        fsync_interval=3600,  # no msync before the kill: the page cache must be enough
+    )
+    replica = start_replica(spec, tmp_path)
+    ids = []
+    with httpx.Client() as client:
+        for i in range(200):
+            body = {"dataframe_records": [{"tenure": i, "spend": 1.0, "calls": 0.0}]}
+            r = client.post(f"{replica.url}/invocations", json=body)
+            assert r.status_code == 200
+            ids.append(r.headers["x-request-id"])
+    replica.stop(signal.SIGKILL)
+    folder = tmp_path / "predictions"
+    assert list(folder.glob(f"*{OPEN_SUFFIX}")), "the killed replica left its segment open"
+    logged = [r["id"] for r in read_predictions(folder)]
+    assert logged == ids
+    # The next replica to open the folder closes the orphan, keeping every record.
+    PredictionLog(folder, fsync_interval=0).close()
+    assert not list(folder.glob(f"*{OPEN_SUFFIX}"))
+    assert [r["id"] for r in read_predictions(folder)] == ids
+    assert all(p.read_bytes().endswith(b"\n") for p in folder.glob(f"*{DONE_SUFFIX}"))
+
+
+def test_prediction_log_rotates_and_closes_cleanly(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path, segment_bytes=4096, fsync_interval=0.05)
+    for i in range(100):
+        log.append({"id": i, "inputs": {"data": np.arange(20.0).reshape(2, 10)}})
+    big = {"id": "big", "blob": "x" * 10000}  # larger than a segment: a segment of its own
+    log.append(big)
+    log.close()
+    records = read_predictions(tmp_path)
+    assert [r["id"] for r in records] == [*range(100), "big"]
+    assert len(list(tmp_path.glob(f"*{DONE_SUFFIX}"))) >= 4
+    assert not list(tmp_path.glob(f"*{OPEN_SUFFIX}"))
+
+
+def test_the_server_survives_a_fuzzing_run(replica: Replica, tmp_path: Path) -> None:
+    """schemathesis drives every operation of the OpenAPI document; no answer may be a 5xx."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            f"{replica.url}/openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "60",
+            "--no-color",
+            "--phases",
+            "examples,coverage,fuzzing",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
+        cwd=tmp_path,  # it writes a .schemathesis folder where it runs
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
