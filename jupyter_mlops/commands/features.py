@@ -2,7 +2,8 @@
 
 Like every handler they parse nothing, call :class:`~jupyter_mlops.features.FeatureStore` and
 return a :class:`~jupyter_mlops.commands.results.Result`; ``--json`` prints the service's own
-models, so the terminal, the notebook and the REST API describe a view the same way.
+models (``features show --json`` is :meth:`FeatureStore.view_detail`, as the REST API sends it),
+so the terminal, the notebook and the REST API describe a view the same way.
 """
 
 from __future__ import annotations
@@ -125,13 +126,8 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> Result:
                 "changes": "; ".join(changes),
             }
         )
-    data = {
-        **view.model_dump(mode="json"),
-        "versions": [
-            v.model_dump(mode="json", include={"version", "fingerprint", "created_at"})
-            for v in history
-        ],
-    }
+    # The same model the REST API sends for GET /mlops/api/features/views/{name}.
+    data = store.view_detail(view.name, view.version).model_dump(mode="json")
     return Detail(
         f"Feature view {view.name}",
         facts,

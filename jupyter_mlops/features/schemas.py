@@ -75,6 +75,78 @@ class ViewVersion(Schema):
         return any(needle in text.lower() for text in haystack)
 
 
+class FeatureColumn(Schema):
+    """One feature of a view: its name and dtype."""
+
+    name: str
+    dtype: str
+    description: str = ""
+
+
+class ViewSummary(Schema):
+    """One version of a feature view, flattened for lists and the panel."""
+
+    name: str
+    version: int = Field(description="this version (the latest in lists)")
+    versions: int = Field(description="how many versions the view has")
+    entities: list[str]
+    join_keys: list[str]
+    timestamp_field: str
+    features: list[FeatureColumn]
+    ttl_seconds: float | None = Field(description="null: values never expire")
+    description: str
+    owner: str
+    tags: dict[str, str]
+    source: str | None = Field(description="where rows come from; null for ingested rows")
+    fingerprint: str
+    created_at: datetime = Field(description="when the version was applied")
+
+    @classmethod
+    def of(cls, view: ViewVersion, versions: int) -> ViewSummary:
+        d = view.definition
+        return cls(
+            name=view.name,
+            version=view.version,
+            versions=versions,
+            entities=d.entity_names,
+            join_keys=view.join_keys,
+            timestamp_field=d.timestamp_field,
+            features=[
+                FeatureColumn(name=f.name, dtype=f.dtype, description=f.description)
+                for f in d.features
+            ],
+            ttl_seconds=d.ttl.total_seconds() if d.ttl is not None else None,
+            description=d.description,
+            owner=d.owner,
+            tags=dict(d.tags),
+            source=view.source_text(),
+            fingerprint=view.fingerprint,
+            created_at=view.created_at,
+        )
+
+
+class ViewList(Schema):
+    """The latest version of every view that matches the search."""
+
+    views: list[ViewSummary]
+
+
+class ViewDetail(ViewSummary):
+    """One version of a view, with its full stored definition.
+
+    What ``features show VIEW --json`` prints and ``GET /mlops/api/features/views/{name}``
+    sends: both come from :meth:`FeatureStore.view_detail`.
+    """
+
+    definition: ViewVersion
+
+
+class ViewVersionList(Schema):
+    """Every version of a view, newest first."""
+
+    versions: list[ViewSummary]
+
+
 class RegistryData(Schema):
     """The whole registry file."""
 

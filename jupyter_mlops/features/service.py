@@ -49,8 +49,12 @@ from jupyter_mlops.features.schemas import (
     FeatureUsage,
     MaterializeResult,
     Plan,
+    ViewDetail,
+    ViewList,
     ViewStats,
+    ViewSummary,
     ViewVersion,
+    ViewVersionList,
 )
 
 if TYPE_CHECKING:
@@ -153,6 +157,42 @@ class FeatureStore:
     def versions(self, name: str) -> list[ViewVersion]:
         """Every version of a view, oldest first."""
         return self.registry.versions(name)
+
+    def view_list(self, search: str = "") -> ViewList:
+        """The latest version of every view whose name, features, entities, description,
+        owner or tags contain ``search`` (all views when it is empty), by name."""
+        data = self.registry.load()
+        return ViewList(
+            views=[
+                ViewSummary.of(history[-1], len(history))
+                for _, history in sorted(data.views.items())
+                if history[-1].matches(search)
+            ]
+        )
+
+    def view_detail(self, name: str, version: int | str | None = None) -> ViewDetail:
+        """One version of a view (the latest by default), with its stored definition.
+
+        The one description of a view that ``features show --json`` prints and the REST API
+        sends.
+
+        Raises:
+            NotFound: unknown view or version; the message lists close names or the versions.
+
+        Example:
+            >>> store.view_detail("customer_stats", "v1").fingerprint     # doctest: +SKIP
+            '3f1c...'
+        """
+        history = self.registry.versions(name)
+        view = self.get_view(name, version)
+        return ViewDetail(**vars(ViewSummary.of(view, len(history))), definition=view)
+
+    def view_versions(self, name: str) -> ViewVersionList:
+        """Every version of a view, newest first, each summarised."""
+        history = self.registry.versions(name)
+        return ViewVersionList(
+            versions=[ViewSummary.of(v, len(history)) for v in reversed(history)]
+        )
 
     def diff(self, name: str, v1: int | str, v2: int | str) -> list[str]:
         """Readable lines of what changed in a view between two versions."""

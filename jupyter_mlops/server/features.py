@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from jupyter_mlops.errors import MlopsError
-from jupyter_mlops.features.schemas import FeatureUsage, Schema, ViewStats, ViewVersion
+from jupyter_mlops.features.schemas import (
+    FeatureUsage,
+    Schema,
+    ViewDetail,
+    ViewList,
+    ViewStats,
+    ViewVersionList,
+)
 from jupyter_mlops.features.service import FeatureStore
 from jupyter_mlops.server.base import MlopsHandler, Operation, api, in_thread
 
@@ -16,74 +22,6 @@ TAGS = ["features"]
 
 
 # -- response models ---------------------------------------------------------------------------
-
-
-class FeatureColumn(Schema):
-    """One feature of a view: its name and dtype."""
-
-    name: str
-    dtype: str
-    description: str = ""
-
-
-class ViewSummary(Schema):
-    """One version of a feature view, flattened for lists and the panel."""
-
-    name: str
-    version: int = Field(description="this version (the latest in lists)")
-    versions: int = Field(description="how many versions the view has")
-    entities: list[str]
-    join_keys: list[str]
-    timestamp_field: str
-    features: list[FeatureColumn]
-    ttl_seconds: float | None = Field(description="null: values never expire")
-    description: str
-    owner: str
-    tags: dict[str, str]
-    source: str | None = Field(description="where rows come from; null for ingested rows")
-    fingerprint: str
-    created_at: datetime = Field(description="when the version was applied")
-
-    @classmethod
-    def of(cls, view: ViewVersion, versions: int) -> ViewSummary:
-        d = view.definition
-        return cls(
-            name=view.name,
-            version=view.version,
-            versions=versions,
-            entities=d.entity_names,
-            join_keys=view.join_keys,
-            timestamp_field=d.timestamp_field,
-            features=[
-                FeatureColumn(name=f.name, dtype=f.dtype, description=f.description)
-                for f in d.features
-            ],
-            ttl_seconds=d.ttl.total_seconds() if d.ttl is not None else None,
-            description=d.description,
-            owner=d.owner,
-            tags=dict(d.tags),
-            source=view.source_text(),
-            fingerprint=view.fingerprint,
-            created_at=view.created_at,
-        )
-
-
-class ViewList(Schema):
-    """The latest version of every view that matches the search."""
-
-    views: list[ViewSummary]
-
-
-class ViewDetail(ViewSummary):
-    """One version of a view, with its full stored definition."""
-
-    definition: ViewVersion
-
-
-class ViewVersionList(Schema):
-    """Every version of a view, newest first."""
-
-    versions: list[ViewSummary]
 
 
 class ViewDiff(Schema):
@@ -129,29 +67,6 @@ class SnippetQuery(BaseModel):
 
 
 # -- what the handlers compute, off the event loop -----------------------------------------------
-
-
-def list_views(store: FeatureStore, search: str) -> ViewList:
-    data = store.registry.load()
-    return ViewList(
-        views=[
-            ViewSummary.of(history[-1], len(history))
-            for name, history in sorted(data.views.items())
-            if history[-1].matches(search)
-        ]
-    )
-
-
-def view_detail(store: FeatureStore, name: str, version: int | None) -> ViewDetail:
-    history = store.versions(name)
-    view = store.get_view(name, version)
-    summary = ViewSummary.of(view, len(history))
-    return ViewDetail(**vars(summary), definition=view)
-
-
-def view_versions(store: FeatureStore, name: str) -> ViewVersionList:
-    history = store.versions(name)
-    return ViewVersionList(versions=[ViewSummary.of(v, len(history)) for v in reversed(history)])
 
 
 def training_snippet(store: FeatureStore, refs: list[str]) -> Snippet:
@@ -205,7 +120,7 @@ class FeatureViewsHandler(MlopsHandler):
     @api
     async def get(self) -> None:
         q = self.query_model(SearchQuery)
-        self.send(await in_thread(list_views, self.workspace.features, q.search))
+        self.send(await in_thread(self.workspace.features.view_list, q.search))
 
 
 class FeatureViewHandler(MlopsHandler):
@@ -219,7 +134,7 @@ class FeatureViewHandler(MlopsHandler):
     @api
     async def get(self, name: str) -> None:
         q = self.query_model(VersionQuery)
-        self.send(await in_thread(view_detail, self.workspace.features, name, q.version))
+        self.send(await in_thread(self.workspace.features.view_detail, name, q.version))
 
 
 class FeatureViewVersionsHandler(MlopsHandler):
@@ -230,7 +145,7 @@ class FeatureViewVersionsHandler(MlopsHandler):
 
     @api
     async def get(self, name: str) -> None:
-        self.send(await in_thread(view_versions, self.workspace.features, name))
+        self.send(await in_thread(self.workspace.features.view_versions, name))
 
 
 class FeatureViewDiffHandler(MlopsHandler):

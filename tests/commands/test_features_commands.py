@@ -110,13 +110,17 @@ def test_show_schema_and_versions(feature_ws: Workspace) -> None:
         assert text in out, text
     shown = ok_json("show", "customer_spend", "--version", "v1", cwd=root)
     assert shown["version"] == 1
-    assert [f["name"] for f in shown["definition"]["features"]] == [
-        "orders",
-        "avg_spend",
-        "segment",
-    ]
-    assert [v["version"] for v in shown["versions"]] == [1, 2]
-    assert ok_json("show", "customer_profile", cwd=root)["definition"]["source"] == {
+    assert [f["name"] for f in shown["features"]] == ["orders", "avg_spend", "segment"]
+    assert shown["definition"]["definition"]["features"][0] == {
+        "name": "orders",
+        "dtype": "int64",
+        "description": "",
+    }
+    assert shown["versions"] == 2 and shown["definition"]["version"] == 1
+    assert shown["fingerprint"] == feature_ws.features.get_view("customer_spend", 1).fingerprint
+    profile = ok_json("show", "customer_profile", cwd=root)
+    assert profile["source"] == "Parquet data/profile.parquet"
+    assert profile["definition"]["definition"]["source"] == {
         "kind": "parquet",
         "path": "data/profile.parquet",
     }

@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 
 from jupyter_mlops import Workspace
-from tests.helpers import Fetch, build_feature_workspace, get_error, get_json, record_training_run
+from tests.helpers import (
+    Fetch,
+    build_feature_workspace,
+    get_error,
+    get_json,
+    jupyter_mlops,
+    record_training_run,
+)
 
 
 @pytest.fixture
@@ -57,6 +64,22 @@ async def test_one_view_and_its_versions(jp_fetch: Fetch, feature_ws: Workspace)
     ]
     assert [v["version"] for v in history] == [2, 1]  # newest first
     assert all(v["versions"] == 2 for v in history)
+
+
+@pytest.mark.parametrize(
+    ("view", "version"),
+    [("customer_spend", None), ("customer_spend", "1"), ("customer_profile", None)],
+)
+async def test_cli_show_json_is_the_rest_view_detail(
+    jp_fetch: Fetch, feature_ws: Workspace, view: str, version: str | None
+) -> None:
+    params = {} if version is None else {"version": version}
+    rest = await get_json(jp_fetch, "features", "views", view, **params)
+    pin = [] if version is None else ["--version", version]
+    done = jupyter_mlops("features", "show", view, *pin, "--json", cwd=feature_ws.root)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == rest
+    assert rest == feature_ws.features.view_detail(view, version).model_dump(mode="json")
 
 
 async def test_diff(jp_fetch: Fetch, feature_ws: Workspace) -> None:
