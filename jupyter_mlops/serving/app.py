@@ -81,6 +81,7 @@ class ModelServer:
         self.metrics = ServerMetrics()
         self.log = prediction_log
         self.max_body = spec.max_body_bytes
+        self.draining = False
         self._cumulative: dict[str, tuple[list[float], list[ServedModel]]] = {}
         for name, models in [("", self.models), *self.by_name.items()]:
             weights = [max(m.spec.weight, 0.0) for m in models]
@@ -226,12 +227,11 @@ class ModelServer:
             keys=prepared.keys,
             outputs=outputs,
         )
-        return Response(
-            content,
-            200,
-            media_type=JSON,
-            headers={"x-request-id": request_id, "x-model-version": model.label},
-        )
+        headers = {"x-request-id": request_id, "x-model-version": model.label}
+        if self.draining:
+            # Moves keep-alive clients to the replicas that stay (see worker.DrainingServer).
+            headers["connection"] = "close"
+        return Response(content, 200, media_type=JSON, headers=headers)
 
     # -- MLflow scoring protocol ------------------------------------------------------------------
 

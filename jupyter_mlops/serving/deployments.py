@@ -415,16 +415,18 @@ def _start_supervisor(folder: Path) -> None:
     (folder / "logs").mkdir(exist_ok=True)
     env = dict(os.environ)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    subprocess.Popen(
-        [sys.executable, "-m", "jupyter_mlops.serving.supervisor", str(folder)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=open(folder / "logs" / "supervisor.log", "ab"),  # noqa: SIM115
-        start_new_session=True,
-        close_fds=True,
-        cwd=str(folder),
-        env=env,
-    )
+    with open(folder / "logs" / "supervisor.log", "ab") as log:
+        subprocess.run(
+            [sys.executable, "-m", "jupyter_mlops.serving.supervisor", "--detach", str(folder)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            close_fds=True,
+            cwd=str(folder),
+            env=env,
+            check=True,
+            timeout=60,
+        )
 
 
 def _is_supervisor(pid: int, folder: Path) -> bool:

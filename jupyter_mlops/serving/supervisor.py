@@ -310,6 +310,13 @@ def _die_with_parent() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "--detach":
+        # Fork once more so the supervisor is nobody's child: the process that started it
+        # (JupyterLab, a CLI) neither has to reap it nor keeps a handle on it.
+        args = args[1:]
+        if os.fork() > 0:
+            os._exit(0)
+        os.setsid()
     folder = Path(args[0]).resolve()
     (folder / "logs").mkdir(parents=True, exist_ok=True)
     logging.basicConfig(

@@ -20,6 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from types import FrameType
+
+    import uvicorn
+
+if TYPE_CHECKING:
     from jupyter_mlops.serving.app import ModelServer
     from jupyter_mlops.serving.predlog import PredictionLog
 
@@ -57,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout_graceful_shutdown=10,
         backlog=2048,
     )
-    uv = uvicorn.Server(config)
+    uv = _draining_server(config, server)
     _tell(args.ready_fd, "ready")
     log.info(
         "serving %s on %s",
@@ -71,6 +76,43 @@ def main(argv: list[str] | None = None) -> int:
             prediction_log.close()
         log.info("stopped")
     return 0
+
+
+DRAIN_SECONDS = 2.0
+
+
+def _draining_server(config: uvicorn.Config, app: ModelServer) -> uvicorn.Server:
+    """A uvicorn server that drains before it stops, for zero-downtime updates.
+
+    On SIGTERM a plain uvicorn server closes its idle keep-alive connections at once; a client
+    that sends on one of them in that instant gets a connection reset. This one first stops
+    accepting (the supervisor's socket stays open in the other replicas), then for
+    ``DRAIN_SECONDS`` answers every request with ``Connection: close`` so that clients reconnect
+    to the replicas that stay, and only then shuts down as uvicorn does.
+    """
+    import time
+
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        drain_until: float | None = None
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if self.drain_until is None and not self.should_exit:
+                self.drain_until = time.monotonic() + DRAIN_SECONDS
+                app.draining = True
+                return
+            super().handle_exit(sig, frame)  # a second signal: stop now
+
+        async def on_tick(self, counter: int) -> bool:
+            if self.drain_until is not None:
+                for listener in self.servers:
+                    listener.close()  # no new connections here
+                if time.monotonic() >= self.drain_until:
+                    return True
+            return await super().on_tick(counter)
+
+    return DrainingServer(config)
 
 
 def _load(spec_path: Path) -> tuple[ModelServer, PredictionLog | None]:

@@ -1,0 +1,172 @@
+"""Supervised local deployments: start, predict, restart on crash, zero-downtime update, stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from jupyter_mlops import Workspace
+from jupyter_mlops.errors import Conflict, InvalidInput, NotFound
+from jupyter_mlops.serving.predlog import read_predictions
+from tests.conftest import log_model_run
+
+ROW = {"tenure": 12, "spend": 40.0, "calls": 1.0}
+
+
+def wait_for(condition: object, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_deploy_predict_restart_update_stop(models_workspace: Workspace) -> None:
+    ws = models_workspace
+    d = ws.deployments.deploy("churn@champion", name="churn-api", replicas=2)
+    assert d.state == "running" and d.url.startswith("http://127.0.0.1:")
+    assert [(s.name, s.version) for s in d.serving] == [("churn", 1)]
+    assert len(d.replica_processes) == 2
+    assert httpx.get(f"{d.url}/ping").status_code == 200
+
+    # predict returns a DataFrame aligned with the input
+    frame = pd.DataFrame([ROW, {**ROW, "tenure": 60}], index=[10, 11])
+    preds = ws.deployments.predict("churn-api", frame)
+    assert list(preds.index) == [10, 11]
+    assert list(preds.columns) == ["prediction_0", "prediction_1"]
+    assert preds.sum(axis=1).round(6).tolist() == [1.0, 1.0]
+
+    # a replica killed -9 is restarted; the port keeps answering meanwhile
+    victim = d.replica_processes[0].pid
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: ws.deployments.get("churn-api").restarts == 1)
+    after = ws.deployments.get("churn-api")
+    assert after.state == "running" and victim not in {r.pid for r in after.replica_processes}
+    assert httpx.post(f"{d.url}/invocations", json={"dataframe_records": [ROW]}).status_code == 200
+
+    # zero-downtime update under load: no failed request, versions switch 1 -> 2
+    seen: Counter[str] = Counter()
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(timeout=10) as client:
+            while not stop.is_set():
+                try:
+                    r = client.post(f"{d.url}/invocations", json={"dataframe_records": [ROW]})
+                    if r.status_code != 200:
+                        failures.append(f"{r.status_code} {r.text}")
+                    else:
+                        seen[r.headers["x-model-version"]] += 1
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.5)
+        updated = ws.deployments.update("churn-api", "churn:2")
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert updated.generation == 2 and [s.version for s in updated.serving] == [2]
+    assert failures == []
+    assert seen["churn:1"] > 0 and seen["churn:2"] > 0
+    r = httpx.post(f"{d.url}/invocations", json={"dataframe_records": [ROW]})
+    assert r.headers["x-model-version"] == "churn:2"
+
+    # statistics come from /metrics; the prediction log has every answer
+    stats = ws.deployments.stats("churn-api")
+    assert stats.requests_total > 0
+    log = read_predictions(ws.state_dir / "predictions" / "churn-api")
+    assert {r["version"] for r in log} == {1, 2}
+    assert "replica-0.log" in ws.deployments.logs("churn-api")
+
+    stopped = ws.deployments.stop("churn-api")
+    assert stopped.state == "stopped"
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{d.url}/ping", timeout=2)
+    assert ws.deployments.get("churn-api").state == "stopped"
+
+
+def test_a_failed_update_keeps_the_old_version_serving(models_workspace: Workspace) -> None:
+    ws = models_workspace
+    broken = ws.registry.register(log_model_run(ws, c=3.0), "churn")
+    weights = next(ws.registry.model_path(f"churn:{broken.version}").glob("model.*"))
+    weights.write_bytes(b"not a model")
+    d = ws.deployments.deploy("churn:1", name="steady")
+    try:
+        with pytest.raises(InvalidInput, match="update of steady failed") as info:
+            ws.deployments.update("steady", f"churn:{broken.version}")
+        assert "generation 1 keeps serving" in info.value.message
+        now = ws.deployments.get("steady")
+        assert now.state == "running" and [s.version for s in now.serving] == [1]
+        r = httpx.post(f"{d.url}/invocations", json={"dataframe_records": [ROW]})
+        assert r.status_code == 200 and r.headers["x-model-version"] == "churn:1"
+    finally:
+        ws.deployments.stop("steady")
+
+
+def test_mistakes_are_refused_before_anything_starts(models_workspace: Workspace) -> None:
+    ws = models_workspace
+    with pytest.raises(NotFound, match="no alias @prod"):
+        ws.deployments.deploy("churn@prod", name="never")
+    with pytest.raises(NotFound, match="No registered model named 'nope'"):
+        ws.deployments.deploy("nope")
+    assert not (ws.state_dir / "deployments" / "never").exists()
+    with pytest.raises(InvalidInput, match="cannot name a deployment"):
+        ws.deployments.deploy("churn:1", name="Bad_Name")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(Conflict, match=f"Port {port} on 127.0.0.1 is in use"):
+            ws.deployments.deploy("churn:1", name="busy", port=port)
+    assert not (ws.state_dir / "deployments" / "busy").exists()
+    with pytest.raises(NotFound, match="No deployment named 'ghost'"):
+        ws.deployments.get("ghost")
+    d = ws.deployments.deploy("churn:1", name="twice")
+    try:
+        with pytest.raises(Conflict, match="already running"):
+            ws.deployments.deploy("churn:2", name="twice")
+    finally:
+        ws.deployments.stop("twice")
+
+
+def test_replicas_die_with_a_killed_supervisor(models_workspace: Workspace) -> None:
+    ws = models_workspace
+    d = ws.deployments.deploy("churn:1", name="orphans")
+    status = Path(d.folder) / "status.json"
+    import json
+
+    supervisor = json.loads(status.read_text())["pid"]
+    replicas = [r.pid for r in d.replica_processes]
+    os.kill(supervisor, signal.SIGKILL)
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+    wait_for(lambda: all(gone(p) for p in replicas), timeout=30)
+    info = ws.deployments.get("orphans")
+    assert info.state == "stopped" and "supervisor is gone" in (info.error or "")
+    # ... and it can be deployed again under the same name
+    again = ws.deployments.deploy("churn:1", name="orphans")
+    assert again.state == "running"
+    ws.deployments.stop("orphans")
