@@ -31,6 +31,7 @@ import {
   FeaturesPanel,
   insertCode
 } from './panels/features';
+import { ModelsModel, ModelsPanel } from './panels/models';
 import { MlopsSidebar } from './sidebar';
 import {
   CommandIDs,
@@ -104,7 +105,16 @@ const experimentsPlugin: JupyterFrontEndPlugin<void> = {
     const model = new ExperimentsModel(client);
     const panel = new ExperimentsPanel({
       model,
-      onCompare: () => void commands.execute(CommandIDs.compareSelectedRuns)
+      onCompare: () => void commands.execute(CommandIDs.compareSelectedRuns),
+      onRegistered: (name, version) => {
+        // The Models section shows it, if that plugin is on.
+        if (commands.hasCommand(CommandIDs.showModelVersion)) {
+          void commands.execute(CommandIDs.showModelVersion, {
+            name,
+            version
+          });
+        }
+      }
     });
     sidebar.addSection(panel, { rank: 10 });
 
@@ -395,6 +405,86 @@ const featuresPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
+/** The Models section: registered models, lineage, Deploy/Promote and deployment cards. */
+const modelsPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-mlops:models',
+  description:
+    'Registered models with their versions and lineage, promotion, and local deployments with live traffic figures.',
+  autoStart: true,
+  requires: [IMlopsClient, IMlopsSidebar],
+  optional: [ICommandPalette],
+  activate: (
+    app: JupyterFrontEnd,
+    client: MlopsClient,
+    sidebar: IMlopsSidebar,
+    palette: ICommandPalette | null
+  ): void => {
+    const { commands, shell } = app;
+    const model = new ModelsModel(client);
+    const panel = new ModelsPanel({
+      model,
+      onOpenNotebook: path => void commands.execute('docmanager:open', { path })
+    });
+    // After Experiments (10) and Features (20).
+    sidebar.addSection(panel, { rank: 30 });
+
+    const showSection = () => {
+      shell.activateById(sidebar.id);
+      const accordion = panel.parent;
+      if (accordion instanceof AccordionPanel) {
+        const index = accordion.widgets.indexOf(panel);
+        if (index >= 0 && !panel.isVisible) {
+          accordion.expand(index);
+        }
+      }
+    };
+
+    commands.addCommand(CommandIDs.openModels, {
+      label: 'Open models',
+      caption:
+        'Show the registered models and deployments in the MLOps sidebar',
+      execute: showSection
+    });
+
+    commands.addCommand(CommandIDs.refreshModels, {
+      label: 'Refresh models and deployments',
+      caption: 'Reload the registered models and the deployments',
+      execute: () => model.refresh()
+    });
+
+    commands.addCommand(CommandIDs.showModelVersion, {
+      label: args =>
+        typeof args.name === 'string' && typeof args.version === 'number'
+          ? `Show ${args.name} v${args.version}`
+          : 'Show model version',
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            name: { type: 'string' },
+            version: { type: 'integer', minimum: 1 }
+          },
+          required: ['name', 'version']
+        }
+      },
+      execute: args => {
+        const { name, version } = args;
+        if (typeof name !== 'string' || typeof version !== 'number') {
+          throw new Error('Give a model name and a version number.');
+        }
+        showSection();
+        return model.reveal(name, version);
+      }
+    });
+
+    if (palette) {
+      for (const command of [CommandIDs.openModels, CommandIDs.refreshModels]) {
+        palette.addItem({ command, category: PALETTE_CATEGORY });
+      }
+    }
+  }
+};
+
 namespace Private {
   let id = 0;
   export function nextId(): number {
@@ -416,6 +506,7 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   clientPlugin,
   sidebarPlugin,
   experimentsPlugin,
-  featuresPlugin
+  featuresPlugin,
+  modelsPlugin
 ];
 export default plugins;

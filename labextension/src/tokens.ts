@@ -15,6 +15,10 @@ export namespace CommandIDs {
   /** Open the tab of the feature view given as `name` (also restores tabs after a reload). */
   export const openFeatureView = 'mlops:open-feature-view';
   export const insertTrainingFrameCode = 'mlops:insert-training-frame-code';
+  export const openModels = 'mlops:open-models';
+  export const refreshModels = 'mlops:refresh-models';
+  /** Show the version given as `name` and `version` in the Models section (e.g. once registered). */
+  export const showModelVersion = 'mlops:show-model-version';
 }
 
 /** The palette category of the commands. */

@@ -5,6 +5,11 @@ import { encodeQuery, requestAPI } from './request';
 import {
   IComparison,
   IComparisonQuery,
+  IDeploymentInfo,
+  IDeploymentList,
+  IDeploymentLogs,
+  IDeploymentStats,
+  IDeployRequest,
   IExperiment,
   IExperimentList,
   IFeatureSnippet,
@@ -15,9 +20,18 @@ import {
   IFeatureViewStats,
   IFeatureViewSummary,
   IFeatureViewVersions,
+  IModelList,
+  IModelVersionDetail,
+  IModelVersionInfo,
+  IPromoteRequest,
+  IPromotion,
+  IRegisteredModelDetail,
+  IRegisteredModelInfo,
+  IRegisterRequest,
   IRunDetail,
   IRunPage,
-  IRunQuery
+  IRunQuery,
+  IUpdateRequest
 } from './types';
 
 /** The typed client of the jupyter-mlops REST API: one method per endpoint. */
@@ -145,6 +159,121 @@ export class MlopsClient {
     return body.code;
   }
 
+  /** `GET mlops/api/models` */
+  async listModels(): Promise<IRegisteredModelInfo[]> {
+    const body = await this._get<IModelList>('models');
+    return body.models;
+  }
+
+  /** `POST mlops/api/models` — register a run's logged model as a new version. */
+  registerModel(request: IRegisterRequest): Promise<IModelVersionDetail> {
+    return this._send<IModelVersionDetail>('POST', 'models', request);
+  }
+
+  /** `GET mlops/api/models/{name}` — the model and its versions, newest first. */
+  getModel(name: string): Promise<IRegisteredModelDetail> {
+    return this._get<IRegisteredModelDetail>(
+      `models/${encodeURIComponent(name)}`
+    );
+  }
+
+  /** `GET mlops/api/models/{name}/versions/{version}` — a version and its lineage. */
+  getModelVersion(name: string, version: number): Promise<IModelVersionDetail> {
+    return this._get<IModelVersionDetail>(
+      `models/${encodeURIComponent(name)}/versions/${version}`
+    );
+  }
+
+  /** `POST mlops/api/models/{name}/versions/{version}/promotions` — a gated alias move. */
+  promoteModelVersion(
+    name: string,
+    version: number,
+    request: IPromoteRequest
+  ): Promise<IPromotion> {
+    return this._send<IPromotion>(
+      'POST',
+      `models/${encodeURIComponent(name)}/versions/${version}/promotions`,
+      request
+    );
+  }
+
+  /** `PUT mlops/api/models/{name}/aliases/{alias}` — point an alias at a version (no gates). */
+  setModelAlias(
+    name: string,
+    alias: string,
+    version: number
+  ): Promise<IModelVersionInfo> {
+    return this._send<IModelVersionInfo>(
+      'PUT',
+      `models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`,
+      { version }
+    );
+  }
+
+  /** `DELETE mlops/api/models/{name}/aliases/{alias}` */
+  async deleteModelAlias(name: string, alias: string): Promise<void> {
+    await this._send<JSONObject>(
+      'DELETE',
+      `models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`
+    );
+  }
+
+  /** `GET mlops/api/deployments` */
+  async listDeployments(): Promise<IDeploymentInfo[]> {
+    const body = await this._get<IDeploymentList>('deployments');
+    return body.deployments;
+  }
+
+  /** `POST mlops/api/deployments` — answers once the server answers (seconds). */
+  deploy(request: IDeployRequest): Promise<IDeploymentInfo> {
+    return this._send<IDeploymentInfo>('POST', 'deployments', request);
+  }
+
+  /** `GET mlops/api/deployments/{name}` */
+  getDeployment(name: string): Promise<IDeploymentInfo> {
+    return this._get<IDeploymentInfo>(
+      `deployments/${encodeURIComponent(name)}`
+    );
+  }
+
+  /** `PATCH mlops/api/deployments/{name}` — move to another version, zero downtime. */
+  updateDeployment(
+    name: string,
+    request: IUpdateRequest
+  ): Promise<IDeploymentInfo> {
+    return this._send<IDeploymentInfo>(
+      'PATCH',
+      `deployments/${encodeURIComponent(name)}`,
+      request
+    );
+  }
+
+  /** `DELETE mlops/api/deployments/{name}` — stop it. */
+  stopDeployment(name: string): Promise<IDeploymentInfo> {
+    return this._send<IDeploymentInfo>(
+      'DELETE',
+      `deployments/${encodeURIComponent(name)}`
+    );
+  }
+
+  /**
+   * `GET mlops/api/deployments/{name}/stats` — rate and percentiles cover the time since the
+   * previous call, so poll it (every ~2 s) for live figures.
+   */
+  getDeploymentStats(name: string): Promise<IDeploymentStats> {
+    return this._get<IDeploymentStats>(
+      `deployments/${encodeURIComponent(name)}/stats`
+    );
+  }
+
+  /** `GET mlops/api/deployments/{name}/logs` — the last `lines` lines of each log. */
+  async getDeploymentLogs(name: string, lines = 200): Promise<string> {
+    const body = await this._get<IDeploymentLogs>(
+      `deployments/${encodeURIComponent(name)}/logs${encodeQuery({ lines })}`
+    );
+    return body.text;
+  }
+
   /** `GET mlops/api/openapi.json` */
   getOpenAPI(): Promise<JSONObject> {
     return this._get<JSONObject>('openapi.json');
@@ -152,6 +281,19 @@ export class MlopsClient {
 
   private _get<T>(endPoint: string): Promise<T> {
     return requestAPI<T>(endPoint, { method: 'GET' }, this.serverSettings);
+  }
+
+  private _send<T>(
+    method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    endPoint: string,
+    body?: object
+  ): Promise<T> {
+    const init: RequestInit = { method };
+    if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      init.headers = { 'Content-Type': 'application/json' };
+    }
+    return requestAPI<T>(endPoint, init, this.serverSettings);
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Types of the jupyter-mlops REST API (`mlops/api/...`).
  *
- * They mirror the pydantic models in `jupyter_mlops/tracking/schemas.py`, which the server's
+ * They mirror the pydantic models in the `schemas.py` of `jupyter_mlops`'s domain packages, which the server's
  * OpenAPI document (`GET mlops/api/openapi.json`) is generated from. Keep the two in step.
  */
 
@@ -252,4 +252,194 @@ export interface IFeatureSnippet {
   code: string;
   /** The references, pinned to their versions (`view:vN:feature`). */
   features: string[];
+}
+
+// ---- Model registry (jupyter_mlops/registry/schemas.py) --------------------------------------
+
+/** Where a model version came from (schema `Lineage`). */
+export interface ILineage {
+  run_id: string;
+  run_name: string;
+  experiment_id: string;
+  experiment_name: string;
+  /** Notebook path in the workspace. */
+  notebook?: string | null;
+  /** Artifact path of the executed notebook saved with the run. */
+  notebook_snapshot?: string | null;
+  git_commit?: string | null;
+  git_branch?: string | null;
+  git_dirty?: boolean | null;
+  params: Record<string, string>;
+  metrics: Record<string, number>;
+  /** Pinned references, e.g. `customer_stats:v2:avg_spend`. */
+  features: string[];
+  /** `view:vN` -> content fingerprint. */
+  feature_views: Record<string, string>;
+  training_fingerprint?: string | null;
+}
+
+/** One registered model version (schema `ModelVersionInfo`). */
+export interface IModelVersionInfo {
+  name: string;
+  version: number;
+  aliases: string[];
+  model_uri: string;
+  /** Milliseconds since the epoch. */
+  created: number;
+  description: string;
+  tags: Record<string, string>;
+  metrics: Record<string, number>;
+  run_id?: string | null;
+  has_profile: boolean;
+  signature?: Record<string, { name: string; type: string }[]> | null;
+}
+
+/** A version with its full lineage (schema `ModelVersionDetail`). */
+export interface IModelVersionDetail extends IModelVersionInfo {
+  lineage?: ILineage | null;
+}
+
+/** A registered model and its newest version (schema `RegisteredModelInfo`). */
+export interface IRegisteredModelInfo {
+  name: string;
+  description: string;
+  created: number;
+  updated: number;
+  latest_version?: number | null;
+  /** Alias -> version. */
+  aliases: Record<string, number>;
+  versions: number;
+}
+
+/** A model with all its versions, newest first (schema `RegisteredModelDetail`). */
+export interface IRegisteredModelDetail extends IRegisteredModelInfo {
+  version_list: IModelVersionInfo[];
+}
+
+/** Schema `ModelList`. */
+export interface IModelList {
+  models: IRegisteredModelInfo[];
+}
+
+/** The outcome of one promotion gate (schema `GateResult`). */
+export interface IGateResult {
+  gate: string;
+  passed: boolean;
+  metric: string;
+  value?: number | null;
+  reference?: number | null;
+  /** Candidate minus reference. */
+  difference?: number | null;
+  message: string;
+}
+
+/** What a promotion did, or refused to do (schema `Promotion`). */
+export interface IPromotion {
+  name: string;
+  version: number;
+  alias: string;
+  promoted: boolean;
+  previous_version?: number | null;
+  gates: IGateResult[];
+}
+
+/** Schema `RegisterRequest`. */
+export interface IRegisterRequest {
+  run_id: string;
+  name: string;
+  description?: string;
+  aliases?: string[];
+}
+
+/** Schema `PromoteRequest`: gates like `roc_auc>=champion` or `accuracy>0.8`. */
+export interface IPromoteRequest {
+  alias: string;
+  require?: string[];
+}
+
+// ---- Deployments (jupyter_mlops/serving/schemas.py) ------------------------------------------
+
+/** Schema `State`. */
+export type DeploymentState =
+  | 'starting'
+  | 'running'
+  | 'updating'
+  | 'degraded'
+  | 'failed'
+  | 'stopping'
+  | 'stopped';
+
+/** A model version a deployment serves and its traffic weight (schema `ServingVersion`). */
+export interface IServingVersion {
+  name: string;
+  version: number;
+  weight: number;
+  /** What the user asked for, e.g. `churn@champion`. */
+  ref: string;
+}
+
+/** Schema `ReplicaInfo`. */
+export interface IReplicaInfo {
+  slot: number;
+  pid: number;
+  generation: number;
+  started: number;
+}
+
+/** A local deployment (schema `DeploymentInfo`). */
+export interface IDeploymentInfo {
+  name: string;
+  url: string;
+  host: string;
+  port: number;
+  state: DeploymentState;
+  replicas: number;
+  generation: number;
+  serving: IServingVersion[];
+  replica_processes: IReplicaInfo[];
+  restarts: number;
+  error?: string | null;
+  /** Seconds since the epoch. */
+  created: number;
+  updated: number;
+  folder: string;
+}
+
+/** Schema `DeploymentList`. */
+export interface IDeploymentList {
+  deployments: IDeploymentInfo[];
+}
+
+/** Traffic since the previous look (live) and since the start (schema `DeploymentStats`). */
+export interface IDeploymentStats {
+  requests_total: number;
+  errors_total: number;
+  rows_total: number;
+  interval_seconds?: number | null;
+  /** Requests per second over the interval. */
+  request_rate?: number | null;
+  /** Share of the interval's requests that failed. */
+  error_rate?: number | null;
+  latency_p50_ms?: number | null;
+  latency_p95_ms?: number | null;
+}
+
+/** Schema `DeploymentLogs`. */
+export interface IDeploymentLogs {
+  name: string;
+  text: string;
+}
+
+/** Schema `DeployRequest`: `model` is `NAME`, `NAME@ALIAS` or `NAME:VERSION`. */
+export interface IDeployRequest {
+  model: string;
+  name?: string;
+  replicas?: number;
+  port?: number;
+}
+
+/** Schema `UpdateRequest`. */
+export interface IUpdateRequest {
+  model: string;
+  replicas?: number;
 }
