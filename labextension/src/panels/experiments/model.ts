@@ -57,6 +57,11 @@ export class ExperimentsModel extends VDomModel {
     this._client = client;
   }
 
+  /** The REST client the model reads with. */
+  get client(): MlopsClient {
+    return this._client;
+  }
+
   get experiments(): ReadonlyArray<IExperiment> {
     return this._experiments;
   }

@@ -3,6 +3,7 @@ import * as React from 'react';
 import { SidebarSection } from '../section';
 import { ExperimentsView } from './components/ExperimentsView';
 import { ExperimentsModel } from './model';
+import { RunRegistration } from './register';
 
 /** The Experiments section of the sidebar: a React view of an `ExperimentsModel`. */
 export class ExperimentsPanel extends SidebarSection<ExperimentsModel> {
@@ -15,6 +16,22 @@ export class ExperimentsPanel extends SidebarSection<ExperimentsModel> {
       refreshTooltip: 'Refresh experiments'
     });
     this._onCompare = options.onCompare;
+    this._onRegistered = options.onRegistered;
+    this._registration = new RunRegistration(options.model.client);
+    this._registration.stateChanged.connect(this.update, this);
+  }
+
+  /** The Register form of a run. */
+  get registration(): RunRegistration {
+    return this._registration;
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._registration.dispose();
+    super.dispose();
   }
 
   protected isUnloaded(): boolean {
@@ -22,10 +39,19 @@ export class ExperimentsPanel extends SidebarSection<ExperimentsModel> {
   }
 
   protected render(): JSX.Element {
-    return <ExperimentsView model={this.model} onCompare={this._onCompare} />;
+    return (
+      <ExperimentsView
+        model={this.model}
+        registration={this._registration}
+        onCompare={this._onCompare}
+        onRegistered={this._onRegistered}
+      />
+    );
   }
 
   private _onCompare: () => void;
+  private _onRegistered: (name: string, version: number) => void;
+  private _registration: RunRegistration;
 }
 
 export namespace ExperimentsPanel {
@@ -33,5 +59,7 @@ export namespace ExperimentsPanel {
     model: ExperimentsModel;
     /** Open a comparison of the selected runs. */
     onCompare: () => void;
+    /** Show a version just registered from a run. */
+    onRegistered: (name: string, version: number) => void;
   }
 }

@@ -2,8 +2,10 @@ import * as React from 'react';
 
 import { Loading } from '../../../components/status';
 import { ExperimentsModel, PAGE_SIZE } from '../model';
+import { RunRegistration } from '../register';
 import { ExperimentList } from './ExperimentList';
 import { FilterBox } from './FilterBox';
+import { RegisterBar } from './RegisterBar';
 import { RunsTable } from './RunsTable';
 
 /** Previous/next page, and the selection with its Compare button. */
@@ -73,9 +75,11 @@ function Footer(props: {
 /** The Experiments section of the MLOps sidebar. */
 export function ExperimentsView(props: {
   model: ExperimentsModel;
+  registration: RunRegistration;
   onCompare: () => void;
+  onRegistered: (name: string, version: number) => void;
 }): JSX.Element {
-  const { model, onCompare } = props;
+  const { model, registration, onCompare, onRegistered } = props;
   return (
     <div className="jp-mlops-Experiments">
       <ExperimentList model={model} />
@@ -90,6 +94,11 @@ export function ExperimentsView(props: {
           <FilterBox key={model.experimentId} model={model} />
           <RunsTable model={model} />
           <Footer model={model} onCompare={onCompare} />
+          <RegisterBar
+            model={model}
+            registration={registration}
+            onRegistered={onRegistered}
+          />
         </>
       )}
     </div>
