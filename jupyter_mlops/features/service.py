@@ -68,6 +68,8 @@ logger = logging.getLogger(__name__)
 # MLflow run tags the usage hook writes.
 FEATURES_TAG = "mlops.features"
 ENTITY_FINGERPRINT_TAG = "mlops.features.entity_fingerprint"
+# Set once the run's first training frame left its reference profile.
+PROFILED_TAG = "mlops.features.profiled"
 _MAX_TAG = 8000
 # Entity frames up to this many rows are also logged as an MLflow dataset input.
 DATASET_INPUT_MAX_ROWS = 100_000
@@ -275,7 +277,7 @@ class FeatureStore:
             full_names=full_names,
             as_arrow=as_arrow,
         )
-        record_usage(resolved, entity_df)
+        record_usage(resolved, entity_df, frame)
         return frame
 
     # -- online store ----------------------------------------------------------------------------
@@ -625,12 +627,16 @@ def usage_payload(resolved: Sequence[ResolvedView]) -> dict[str, Any]:
     }
 
 
-def record_usage(resolved: Sequence[ResolvedView], entity_df: pd.DataFrame) -> bool:
+def record_usage(
+    resolved: Sequence[ResolvedView], entity_df: pd.DataFrame, frame: Any = None
+) -> bool:
     """Record the features used on the active MLflow run, if there is one.
 
     MLflow is not imported for this: when no code has imported it, no run can be active.
     Several training frames in one run (train, validation) add up: the tag lists the union of
     their references, and the fingerprint tag their distinct entity fingerprints, comma-separated.
+    The first pandas training frame of a run also leaves a reference profile of its feature
+    columns (``mlops/training_profile.json``), which model registration stores with the version.
     A failure to record is logged as a warning and does not fail the training frame.
 
     Returns:
@@ -640,14 +646,16 @@ def record_usage(resolved: Sequence[ResolvedView], entity_df: pd.DataFrame) -> b
     if mlflow is None or mlflow.active_run() is None:
         return False
     try:
-        _record(mlflow, resolved, entity_df)
+        _record(mlflow, resolved, entity_df, frame)
     except Exception as exc:  # the frame is built; losing lineage must not lose the work
         logger.warning("Could not record feature usage on the MLflow run: %s", exc)
         return False
     return True
 
 
-def _record(mlflow: Any, resolved: Sequence[ResolvedView], entity_df: pd.DataFrame) -> None:
+def _record(
+    mlflow: Any, resolved: Sequence[ResolvedView], entity_df: pd.DataFrame, frame: Any = None
+) -> None:
     run_id = mlflow.active_run().info.run_id
     tags = mlflow.get_run(run_id).data.tags
     payload = usage_payload(resolved)
@@ -667,6 +675,16 @@ def _record(mlflow: Any, resolved: Sequence[ResolvedView], entity_df: pd.DataFra
     fingerprints = ",".join(dict.fromkeys([*known, fingerprint]))
     mlflow.set_tags({FEATURES_TAG: text, ENTITY_FINGERPRINT_TAG: fingerprints})
     _log_dataset(mlflow, entity_df, fingerprint, payload)
+    import pandas as pd
+
+    if isinstance(frame, pd.DataFrame) and not tags.get(PROFILED_TAG):
+        from jupyter_mlops.registry.profile import profile_frame
+        from jupyter_mlops.registry.service import PROFILE_ARTIFACT
+
+        columns = [c for c in frame.columns if c not in entity_df.columns]
+        profile = profile_frame(frame, columns=columns, source=f"training frame of run {run_id}")
+        mlflow.log_text(profile.model_dump_json(), PROFILE_ARTIFACT)
+        mlflow.set_tag(PROFILED_TAG, "true")
 
 
 def _parse_usage(text: str | None) -> dict[str, Any] | None:
