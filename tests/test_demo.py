@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -50,3 +51,25 @@ def test_demo_builds_runs_and_executes_the_notebook(tmp_path: Path) -> None:
         assert set(json.loads(tags[FEATURES_TAG])["features"]) == pinned, run.run_name
     usage = store.usage("customer_activity")
     assert len(usage.versions[0].runs) == len(runs)
+
+    # The best run is registered with its lineage and profile, and deployed: called with a
+    # customer id only, the server looks the features up in the online store.
+    try:
+        champion = ws.registry.get_version("churn@champion")
+        best = max(runs, key=lambda r: r.metrics["roc_auc"] or 0)
+        assert champion.run_id == best.run_id and champion.has_profile
+        assert champion.lineage is not None and set(champion.lineage.features) == pinned
+        [deployment] = ws.deployments.list()
+        assert deployment.state == "running" and deployment.serving[0].version == 1
+        assert ws.deployments.stats("churn").requests_total >= 200
+        answer = httpx.post(
+            f"{deployment.url}/invocations",
+            json={"dataframe_records": [{"customer_id": 100_000}, {"customer_id": 100_001}]},
+        )
+        assert answer.status_code == 200, answer.text
+        probabilities = answer.json()["predictions"]
+        assert len(probabilities) == 2 and all(abs(sum(p) - 1) < 1e-9 for p in probabilities)
+        assert "is deployed at" in summary
+    finally:
+        for d in ws.deployments.list():
+            ws.deployments.stop(d.name)

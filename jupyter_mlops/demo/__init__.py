@@ -11,8 +11,10 @@ nothing is downloaded. What it holds:
 - ``data/churn_labels.parquet``: one labelled moment per customer (``customer_id``,
   ``label_time``, ``churned``). Churn depends on the features' values *at* ``label_time``, so the
   training set must be point-in-time correct: every run builds it with ``get_training_frame``;
-- a sweep of runs (each tagged with the feature versions it used) and one papermill execution of
-  ``notebooks/train_churn.ipynb``.
+- a sweep of runs (each tagged with the feature versions it used, each with its logged model) and
+  one papermill execution of ``notebooks/train_churn.ipynb``;
+- the best run registered as model ``churn`` (@champion) and deployed on 127.0.0.1 as deployment
+  ``churn``, which has answered a few hundred requests sent with customer ids only.
 
 Times are relative to the day the demo is built (the data ends then), so the online store serves
 fresh values; the values themselves are the same on every build.
@@ -51,6 +53,7 @@ FEATURE_REFS = [
 ]
 FEATURES = [ref.split(":")[-1] for ref in FEATURE_REFS]
 VIEWS = ["customer_profile", "customer_activity"]
+MODEL = "churn"
 # (model, parameters) settings of the sweep; each runs with three seeds.
 SWEEP: list[tuple[str, dict[str, Any]]] = [
     ("gbm", {"n_estimators": 60, "learning_rate": 0.1, "max_depth": 2}),
@@ -256,6 +259,8 @@ def train_and_log(
         else:
             clf = make_pipeline(StandardScaler(), LogisticRegression(C=params["C"], max_iter=500))
             clf.fit(x_train, y_train)
+        with tracked_by_mlflow(ws, rec.run_id):
+            log_sklearn_model(clf, x_train)
         proba = clf.predict_proba(x_val)[:, 1]
         rec.log_metrics(
             {
@@ -265,6 +270,74 @@ def train_and_log(
             }
         )
         return rec.run_id
+
+
+def log_sklearn_model(clf: Any, x_train: pd.DataFrame) -> None:
+    """Log the fitted model on the active run, predicting churn probabilities.
+
+    The requirements are given rather than inferred (inference imports the model in a fresh
+    process, seconds per run); the input example gives the signature and the server's smoke
+    request.
+    """
+    import warnings
+
+    import mlflow.sklearn
+
+    with warnings.catch_warnings():
+        # MLflow's advice on integer columns does not apply: the inputs are float64.
+        warnings.simplefilter("ignore", UserWarning)
+        mlflow.sklearn.log_model(
+            clf,
+            name="model",
+            input_example=x_train.head(3),
+            pyfunc_predict_fn="predict_proba",
+            pip_requirements=_requirements(),
+            # We trained the trees ourselves; skops asks before it stores tree node arrays.
+            skops_trusted_types=["sklearn.tree._tree.Tree"]
+            if hasattr(clf, "estimators_")
+            else None,
+        )
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in ("scikit-learn", "numpy", "pandas", "scipy")]
+
+
+def register_and_deploy(ws: Workspace, traffic: int = 200) -> str:
+    """Register the best run as ``churn`` (@champion), deploy it and send it traffic.
+
+    The deployment is called as a backend would: with customer ids only; the server looks the
+    features up in the online store. Returns the deployment's URL.
+    """
+    import httpx
+
+    page = ws.tracking.list_runs([EXPERIMENT], order_by=["metrics.roc_auc DESC"], max_results=1)
+    best = page.runs[0]
+    version = ws.registry.register(
+        best.run_id, MODEL, description=f"best roc_auc of the demo sweep ({best.run_name})"
+    )
+    ws.registry.promote(MODEL, version.version, "champion", require=["roc_auc>=champion"])
+    existing = {d.name: d for d in ws.deployments.list()}
+    current = existing.get(MODEL)
+    if current is not None and current.state in {"running", "degraded"}:
+        deployment = ws.deployments.update(MODEL, f"{MODEL}@champion")
+    else:
+        deployment = ws.deployments.deploy(f"{MODEL}@champion", name=MODEL)
+    ids = customer_ids(ws)
+    with httpx.Client(timeout=10) as client:
+        for i in range(traffic):
+            body = {"dataframe_records": [{"customer_id": ids[i % len(ids)]}]}
+            client.post(f"{deployment.url}/invocations", json=body)
+    return deployment.url
+
+
+def customer_ids(ws: Workspace) -> list[int]:
+    import pandas as pd
+
+    labels = pd.read_parquet(ws.root / LABELS, columns=["customer_id"])
+    return [int(v) for v in labels["customer_id"].head(500)]
 
 
 def write_features(ws: Workspace) -> pd.DataFrame:
@@ -320,7 +393,9 @@ def execute_notebook(ws: Workspace, parameters: dict[str, Any]) -> Path:
     return output
 
 
-def build_demo(root: Path, *, notebook_run: bool = True) -> tuple[Workspace, str]:
+def build_demo(
+    root: Path, *, notebook_run: bool = True, deploy: bool = True
+) -> tuple[Workspace, str]:
     """Build (or rebuild the data and runs of) the demo workspace in ``root``."""
     started = time.perf_counter()
     ws = Workspace.init(root)
@@ -340,6 +415,7 @@ def build_demo(root: Path, *, notebook_run: bool = True) -> tuple[Workspace, str
     if notebook_run:
         execute_notebook(ws, {"n_estimators": 80, "learning_rate": 0.2, "max_depth": 3, "seed": 0})
         count += 1
+    url = register_and_deploy(ws) if deploy else None
     ws.features.close()
     elapsed = time.perf_counter() - started
     summary = (
@@ -348,6 +424,12 @@ def build_demo(root: Path, *, notebook_run: bool = True) -> tuple[Workspace, str
         f"{count} runs in experiment '{EXPERIMENT}' ({elapsed:.0f} s).\n"
         f"Open notebooks/{NOTEBOOK}, or the MLOps sidebar in JupyterLab."
     )
+    if url:
+        summary += (
+            f"\nModel '{MODEL}' @champion is deployed at {url} (`jupyter mlops deployments "
+            f"stop {MODEL}` stops it); try:\n  curl -s {url}/invocations -H 'Content-Type: "
+            'application/json\' -d \'{"dataframe_records": [{"customer_id": 100000}]}\''
+        )
     return ws, summary
 
 

@@ -484,6 +484,12 @@ class ModelRegistry:
             return profile_frame(training_data, source="training_data given at registration")
         from mlflow.exceptions import MlflowException
 
+        local = _local_path(str(run.info.artifact_uri or ""))
+        if local is not None:
+            path = local / PROFILE_ARTIFACT
+            if not path.is_file():
+                return None
+            return ReferenceProfile.model_validate_json(path.read_text(encoding="utf-8"))
         try:
             listed = self.client.list_artifacts(run.info.run_id, PROFILE_ARTIFACT.split("/")[0])
             if not any(a.path == PROFILE_ARTIFACT for a in listed):

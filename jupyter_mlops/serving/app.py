@@ -73,8 +73,14 @@ class ModelServer:
         prediction_log: PredictionLog | None = None,
     ) -> None:
         silence_feature_name_warning()
-        self.spec = spec
         self.models = [ServedModel(v, store) for v in spec.models]
+        if all(m.numeric for m in self.models):
+            # Inputs reach these models as float matrices already checked to be finite
+            # (ServedModel.prepare), so scikit-learn need not check again on every call.
+            import sklearn
+
+            sklearn.set_config(assume_finite=True)
+        self.spec = spec
         self.by_name: dict[str, list[ServedModel]] = {}
         for m in self.models:
             self.by_name.setdefault(m.name, []).append(m)

@@ -113,6 +113,16 @@ def _column(ref: str, full_names: bool) -> str:
     return _full_name(ref) if full_names else ref.rsplit(":", 1)[-1]
 
 
+def _null(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _has_null(values: Any) -> bool:
+    if isinstance(values, np.ndarray):
+        return values.dtype.kind == "f" and bool(np.isnan(values).any())
+    return any(_null(v) for v in values)
+
+
 def _plain(values: Any) -> list[Any]:
     if isinstance(values, np.ndarray):
         out = values.tolist()
@@ -189,7 +199,25 @@ class ServedModel:
             )
         present = set(batch.columns)
         missing = [c for c in self.columns if c not in present]
+        # Request-time values win; nulls in a looked-up column are filled from the store.
+        partial = [
+            c
+            for c in self.columns
+            if c in present
+            and self.lookup is not None
+            and c in self.lookup.refs
+            and _has_null(batch.column(c))
+        ]
         filled: dict[str, list[Any]] = {}
+        keys_sent = self.lookup is not None and all(k in present for k in self.lookup.keys)
+        if partial and keys_sent and self.lookup is not None:
+            looked = self.lookup.fill(batch, partial)
+            filled.update(looked)
+            for c in partial:
+                filled[c] = [
+                    stored if _null(given) else given
+                    for given, stored in zip(_plain(batch.column(c)), looked[c], strict=True)
+                ]
         if missing:
             if self.lookup is None or not all(c in self.lookup.refs for c in missing):
                 absent = [c for c in missing if self.lookup is None or c not in self.lookup.refs]
@@ -197,7 +225,7 @@ class ServedModel:
                     f"Missing input column(s) {', '.join(map(repr, absent))}; model {self.name} "
                     f"version {self.version} takes {', '.join(self.columns)}"
                 )
-            filled = self.lookup.fill(batch, missing)
+            filled.update(self.lookup.fill(batch, missing))
         keys_logged = {k: filled[k] for k in (self.lookup.keys if filled and self.lookup else [])}
         if not self.numeric:
             return self._general(batch, self.columns, filled, keys_logged)
