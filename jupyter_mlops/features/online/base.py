@@ -28,15 +28,43 @@ Example:
 from __future__ import annotations
 
 import difflib
+import gc
 import marshal
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence, Sized
+from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from jupyter_mlops.errors import InvalidInput, NotFound
 from jupyter_mlops.features.online import codec
+
+# Reads of at least this many keys pause the garbage collector (see _collector_paused).
+_PAUSE_GC_FROM = 64
+
+
+@contextmanager
+def _collector_paused(keys: int) -> Iterator[None]:
+    """Pause Python's cyclic garbage collector during a read of many keys.
+
+    A 1,000-key read allocates about 2,000 short-lived containers (a row tuple from the driver
+    and a decoded list per key). With the collector on, they set off about two young
+    collections per read, and the ones alive at that moment are promoted, which every few
+    dozen reads makes a full collection of the whole heap land inside a read: measured here,
+    that was the 1,000-key p99 (tens of ms, against ~3 ms for the read). Paused, the
+    temporaries are freed by reference counting before the collector runs again, so the read
+    sets off no collection at all. The switch is process-wide, like every ``gc`` switch, for the
+    few milliseconds of the read; a collector that was already off stays off.
+    """
+    if keys < _PAUSE_GC_FROM or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class _Schema:
@@ -163,23 +191,26 @@ class OnlineStore(ABC):
             {'avg_spend': [42.5, 17.0, None]}
         """
         codec.check_target(view, version)
-        encoded = codec.encode_keys(keys)
-        with_times = event_time_column is not None
-        features, texts, times = self._read_many(view, version, encoded, with_times)
-        schema = self._found_schema(view, version, features)
-        selected = schema.select(view, version, feature_names)
-        result: dict[str, list[Any]]
-        if texts:
-            loads = marshal.loads
-            missing = [None] * len(schema.names)
-            columns = list(zip(*[missing if t is None else loads(t) for t in texts], strict=True))
-            result = {name: codec.decode_column(columns[i]) for name, i in selected}
-        else:
-            result = {name: [] for name, _ in selected}
-        if event_time_column is not None:
-            _check_time_column(event_time_column, result)
-            to_datetime = codec.us_to_datetime
-            result[event_time_column] = [None if t is None else to_datetime(t) for t in times]
+        with _collector_paused(len(keys) if isinstance(keys, Sized) else _PAUSE_GC_FROM):
+            encoded = codec.encode_keys(keys)
+            with_times = event_time_column is not None
+            features, texts, times = self._read_many(view, version, encoded, with_times)
+            schema = self._found_schema(view, version, features)
+            selected = schema.select(view, version, feature_names)
+            result: dict[str, list[Any]]
+            if texts:
+                loads = marshal.loads
+                missing = [None] * len(schema.names)
+                rows = [missing if t is None else loads(t) for t in texts]
+                columns = list(zip(*rows, strict=True))
+                del rows
+                result = {name: codec.decode_column(columns[i]) for name, i in selected}
+            else:
+                result = {name: [] for name, _ in selected}
+            if event_time_column is not None:
+                _check_time_column(event_time_column, result)
+                to_datetime = codec.us_to_datetime
+                result[event_time_column] = [None if t is None else to_datetime(t) for t in times]
         return result
 
     def read_one(
