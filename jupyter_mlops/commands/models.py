@@ -69,6 +69,7 @@ def cmd_models_list(args: argparse.Namespace, ctx: Context) -> Result:
     table = Table(
         _frame(rows, ["name", "latest", "aliases", "updated"]),
         title=f"{len(models)} registered model(s)",
+        data={"models": [m.model_dump() for m in models]},
     )
     return table
 
@@ -248,6 +249,7 @@ def cmd_deployments_list(args: argparse.Namespace, ctx: Context) -> Result:
     table = Table(
         _frame(rows, ["name", "state", "endpoint", "serving", "replicas"]),
         title=f"{len(items)} deployment(s)",
+        data={"deployments": [d.model_dump() for d in items]},
     )
     return table
 
