@@ -65,12 +65,25 @@ class FeaturesConfig(_Section):
     )
 
 
+class ServingConfig(_Section):
+    """How deployments serve: request limits and the prediction log."""
+
+    max_body_mb: float = Field(
+        default=16.0, gt=0, le=1024, description="largest request body; larger ones get a 413"
+    )
+    log_predictions: bool = Field(default=True, description="append every answer to the log")
+    fsync_seconds: float = Field(
+        default=1.0, ge=0, description="how often the prediction log is synced to disk (0: never)"
+    )
+
+
 class MlopsConfig(_Section):
     """The whole ``mlops.toml``."""
 
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     run: RunConfig = Field(default_factory=RunConfig)
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
 
 
 DEFAULT_TOML = """\
@@ -91,6 +104,11 @@ record_git = true
 [features]
 # Online store: "sqlite" (embedded, .mlops/online.db) or "redis://127.0.0.1:6379/0"
 online_store = "sqlite"
+
+[serving]
+max_body_mb = 16         # larger request bodies are refused with 413
+log_predictions = true   # every answer goes to .mlops/predictions/<deployment>/
+fsync_seconds = 1.0      # what a machine crash can lose; a process crash loses nothing
 """
 
 

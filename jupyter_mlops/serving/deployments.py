@@ -284,11 +284,15 @@ class Deployments:
 
     def _spec(self, name: str, models: builtins.list[ServedVersion]) -> ServerSpec:
         ws = self.workspace
+        serving = ws.config.serving
         return ServerSpec(
             deployment=name,
             models=models,
             workspace=str(ws.root),
             prediction_log=str(ws.state_dir / "predictions" / name),
+            max_body_bytes=max(1024, int(serving.max_body_mb * 1024 * 1024)),
+            log_predictions=serving.log_predictions,
+            fsync_interval=serving.fsync_seconds,
         )
 
     def _folder(self, name: str) -> Path:
