@@ -70,6 +70,10 @@ def test_demo_builds_runs_and_executes_the_notebook(tmp_path: Path) -> None:
         probabilities = answer.json()["predictions"]
         assert len(probabilities) == 2 and all(abs(sum(p) - 1) < 1e-9 for p in probabilities)
         assert "is deployed at" in summary
+        # features usage now lists the model version and its deployment per view version
+        used = ws.features.usage("customer_profile").versions[0]
+        assert used.models == [{"name": "churn", "version": "1", "aliases": "champion"}]
+        assert [d["name"] for d in used.deployments] == ["churn"]
     finally:
         for d in ws.deployments.list():
             ws.deployments.stop(d.name)

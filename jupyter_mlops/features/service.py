@@ -475,8 +475,8 @@ class FeatureStore:
 
         Every version is listed, oldest first, also those nothing uses yet. Runs are those that
         built a training frame from the version while tracked (tag ``mlops.features``), newest
-        first, from all active experiments. ``models`` and ``deployments`` stay empty until the
-        model registry and deployments record their features.
+        first, from all active experiments. Models are the registered versions whose lineage
+        pins the view version; deployments those that serve such a model version now.
 
         Raises:
             NotFound: an unknown view; the message lists close names.
@@ -485,9 +485,10 @@ class FeatureStore:
             >>> [(v.version, len(v.runs)) for v in store.usage("customer_stats").versions]
             [(1, 12), (2, 1)]                                           # doctest: +SKIP
         """
-        from jupyter_mlops.features.usage import view_usage
+        from jupyter_mlops.features.usage import add_models_and_deployments, view_usage
 
-        return view_usage(self.workspace.tracking, self.registry.versions(view))
+        usage = view_usage(self.workspace.tracking, self.registry.versions(view))
+        return add_models_and_deployments(self.workspace, usage)
 
     def stats(self, view: str, version: int | str | None = None) -> ViewStats:
         """Row count, last event time, freshness against the TTL and per-feature statistics."""

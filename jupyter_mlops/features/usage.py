@@ -7,8 +7,9 @@ search over all active experiments for runs whose tag mentions the view, then ea
 parsed and the run is listed under exactly the versions its ``views`` object names, so ``v1`` never
 matches ``v12`` and ``a_b`` never matches ``axb`` (``_`` is a wildcard in SQL ``LIKE``).
 
-Models and deployments are listed once the model registry and deployments record the features
-they were trained on (later issues); until then their lists are empty.
+Model versions record the same JSON as a version tag when they are registered (copied from their
+run), so the models of a view version are found by reading the registry's versions; deployments
+by the model versions they serve (see :func:`add_models_and_deployments`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from jupyter_mlops.features.service import FEATURES_TAG
 if TYPE_CHECKING:
     from jupyter_mlops.features.schemas import ViewVersion
     from jupyter_mlops.tracking.service import TrackingService
+    from jupyter_mlops.workspace import Workspace
 
 _PAGE = 1000
 
@@ -96,3 +98,44 @@ def _usage_run(run: Any) -> UsageRun:
         start_time=info.start_time,
         status=info.status,
     )
+
+
+def add_models_and_deployments(workspace: Workspace, usage: FeatureUsage) -> FeatureUsage:
+    """Fill each version's ``models`` (registered versions trained on it) and ``deployments``
+    (those serving such a model version now)."""
+    from jupyter_mlops.registry.service import FEATURES_TAG as VERSION_TAG
+
+    registry = workspace.registry
+    by_version = {v.version: v for v in usage.versions}
+    serving: dict[tuple[str, int], list[dict[str, str]]] = {}
+    for deployment in workspace.deployments.list():
+        if deployment.state in {"stopped", "failed"}:
+            continue
+        for served in deployment.serving:
+            serving.setdefault((served.name, served.version), []).append(
+                {
+                    "name": deployment.name,
+                    "state": deployment.state,
+                    "url": deployment.url,
+                    "model": f"{served.name}:{served.version}",
+                }
+            )
+    for model in registry.list_models():
+        aliases: dict[int, list[str]] = {}
+        for alias, number in model.aliases.items():
+            aliases.setdefault(number, []).append(alias)
+        for version in registry._versions(model.name):  # raw versions: tags are all we need
+            mv = int(version.version)
+            for number in versions_used((version.tags or {}).get(VERSION_TAG), usage.view):
+                entry = by_version.get(number)
+                if entry is None:
+                    continue
+                entry.models.append(
+                    {
+                        "name": model.name,
+                        "version": str(mv),
+                        "aliases": ",".join(sorted(aliases.get(mv, []))),
+                    }
+                )
+                entry.deployments.extend(serving.get((model.name, mv), []))
+    return usage
