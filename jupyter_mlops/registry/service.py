@@ -357,7 +357,9 @@ class ModelRegistry:
         if models:
             models.sort(key=lambda m: (m.name != "model", -(m.creation_timestamp or 0)))
             chosen = models[0]
-            return f"models:/{chosen.model_id}", chosen.model_id
+            # The artifact location, not models:/<id>: MLflow resolves a models:/ source through
+            # the process's global tracking URI, which in a Jupyter server is not this store.
+            return str(chosen.artifact_location), chosen.model_id
         # MLflow 2 style: a model folder among the run's artifacts.
         with mlflow_errors("Listing the run's artifacts failed"):
             artifacts = self.client.list_artifacts(run.info.run_id)

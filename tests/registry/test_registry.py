@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -128,3 +130,21 @@ def test_references_and_gates_parse() -> None:
     gate = parse_gate("roc_auc >= champion")
     assert (gate.metric, gate.op, gate.alias, gate.threshold) == ("roc_auc", ">=", "champion", None)
     assert parse_gate("log_loss<0.4").threshold == 0.4
+
+
+def test_register_does_not_depend_on_mlflows_global_tracking_uri(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """In a Jupyter server MLflow's global tracking URI is not the workspace's store."""
+    import mlflow
+    from mlflow.tracking._tracking_service import utils
+
+    run_id = log_model_run(workspace)
+    previous = getattr(utils, "_tracking_uri", None)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    try:
+        version = workspace.registry.register(run_id, "churn")
+        assert version.version == 1 and version.signature is not None
+        assert (workspace.registry.model_path("churn:1") / "MLmodel").is_file()
+    finally:
+        utils._tracking_uri = previous
