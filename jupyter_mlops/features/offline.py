@@ -25,6 +25,7 @@ Ties:
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterator, Sequence
@@ -51,6 +52,10 @@ if TYPE_CHECKING:
     from jupyter_mlops.workspace import Workspace
 
 _ROW = "__mlops_row"
+_POSITION = "__mlops_position"
+_NARROW = "__mlops_narrow_view"
+# Bytes per value, to estimate a view's size in Arrow (strings: a guess at a typical one).
+_WIDTH = {"bool": 1, "string": 40}
 _INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
 _FLOAT = {"FLOAT", "DOUBLE"}
 _TIMESTAMP_NAIVE = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE"}
@@ -526,45 +531,99 @@ class OfflineStore:
         left = left.set_axis(range(len(left))).assign(
             **{_ROW: np.arange(len(left), dtype=np.int64)}
         )
+        pa = _pyarrow()
+        # Each feature's values in entity-row order, by output column name.
+        joined: dict[str, Any] = {}
         con = self.connect()
         try:
+            # Row order is restored from the row numbers, so DuckDB need not keep it.
+            con.execute("SET preserve_insertion_order = false")
             con.register("entity", left)
             entity_types = _describe(con, "SELECT * FROM entity")
-            selects, joins = [], []
-            for i, rv in enumerate(views):
+            for rv in views:
                 sql = self._joinable_sql(con, rv.view, entity_types, timestamp_column)
-                alias = f"v{i}"
-                ts = f"{alias}.{quote(rv.view.definition.timestamp_field)}"
-                on = [f"e.{quote(k)} = {alias}.{quote(k)}" for k in rv.view.join_keys]
-                on.append(f"e.{quote(timestamp_column)} >= {ts}")
-                joins.append(f"ASOF LEFT JOIN ({sql}) {alias} ON {' AND '.join(on)}")
-                ttl = rv.view.definition.ttl
-                for f in rv.features:
-                    value = f"{alias}.{quote(f.name)}"
-                    if ttl is not None:
-                        seconds = int(ttl.total_seconds())
-                        limit = f"e.{quote(timestamp_column)} - INTERVAL {seconds} SECOND"
-                        value = f"CASE WHEN {ts} >= {limit} THEN {value} END"
-                    selects.append(f"{value} AS {quote(names[(rv.view.label, f.name)])}")
-            selects.append(f"e.{_ROW}")
-            query = f"SELECT {', '.join(selects)} FROM entity e {' '.join(joins)}"
-            labels = ", ".join(rv.view.label for rv in views)
-            with duckdb_errors(f"Building the training frame from {labels} failed"):
-                table = con.sql(query).to_arrow_table()
+                with duckdb_errors(f"Building the training frame from {rv.view.label} failed"):
+                    columns = self._join_view(con, rv, sql, timestamp_column, len(left))
+                for f, column in zip(rv.features, columns, strict=True):
+                    joined[names[(rv.view.label, f.name)]] = column
         finally:
             con.close()
-        table = _in_input_order(table, len(left))
+        table = pa.table(joined)
         if as_arrow:
-            pa = _pyarrow()
             base = pa.Table.from_pandas(entity_df, preserve_index=False)
             for name, column in zip(table.column_names, table.columns, strict=True):
                 base = base.append_column(name, column)
             return base
-        features = table.to_pandas(types_mapper=_pandas_type)
-        out = entity_df.copy(deep=False)
-        for name in features.columns:
-            out[name] = features[name].array
+        features = table.to_pandas(types_mapper=_pandas_type).set_axis(entity_df.index)
+        # concat shares the columns' memory (copy-on-write) where assigning one by one copies.
+        out = pd.concat([entity_df, features], axis=1)
+        out.attrs = dict(entity_df.attrs)
         return out
+
+    def _join_view(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        rv: ResolvedView,
+        sql: str,
+        timestamp_column: str,
+        rows: int,
+    ) -> list[Any]:
+        """One view's point-in-time join: its features' values (Arrow) in entity-row order.
+
+        When the view's rows fit comfortably in memory (see :func:`_late_budget`), the join is
+        *late-materialized*: the view is read once into Arrow, the ``ASOF JOIN`` runs on its
+        join keys, event time and row position only, and the features are gathered by position
+        afterwards. Sorting narrow rows is much cheaper than sorting every feature along (about
+        a third less CPU for ten float features), and the result is the same. Larger views are
+        joined in one query, which DuckDB can spill to disk.
+        """
+        import numpy as np
+
+        pa = _pyarrow()
+        definition = rv.view.definition
+        keys = rv.view.join_keys
+        ts = definition.timestamp_field
+        on = [f"e.{quote(k)} = v.{quote(k)}" for k in keys]
+        on.append(f"e.{quote(timestamp_column)} >= v.{quote(ts)}")
+        condition = " AND ".join(on)
+        fresh = None
+        if definition.ttl is not None:
+            seconds = int(definition.ttl.total_seconds())
+            limit = f"e.{quote(timestamp_column)} - INTERVAL {seconds} SECOND"
+            fresh = f"v.{quote(ts)} >= {limit}"
+        names = [f.name for f in rv.features]
+
+        def value(column: str) -> str:
+            return f"v.{column}" if fresh is None else f"CASE WHEN {fresh} THEN v.{column} END"
+
+        if self._fits_in_memory(con, rv, sql):
+            table = con.sql(sql).to_arrow_table()
+            position = pa.array(np.arange(table.num_rows, dtype=np.int64))
+            narrow = table.select([*keys, ts]).append_column(_POSITION, position)
+            con.register(_NARROW, narrow)
+            try:
+                found = con.sql(
+                    f"SELECT {value(_POSITION)} AS {_POSITION}, e.{_ROW} "
+                    f"FROM entity e ASOF LEFT JOIN {_NARROW} v ON {condition}"
+                ).to_arrow_table()
+            finally:
+                con.unregister(_NARROW)
+            # A null position (no row, or one older than the TTL) gathers a null.
+            return _gather([table.column(n) for n in names], _in_input_order(found, rows))
+        selects = [f"{value(quote(n))} AS {quote(n)}" for n in names]
+        found = con.sql(
+            f"SELECT {', '.join(selects)}, e.{_ROW} "
+            f"FROM entity e ASOF LEFT JOIN ({sql}) v ON {condition}"
+        ).to_arrow_table()
+        return list(_in_input_order(found, rows).columns)
+
+    def _fits_in_memory(self, con: duckdb.DuckDBPyConnection, rv: ResolvedView, sql: str) -> bool:
+        """Whether the view's rows, read into Arrow, stay under :func:`_late_budget`."""
+        (count,) = con.sql(f"SELECT count(*) FROM ({sql})").fetchall()[0]
+        definition = rv.view.definition
+        width = 8 * (len(rv.view.join_keys) + 2)  # keys (strings count more below), time, position
+        width += sum(_WIDTH.get(f.dtype, 8) for f in definition.features)
+        return int(count) * width <= _late_budget()
 
     def _output_names(
         self, views: Sequence[ResolvedView], columns: list[str], full_names: bool
@@ -681,6 +740,33 @@ def _in_input_order(table: Any, rows: int) -> Any:
     position = np.empty(rows, dtype=np.int64)
     position[numbers] = np.arange(rows, dtype=np.int64)
     return table.drop_columns([_ROW]).take(position)
+
+
+@functools.cache
+def _late_budget() -> int:
+    """The largest view (estimated bytes in Arrow) a training frame reads into memory whole:
+    an eighth of the machine's memory, so that several joins at once still fit."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):  # pragma: no cover - not POSIX
+        total = 8 << 30
+    return int(total) // 8
+
+
+def _gather(columns: list[Any], positions: Any) -> list[Any]:
+    """``column.take(positions)`` for each column, on several threads for large gathers.
+
+    Gathering a million values from anywhere in a large column is bound by memory latency, not
+    by computation; pyarrow releases the GIL, so columns gathered side by side take less time.
+    """
+    index = positions.column(0)
+    if len(columns) < 2 or len(index) * len(columns) < 1_000_000:
+        return [c.take(index) for c in columns]
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = min(len(columns), os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlops-gather") as pool:
+        return list(pool.map(lambda c: c.take(index), columns))
 
 
 def _pandas_type(arrow_type: Any) -> Any:

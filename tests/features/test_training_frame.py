@@ -16,8 +16,19 @@ from jupyter_mlops.features import (
     FeatureView,
     Field,
     ParquetSource,
+    offline,
 )
 from tests.helpers import spend_rows, ts
+
+
+@pytest.fixture(autouse=True, params=["late", "one_query"])
+def join_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on both ways a view is joined: late-materialized (the view read into
+    Arrow, the ASOF JOIN on keys and positions, features gathered after) and, as for views
+    too large for memory, in one DuckDB query."""
+    if request.param == "one_query":
+        monkeypatch.setattr(offline, "_late_budget", lambda: 0)
+    return str(request.param)
 
 
 @pytest.fixture
