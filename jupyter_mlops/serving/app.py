@@ -79,7 +79,7 @@ class ModelServer:
             # (ServedModel.prepare), so scikit-learn need not check again on every call.
             import sklearn
 
-            sklearn.set_config(assume_finite=True)
+            sklearn.set_config(assume_finite=True, skip_parameter_validation=True)
         self.spec = spec
         self.by_name: dict[str, list[ServedModel]] = {}
         for m in self.models:

@@ -160,20 +160,37 @@ def recover(folder: Path) -> int:
     for path in sorted(folder.glob(f"*{OPEN_SUFFIX}")):
         if _alive(_pid_of(path)):
             continue
-        data = path.read_bytes()
+        try:
+            _close_orphan(path)
+        except FileNotFoundError:
+            continue  # another replica starting at the same moment closed it first
+        closed += 1
+    return closed
+
+
+def _close_orphan(path: Path) -> None:
+    """Trim an orphan segment to its whole records and rename it closed (or drop it if empty).
+
+    Replicas of a deployment start together and each recovers the folder, so two may race for
+    one orphan: the exclusive lock makes one of them do it; the other finds the file gone.
+    """
+    import fcntl
+
+    with open(path, "r+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        if not path.exists():
+            raise FileNotFoundError(path)
+        data = f.read()
         end = data.find(b"\0")
         end = len(data) if end < 0 else end
         end = data.rfind(b"\n", 0, end) + 1  # drop a half-copied last line
-        with open(path, "r+b") as f:
-            f.truncate(end)
-            f.flush()
-            os.fsync(f.fileno())
+        f.truncate(end)
+        f.flush()
+        os.fsync(f.fileno())
         if end:
             os.replace(path, path.with_name(path.name[: -len(OPEN_SUFFIX)] + DONE_SUFFIX))
         else:
             path.unlink()
-        closed += 1
-    return closed
 
 
 def iter_records(folder: Path) -> Iterator[dict[str, Any]]:

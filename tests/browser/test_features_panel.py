@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -59,10 +60,21 @@ def test_palette_has_the_feature_commands(
     page: Page, features_lab: LabServer, artifacts_dir: Path, request: pytest.FixtureRequest
 ) -> None:
     open_lab(page, features_lab, request)
-    page.keyboard.press("Control+Shift+C")
     palette = page.locator("#command-palette")
-    palette.locator("input").fill("MLOps")
     items = palette.locator(".lm-CommandPalette-item")
+    # Right after start-up the palette can open before every plugin has added its commands, and
+    # it only re-filters when its input changes: open it and type again until they are listed.
+    deadline = time.monotonic() + 30
+    while True:
+        if not palette.is_visible():
+            page.keyboard.press("Control+Shift+C")
+            expect(palette).to_be_visible()
+        palette.locator("input").fill("")
+        palette.locator("input").fill("MLOps")
+        if items.filter(has_text="Open feature views").count() or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(500)
+    page.screenshot(path=artifacts_dir / "palette-features.png")
     for label in ("Open feature views", "Insert training-frame code"):
         expect(items.filter(has_text=label)).to_have_count(1)
     palette.locator("input").fill("Open feature views")

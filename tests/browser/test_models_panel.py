@@ -256,12 +256,6 @@ def test_register_from_the_experiments_panel(
         ".jp-mlops-RegisterBar [role=status], .jp-mlops-RegisterBar .jp-mlops-Error"
     )
     expect(outcome).to_have_count(1)
-    if "Logged model with ID" in outcome.inner_text():
-        # ModelRegistry.register resolves `models:/m-...` through MLflow's *global* tracking URI,
-        # which nothing sets in the Jupyter server: POST /models fails there (it passes when
-        # MLFLOW_TRACKING_URI points at the workspace). A backend bug, reported; the panel shows
-        # the server's error inline as it should.
-        pytest.xfail("POST /models cannot resolve the run's logged model in the server process")
     expect(outcome).to_contain_text(f"Registered as {MODEL} v3")
     section = page.locator("#jp-mlops-models")
     expect(version_row(section, 3)).to_have_attribute("aria-selected", "true")

@@ -138,7 +138,7 @@ def test_mistakes_are_refused_before_anything_starts(models_workspace: Workspace
     assert not (ws.state_dir / "deployments" / "busy").exists()
     with pytest.raises(NotFound, match="No deployment named 'ghost'"):
         ws.deployments.get("ghost")
-    d = ws.deployments.deploy("churn:1", name="twice")
+    ws.deployments.deploy("churn:1", name="twice")
     try:
         with pytest.raises(Conflict, match="already running"):
             ws.deployments.deploy("churn:2", name="twice")

@@ -269,3 +269,31 @@ def test_the_server_survives_a_fuzzing_run(replica: Replica, tmp_path: Path) -> 
         cwd=tmp_path,  # it writes a .schemathesis folder where it runs
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_replicas_starting_together_recover_an_orphan_once(tmp_path: Path) -> None:
+    """Every replica recovers the folder at start; two racing for one orphan must both start."""
+    import threading
+
+    from jupyter_mlops.serving.predlog import recover
+
+    dead = 2**22 + 12345  # above pid_max's default: no such process
+    for i in range(20):
+        orphan = tmp_path / f"20260101T000000-{dead + i}-000001{OPEN_SUFFIX}"
+        orphan.write_bytes(b'{"id": 1}\n{"id": 2}\n{"id"' + b"\0" * 64)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            recover(tmp_path)
+        except BaseException as exc:  # noqa: BLE001 - any failure fails the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert not list(tmp_path.glob(f"*{OPEN_SUFFIX}"))
+    assert [r["id"] for r in read_predictions(tmp_path)] == [1, 2] * 20
