@@ -286,7 +286,7 @@ def test_replicas_starting_together_recover_an_orphan_once(tmp_path: Path) -> No
     def run() -> None:
         try:
             recover(tmp_path)
-        except BaseException as exc:  # noqa: BLE001 - any failure fails the test
+        except BaseException as exc:  # any failure fails the test
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(4)]
