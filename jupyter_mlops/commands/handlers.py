@@ -136,7 +136,7 @@ def cmd_demo(args: argparse.Namespace, ctx: Context) -> Result:
 
     base = ctx.cwd or Path.cwd()
     target = Path(args.dir) if Path(args.dir).is_absolute() else base / args.dir
-    ws, summary = build_demo(target)
+    ws, summary = build_demo(target, deploy=not args.no_deploy)
     if args.no_lab or ctx.rich:
         return Message(summary, {"root": str(ws.root)})
     start_lab(ws, port=args.port)

@@ -121,6 +121,11 @@ def build_parser(prog: str = "jupyter mlops") -> CommandParser:
     p = sub.add_parser("demo", parents=[common], help="build a demo workspace and open JupyterLab")
     p.add_argument("dir", nargs="?", default="mlops-demo", help="folder (default: ./mlops-demo)")
     p.add_argument("--no-lab", action="store_true", help="build the workspace, do not start lab")
+    p.add_argument(
+        "--no-deploy",
+        action="store_true",
+        help="register the best model but do not start its deployment",
+    )
     p.add_argument("--port", type=_positive, default=8888, help="JupyterLab port")
     p.set_defaults(handler="demo")
 

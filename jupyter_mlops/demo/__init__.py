@@ -305,11 +305,11 @@ def _requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in ("scikit-learn", "numpy", "pandas", "scipy")]
 
 
-def register_and_deploy(ws: Workspace, traffic: int = 200) -> str:
+def register_and_deploy(ws: Workspace, traffic: int = 200, *, deploy: bool = True) -> str | None:
     """Register the best run as ``churn`` (@champion), deploy it and send it traffic.
 
     The deployment is called as a backend would: with customer ids only; the server looks the
-    features up in the online store. Returns the deployment's URL.
+    features up in the online store. Returns the deployment's URL (None with ``deploy=False``).
     """
     import httpx
 
@@ -319,6 +319,8 @@ def register_and_deploy(ws: Workspace, traffic: int = 200) -> str:
         best.run_id, MODEL, description=f"best roc_auc of the demo sweep ({best.run_name})"
     )
     ws.registry.promote(MODEL, version.version, "champion", require=["roc_auc>=champion"])
+    if not deploy:
+        return None
     existing = {d.name: d for d in ws.deployments.list()}
     current = existing.get(MODEL)
     if current is not None and current.state in {"running", "degraded"}:
@@ -415,7 +417,7 @@ def build_demo(
     if notebook_run:
         execute_notebook(ws, {"n_estimators": 80, "learning_rate": 0.2, "max_depth": 3, "seed": 0})
         count += 1
-    url = register_and_deploy(ws) if deploy else None
+    url = register_and_deploy(ws, deploy=deploy)
     ws.features.close()
     elapsed = time.perf_counter() - started
     summary = (
