@@ -121,6 +121,16 @@ async def test_openapi_document_lists_every_route(jp_fetch: Fetch) -> None:
         "/mlops/api/features/views/{name}/stats",
         "/mlops/api/features/views/{name}/usage",
         "/mlops/api/features/snippet",
+        "/mlops/api/models",
+        "/mlops/api/models/{name}",
+        "/mlops/api/models/{name}/versions/{version}",
+        "/mlops/api/models/{name}/versions/{version}/profile",
+        "/mlops/api/models/{name}/versions/{version}/promotions",
+        "/mlops/api/models/{name}/aliases/{alias}",
+        "/mlops/api/deployments",
+        "/mlops/api/deployments/{name}",
+        "/mlops/api/deployments/{name}/stats",
+        "/mlops/api/deployments/{name}/logs",
     }
     assert "RunPage" in doc["components"]["schemas"]
     runs_get = doc["paths"]["/mlops/api/experiments/{experiment_id}/runs"]["get"]
