@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from jupyter_mlops import Workspace
 from jupyter_mlops.commands.cli import main
-
-
-def jupyter_mlops(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent))
-    assert jupyter, "the jupyter command is installed beside this Python"
-    env = {k: v for k, v in os.environ.items() if k != "MLOPS_WORKSPACE"}
-    return subprocess.run(
-        [jupyter, "mlops", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=120
-    )
+from tests.helpers import jupyter_mlops
 
 
 def test_init_then_runs_from_a_subfolder(tmp_path: Path) -> None:

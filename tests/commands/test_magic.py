@@ -4,67 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import nbformat
 import pytest
 from mlflow.tracking import MlflowClient
-from nbclient import NotebookClient
 
 from jupyter_mlops import Workspace
+from tests.helpers import outputs_text, run_notebook
 
 pytestmark = pytest.mark.slow
-
-
-def run_notebook(path: Path, cells: list[str], env: dict[str, str] | None = None) -> Any:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
-    nbformat.write(nb, path)
-    client = NotebookClient(
-        nb,
-        timeout=120,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-        allow_errors=True,
-    )
-    with _env(env or {}):
-        client.execute()
-    nbformat.write(nb, path)
-    return nb
-
-
-def outputs_text(cell: Any) -> str:
-    parts = []
-    for out in cell.outputs:
-        if out.output_type == "stream":
-            parts.append(out.text)
-        elif out.output_type in {"display_data", "execute_result"}:
-            parts.append(out.data.get("text/markdown", "") or out.data.get("text/plain", ""))
-        elif out.output_type == "error":
-            parts.append(f"ERROR {out.ename}: {out.evalue}")
-    return "\n".join(parts)
-
-
-class _env:
-    def __init__(self, values: dict[str, str]) -> None:
-        self.values = values
-        self.saved: dict[str, str | None] = {}
-
-    def __enter__(self) -> None:
-        import os
-
-        for k, v in self.values.items():
-            self.saved[k] = os.environ.get(k)
-            os.environ[k] = v
-
-    def __exit__(self, *exc: object) -> None:
-        import os
-
-        for k, v in self.saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 TRAIN = """%%mlops run -e churn --name gbm-small --params n_estimators,max_depth --metrics acc

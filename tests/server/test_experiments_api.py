@@ -3,28 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any
-
-import pytest
-from tornado.httpclient import HTTPClientError
 
 from jupyter_mlops import Workspace
-
-Fetch = Callable[..., Awaitable[Any]]
-
-
-async def get_json(fetch: Fetch, *parts: str, **params: Any) -> Any:
-    response = await fetch("mlops", "api", *parts, params=params, method="GET")
-    assert response.headers["Content-Type"].startswith("application/json")
-    return json.loads(response.body)
-
-
-async def get_error(fetch: Fetch, *parts: str, **params: Any) -> tuple[int, dict[str, Any]]:
-    with pytest.raises(HTTPClientError) as info:
-        await fetch("mlops", "api", *parts, params=params, method="GET")
-    body = json.loads(info.value.response.body)  # type: ignore[union-attr]
-    return info.value.code, body["error"]
+from tests.helpers import Fetch, get_error, get_json
 
 
 async def test_experiments_and_runs(

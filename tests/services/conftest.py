@@ -17,12 +17,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -34,6 +31,7 @@ from typing import Any
 import pytest
 
 from jupyter_mlops import Workspace
+from tests.helpers import free_port, stop_process_group, wait_for
 
 START_TIMEOUT = 120.0
 POLL = 0.1
@@ -41,36 +39,6 @@ PG_INSTALL_HINT = "apt-get install -y postgresql"
 
 
 # -- helpers --------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(
-    condition: Callable[[], bool],
-    what: str,
-    timeout: float = START_TIMEOUT,
-    alive: Callable[[], bool] = lambda: True,
-    log: Path | None = None,
-) -> None:
-    """Poll ``condition`` until it holds; fail naming ``what`` (with the log's tail) otherwise."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if not alive():
-            pytest.fail(f"{what} exited before it was ready.\n{tail(log)}", pytrace=False)
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} was not ready within {timeout:.0f} s.\n{tail(log)}", pytrace=False)
-        time.sleep(POLL)
-
-
-def tail(log: Path | None, lines: int = 40) -> str:
-    if log is None or not log.exists():
-        return ""
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 # Loopback requests must not go through an HTTP proxy configured in the environment.
@@ -95,23 +63,6 @@ def http_ok(url: str) -> bool:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
-
-
-def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
-    """Stop a child started with ``start_new_session=True`` and everything it started."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            process.poll()
-            try:
-                os.killpg(process.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(POLL)
 
 
 def write_tracking_uri(ws: Workspace, uri: str) -> Workspace:

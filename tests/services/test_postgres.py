@@ -19,7 +19,8 @@ from jupyter_mlops import Workspace
 from jupyter_mlops.errors import BackendUnavailable
 from jupyter_mlops.tracking.ui import start_ui
 from tests.conftest import log_sweep
-from tests.services.conftest import dispose, free_port, http_json, write_tracking_uri
+from tests.helpers import free_port
+from tests.services.conftest import dispose, http_json, write_tracking_uri
 
 pytestmark = pytest.mark.service
 

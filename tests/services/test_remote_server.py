@@ -23,14 +23,12 @@ from jupyter_mlops.errors import BackendUnavailable, Conflict, InvalidInput
 from jupyter_mlops.tracking.recorder import REST_BATCH
 from jupyter_mlops.tracking.ui import UiProcess, start_ui
 from tests.conftest import log_sweep
+from tests.helpers import free_port, tail, wait_for
 from tests.services.conftest import (
     _OPENER,
     MlflowServer,
-    free_port,
     http_json,
     http_ok,
-    tail,
-    wait_for,
     write_tracking_uri,
 )
 
