@@ -297,7 +297,8 @@ class Deployments:
 
     def _folder(self, name: str) -> Path:
         folder = self.root / name
-        if not (folder / "deployment.json").is_file():
+        # A name is one safe path segment: '..' or 'a/b' must not reach outside the workspace.
+        if not _NAME.match(name) or not (folder / "deployment.json").is_file():
             import difflib
 
             names = [d.name for d in self.list()]

@@ -138,6 +138,12 @@ def test_mistakes_are_refused_before_anything_starts(models_workspace: Workspace
     assert not (ws.state_dir / "deployments" / "busy").exists()
     with pytest.raises(NotFound, match="No deployment named 'ghost'"):
         ws.deployments.get("ghost")
+    # names never leave .mlops/deployments/, even where a deployment.json exists
+    (ws.state_dir / "deployment.json").write_text("{}")
+    for outside in ("..", "../deployments/..", "."):
+        with pytest.raises(NotFound):
+            ws.deployments.logs(outside)
+    (ws.state_dir / "deployment.json").unlink()
     ws.deployments.deploy("churn:1", name="twice")
     try:
         with pytest.raises(Conflict, match="already running"):
