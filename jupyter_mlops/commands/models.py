@@ -226,12 +226,35 @@ def cmd_deploy(args: argparse.Namespace, ctx: Context) -> Result:
     ws = ctx.workspace(args)
     d = ws.deployments.deploy(args.model, name=args.name, replicas=args.replicas, port=args.port)
     result = _deployment_detail(d, f"Deployed {args.model} as {d.name}")
+    body, keys = _example_body(d.url)
     result.text = (
         f"Try it:\n  curl -s {d.url}/invocations -H 'Content-Type: application/json' "
-        "-d '{\"dataframe_records\": [{...}]}'\n"
-        f"  or in a notebook: %mlops predict {d.name} --data df"
+        f"-d '{body}'\n  or in a notebook: %mlops predict {d.name} --data df"
     )
+    if keys:
+        result.text += (
+            f"\n  Rows may carry only {', '.join(keys)}: the server looks the features up "
+            "in the online store (values you send win)."
+        )
     return result
+
+
+def _example_body(url: str) -> tuple[str, list[str]]:
+    """A request body for the deployment (the first row of the model's input example) and the
+    entity keys it accepts instead of features."""
+    import json
+
+    import httpx
+
+    placeholder = '{"dataframe_records": [{"<column>": <value>}]}'
+    try:
+        served = httpx.get(f"{url}/deployment", timeout=5).json()["models"][0]
+    except (httpx.HTTPError, ValueError, KeyError, IndexError):
+        return placeholder, []
+    keys = [str(k) for k in served.get("entity_keys") or []]
+    if served.get("example"):
+        return json.dumps({"dataframe_records": [served["example"]]}), keys
+    return placeholder, keys
 
 
 def cmd_deployments_list(args: argparse.Namespace, ctx: Context) -> Result:

@@ -336,6 +336,7 @@ class ModelServer:
                         "weight": m.spec.weight,
                         "inputs": m.columns,
                         "entity_keys": m.lookup.keys if m.lookup else [],
+                        "example": m.example_row(),
                     }
                     for m in self.models
                 ],

@@ -178,6 +178,14 @@ class ServedModel:
             self.lookup = FeatureLookup(store, spec.features, self.columns)
         self.example = _input_example(path, meta)
 
+    def example_row(self) -> dict[str, Any] | None:
+        """The first row of the saved input example, as ``{column: value}``."""
+        split = (self.example or {}).get("dataframe_split")
+        if not isinstance(split, dict) or not split.get("data"):
+            return None
+        columns = split.get("columns") or self.columns
+        return dict(zip(columns, split["data"][0], strict=False))
+
     @property
     def accepted_columns(self) -> list[str]:
         keys = self.lookup.keys if self.lookup else []
