@@ -84,7 +84,9 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> Result:
     footer = ""
     if not data.views:
         footer = "No views yet: define them in features/*.py, then run `features apply`."
-    return Table(frame, title=title, footer=footer)
+    # --json carries the REST list (GET /features/views) under "views", beside the table rows.
+    listing = ctx.workspace(args).features.view_list(args.search)
+    return Table(frame, title=title, footer=footer, data=listing.model_dump(mode="json"))
 
 
 def cmd_show(args: argparse.Namespace, ctx: Context) -> Result:

@@ -82,6 +82,17 @@ async def test_cli_show_json_is_the_rest_view_detail(
     assert rest == feature_ws.features.view_detail(view, version).model_dump(mode="json")
 
 
+async def test_cli_list_json_carries_the_rest_list(jp_fetch: Fetch, feature_ws: Workspace) -> None:
+    rest = await get_json(jp_fetch, "features", "views", search="spend")
+    done = jupyter_mlops("features", "list", "--search", "spend", "--json", cwd=feature_ws.root)
+    assert done.returncode == 0, done.stderr
+    cli = json.loads(done.stdout)
+    assert cli["views"] == rest["views"] and [v["name"] for v in rest["views"]] == [
+        "customer_spend"
+    ]
+    assert [r["name"] for r in cli["rows"]] == ["customer_spend"]
+
+
 async def test_diff(jp_fetch: Fetch, feature_ws: Workspace) -> None:
     body = await get_json(
         jp_fetch, "features", "views", "customer_spend", "diff", from_version="1", to_version="2"
