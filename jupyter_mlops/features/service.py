@@ -449,6 +449,10 @@ class FeatureStore:
                 out[column] = got[feature]
         return out
 
+    def online_join_keys(self, features: Sequence[str], *, full_names: bool = False) -> list[str]:
+        """The entity keys an online lookup of these references needs, in first-seen order."""
+        return list(self._online_plan(features, full_names).keys)
+
     def _online_plan(self, features: Sequence[str], full_names: bool) -> _OnlinePlan:
         """The resolved lookup for these references, cached until the registry file changes."""
         try:

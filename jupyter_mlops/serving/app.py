@@ -20,6 +20,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -90,13 +91,11 @@ class ModelServer:
         self.draining = False
         self._cumulative: dict[str, tuple[list[float], list[ServedModel]]] = {}
         for name, models in [("", self.models), *self.by_name.items()]:
-            weights = [max(m.spec.weight, 0.0) for m in models]
-            total = sum(weights) or float(len(models))
-            acc, cum = 0.0, []
-            for w in weights if sum(weights) else [1.0] * len(models):
-                acc += w / total
-                cum.append(acc)
-            self._cumulative[name] = (cum, models)
+            weights = [m.spec.weight for m in models]  # >= 0 by the spec's schema
+            if not sum(weights):
+                weights = [1.0] * len(models)
+            total = sum(weights)
+            self._cumulative[name] = (list(accumulate(w / total for w in weights)), models)
         self.app = Starlette(routes=self._routes())
 
     # -- choosing a model -------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,8 +75,7 @@ class FeatureLookup:
         self.full_names = any(c in by_full and c not in by_name for c in self.refs)
         self.keys: list[str] = []
         if self.refs:
-            plan = store._online_plan(list(self.refs.values()), self.full_names)
-            self.keys = list(plan.keys)
+            self.keys = store.online_join_keys(list(self.refs.values()), full_names=self.full_names)
 
     def fill(self, batch: Batch, missing: list[str]) -> dict[str, list[Any]]:
         """Look up ``missing`` inputs for the batch's entity keys; returns ``{column: values}``."""
@@ -358,7 +357,3 @@ def silence_feature_name_warning() -> None:
     """Estimators fitted on DataFrames warn when given a matrix; the matrix is in signature
     order, so the warning is noise on every request."""
     warnings.filterwarnings("ignore", message="X does not have valid feature names")
-
-
-def as_mapping(value: object) -> Mapping[str, Any] | None:
-    return value if isinstance(value, Mapping) else None

@@ -18,17 +18,9 @@ from jupyter_mlops import Workspace
 from jupyter_mlops.errors import Conflict, InvalidInput, NotFound
 from jupyter_mlops.serving.predlog import read_predictions
 from tests.conftest import log_model_run
+from tests.helpers import wait_for
 
 ROW = {"tenure": 12, "spend": 40.0, "calls": 1.0}
-
-
-def wait_for(condition: object, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_deploy_predict_restart_update_stop(models_workspace: Workspace) -> None:
@@ -49,7 +41,7 @@ def test_deploy_predict_restart_update_stop(models_workspace: Workspace) -> None
     # a replica killed -9 is restarted; the port keeps answering meanwhile
     victim = d.replica_processes[0].pid
     os.kill(victim, signal.SIGKILL)
-    wait_for(lambda: ws.deployments.get("churn-api").restarts == 1)
+    wait_for(lambda: ws.deployments.get("churn-api").restarts == 1, "the replica restart", 60)
     after = ws.deployments.get("churn-api")
     assert after.state == "running" and victim not in {r.pid for r in after.replica_processes}
     assert httpx.post(f"{d.url}/invocations", json={"dataframe_records": [ROW]}).status_code == 200
@@ -169,7 +161,7 @@ def test_replicas_die_with_a_killed_supervisor(models_workspace: Workspace) -> N
             return True
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
 
-    wait_for(lambda: all(gone(p) for p in replicas), timeout=30)
+    wait_for(lambda: all(gone(p) for p in replicas), "the replicas to exit", 30)
     info = ws.deployments.get("orphans")
     assert info.state == "stopped" and "supervisor is gone" in (info.error or "")
     # ... and it can be deployed again under the same name
