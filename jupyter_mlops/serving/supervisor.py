@@ -276,6 +276,12 @@ class Supervisor:
                 f"generation {self.generation} keeps serving"
             )
             log.error(self.last_error)
+            # deployment.json says what is wanted; the failed version is not, any more. Its
+            # generation number stays used, so a status naming it is never mistaken for the next.
+            tmp = self.folder / "deployment.json.tmp"
+            tmp.write_text(json.dumps({**self.record, "generation": generation}, indent=1))
+            os.replace(tmp, self.folder / "deployment.json")
+            (self.folder / f"spec-{generation}.json").unlink(missing_ok=True)
             self.state = "running"
             self.write_status(update_failed=generation)
             return

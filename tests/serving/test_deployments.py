@@ -106,6 +106,15 @@ def test_a_failed_update_keeps_the_old_version_serving(models_workspace: Workspa
         assert "generation 1 keeps serving" in info.value.message
         now = ws.deployments.get("steady")
         assert now.state == "running" and [s.version for s in now.serving] == [1]
+        # nothing of the failed update is left in the deployment's record
+        import json
+
+        record = json.loads((Path(now.folder) / "deployment.json").read_text())
+        assert record["serving"][0]["version"] == 1
+        assert not (Path(now.folder) / "spec-2.json").exists()
+        # ... and the next update works (its generation number is a new one)
+        again = ws.deployments.update("steady", "churn:2")
+        assert again.generation == 3 and [s.version for s in again.serving] == [2]
         r = httpx.post(f"{d.url}/invocations", json={"dataframe_records": [ROW]})
         assert r.status_code == 200 and r.headers["x-model-version"] == "churn:1"
     finally:
