@@ -13,7 +13,6 @@ import {
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
-import { AccordionPanel } from '@lumino/widgets';
 
 import { MlopsApiError, MlopsClient } from './api';
 import { compareIcon } from './icons';
@@ -32,6 +31,7 @@ import {
   insertCode
 } from './panels/features';
 import { ModelsModel, ModelsPanel } from './panels/models';
+import { openTab } from './panels/tab';
 import { MlopsSidebar } from './sidebar';
 import {
   CommandIDs,
@@ -127,27 +127,20 @@ const experimentsPlugin: JupyterFrontEndPlugin<void> = {
 
     const openComparison = (runIds: string[], runNames: string[] = []) => {
       const key = [...runIds].sort().join(',');
-      const existing = tracker.find(
-        w => [...w.content.model.runIds].sort().join(',') === key
-      );
-      if (existing) {
-        shell.activateById(existing.id);
-        return existing;
-      }
-      const compareModel = new CompareModel({ client, runIds, runNames });
-      const content = new CompareWidget({ model: compareModel, rendermime });
-      const widget = new MainAreaWidget({ content });
-      widget.id = `jp-mlops-compare-${Private.nextId()}`;
-      widget.addClass('jp-mlops-CompareTab');
-      widget.title.label = `Compare ${runIds.length} runs`;
-      widget.title.caption =
-        runNames.length > 0 ? runNames.join(', ') : runIds.join(', ');
-      widget.title.icon = compareIcon;
-      widget.title.closable = true;
-      void tracker.add(widget);
-      shell.add(widget, 'main');
-      shell.activateById(widget.id);
-      return widget;
+      return openTab(shell, {
+        tracker,
+        find: tab => [...tab.content.model.runIds].sort().join(',') === key,
+        content: () =>
+          new CompareWidget({
+            model: new CompareModel({ client, runIds, runNames }),
+            rendermime
+          }),
+        idPrefix: 'jp-mlops-compare-',
+        className: 'jp-mlops-CompareTab',
+        label: `Compare ${runIds.length} runs`,
+        caption: runNames.length > 0 ? runNames.join(', ') : runIds.join(', '),
+        icon: compareIcon
+      });
     };
 
     commands.addCommand(CommandIDs.refreshExperiments, {
@@ -258,43 +251,28 @@ const featuresPlugin: JupyterFrontEndPlugin<void> = {
       namespace: 'mlops-feature-view'
     });
 
-    const openView = (name: string) => {
-      const existing = tracker.find(w => w.content.model.name === name);
-      if (existing) {
-        shell.activateById(existing.id);
-        return existing;
-      }
-      const content = new FeatureViewWidget({
-        model: new FeatureViewModel({ client, name }),
-        features: model,
-        onInsert: insert
+    const openView = (name: string) =>
+      openTab(shell, {
+        tracker,
+        find: tab => tab.content.model.name === name,
+        content: () =>
+          new FeatureViewWidget({
+            model: new FeatureViewModel({ client, name }),
+            features: model,
+            onInsert: insert
+          }),
+        idPrefix: 'jp-mlops-feature-view-',
+        className: 'jp-mlops-FeatureViewTab',
+        label: name,
+        caption: `Feature view ${name}`,
+        icon: featureViewIcon
       });
-      const widget = new MainAreaWidget({ content });
-      widget.id = `jp-mlops-feature-view-${Private.nextId()}`;
-      widget.addClass('jp-mlops-FeatureViewTab');
-      widget.title.label = name;
-      widget.title.caption = `Feature view ${name}`;
-      widget.title.icon = featureViewIcon;
-      widget.title.closable = true;
-      void tracker.add(widget);
-      shell.add(widget, 'main');
-      shell.activateById(widget.id);
-      return widget;
-    };
 
     commands.addCommand(CommandIDs.openFeatureViews, {
       label: 'Open feature views',
       caption: 'Show the feature views in the MLOps sidebar',
       execute: () => {
-        shell.activateById(sidebar.id);
-        // The sidebar is an accordion: open the Features section in it.
-        const accordion = panel.parent;
-        if (accordion instanceof AccordionPanel) {
-          const index = accordion.widgets.indexOf(panel);
-          if (index >= 0 && !panel.isVisible) {
-            accordion.expand(index);
-          }
-        }
+        panel.reveal(shell, sidebar);
         panel.focusSearch();
       }
     });
@@ -428,22 +406,11 @@ const modelsPlugin: JupyterFrontEndPlugin<void> = {
     // After Experiments (10) and Features (20).
     sidebar.addSection(panel, { rank: 30 });
 
-    const showSection = () => {
-      shell.activateById(sidebar.id);
-      const accordion = panel.parent;
-      if (accordion instanceof AccordionPanel) {
-        const index = accordion.widgets.indexOf(panel);
-        if (index >= 0 && !panel.isVisible) {
-          accordion.expand(index);
-        }
-      }
-    };
-
     commands.addCommand(CommandIDs.openModels, {
       label: 'Open models',
       caption:
         'Show the registered models and deployments in the MLOps sidebar',
-      execute: showSection
+      execute: () => panel.reveal(shell, sidebar)
     });
 
     commands.addCommand(CommandIDs.refreshModels, {
@@ -472,7 +439,7 @@ const modelsPlugin: JupyterFrontEndPlugin<void> = {
         if (typeof name !== 'string' || typeof version !== 'number') {
           throw new Error('Give a model name and a version number.');
         }
-        showSection();
+        panel.reveal(shell, sidebar);
         return model.reveal(name, version);
       }
     });
@@ -486,11 +453,6 @@ const modelsPlugin: JupyterFrontEndPlugin<void> = {
 };
 
 namespace Private {
-  let id = 0;
-  export function nextId(): number {
-    return ++id;
-  }
-
   export function strings(
     args: ReadonlyPartialJSONObject,
     key: string

@@ -2,7 +2,9 @@
  * Types of the jupyter-mlops REST API (`mlops/api/...`).
  *
  * They mirror the pydantic models in the `schemas.py` of `jupyter_mlops`'s domain packages, which the server's
- * OpenAPI document (`GET mlops/api/openapi.json`) is generated from. Keep the two in step.
+ * OpenAPI document (`GET mlops/api/openapi.json`) is generated from. Keep the two in step:
+ * `tests/server/test_ts_types.py` checks that each interface has exactly the properties of the schema its doc
+ * comment names ("schema" and the name in backquotes), or else of the schema named like it without the `I`.
  */
 
 import { JSONObject } from '@lumino/coreutils';
@@ -140,7 +142,10 @@ export interface IComparisonQuery {
  * Mirrors `jupyter_mlops/features/schemas.py` and the models of `jupyter_mlops/server/features.py`.
  */
 
-/** A feature column of a view: its name and dtype (`int64`, `float64`, `bool`, `string`, `timestamp`). */
+/**
+ * A feature column of a view: its name and dtype (`int64`, `float64`, `bool`, `string`,
+ * `timestamp`) (schema `FeatureColumn`).
+ */
 export interface IFeatureField {
   name: string;
   dtype: string;
@@ -180,7 +185,7 @@ export interface IFeatureViewDetail extends IFeatureViewSummary {
   definition: JSONObject;
 }
 
-/** Every version of a view, newest first (schema `ViewVersions`). */
+/** Every version of a view, newest first (schema `ViewVersionList`). */
 export interface IFeatureViewVersions {
   versions: IFeatureViewSummary[];
 }
@@ -369,8 +374,8 @@ export type DeploymentState =
   | 'stopping'
   | 'stopped';
 
-/** A model version a deployment serves and its traffic weight (schema `ServingVersion`). */
-export interface IServingVersion {
+/** A model version a deployment serves and its traffic weight (schema `ServedVersion`). */
+export interface IServedVersion {
   name: string;
   version: number;
   weight: number;
@@ -395,7 +400,7 @@ export interface IDeploymentInfo {
   state: DeploymentState;
   replicas: number;
   generation: number;
-  serving: IServingVersion[];
+  serving: IServedVersion[];
   replica_processes: IReplicaInfo[];
   restarts: number;
   error?: string | null;

@@ -1,3 +1,4 @@
+import { JupyterFrontEnd } from '@jupyterlab/application';
 import {
   refreshIcon,
   Toolbar,
@@ -6,6 +7,9 @@ import {
   VDomRenderer
 } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
+import { AccordionPanel } from '@lumino/widgets';
+
+import { IMlopsSidebar } from '../tokens';
 
 /** A model a sidebar section can (re)load. */
 export interface IRefreshable extends VDomModel {
@@ -39,6 +43,19 @@ export abstract class SidebarSection<
   }
 
   readonly toolbar: Toolbar;
+
+  /** Open the MLOps sidebar with this section expanded. */
+  reveal(shell: JupyterFrontEnd.IShell, sidebar: IMlopsSidebar): void {
+    shell.activateById(sidebar.id);
+    // The sidebar is an accordion: expand this section in it if it is collapsed.
+    const accordion = this.parent;
+    if (accordion instanceof AccordionPanel) {
+      const index = accordion.widgets.indexOf(this);
+      if (index >= 0 && !this.isVisible) {
+        accordion.expand(index);
+      }
+    }
+  }
 
   /** Whether the model has not loaded anything yet. */
   protected abstract isUnloaded(): boolean;

@@ -7,15 +7,13 @@ import {
   MlopsApiError,
   MlopsClient
 } from '../../api';
+import { Loader, LoadStatus } from '../load';
 
 /** Runs asked for per page; the server pages, so 10,000 runs cost no more than 50. */
 export const PAGE_SIZE = 50;
 
 /** Most metric and param columns shown (metrics first); the rest are left out of the table. */
 export const MAX_KEY_COLUMNS = 8;
-
-/** What a request is doing. */
-export type LoadStatus = 'idle' | 'loading' | 'ready' | 'error';
 
 export type SortDirection = 'ASC' | 'DESC';
 
@@ -63,21 +61,20 @@ export class ExperimentsModel extends VDomModel {
   }
 
   get experiments(): ReadonlyArray<IExperiment> {
-    return this._experiments;
+    return this._experiments.value ?? [];
   }
   get experimentsStatus(): LoadStatus {
-    return this._experimentsStatus;
+    return this._experiments.status;
   }
   get experimentsError(): MlopsApiError | null {
-    return this._experimentsError;
+    return this._experiments.error;
   }
   get experimentId(): string | null {
     return this._experimentId;
   }
   get experiment(): IExperiment | null {
     return (
-      this._experiments.find(e => e.experiment_id === this._experimentId) ??
-      null
+      this.experiments.find(e => e.experiment_id === this._experimentId) ?? null
     );
   }
 
@@ -137,33 +134,19 @@ export class ExperimentsModel extends VDomModel {
 
   /** Reload the experiments, then the runs of the chosen one. */
   async refresh(): Promise<void> {
-    const request = ++this._experimentsRequest;
-    this._experimentsStatus = 'loading';
-    this._experimentsError = null;
-    this.stateChanged.emit();
-    let experiments: IExperiment[];
-    try {
-      experiments = await this._client.listExperiments();
-    } catch (reason) {
-      if (request === this._experimentsRequest) {
-        this._experimentsStatus = 'error';
-        this._experimentsError = MlopsApiError.from(reason);
-        this.stateChanged.emit();
+    const experiments = await this._experiments.load(
+      () => this._client.listExperiments(),
+      list => {
+        if (!list.some(e => e.experiment_id === this._experimentId)) {
+          this._experimentId =
+            Private.defaultExperiment(list)?.experiment_id ?? null;
+          this._resetPaging();
+        }
       }
+    );
+    if (experiments === null) {
       return;
     }
-    if (request !== this._experimentsRequest || this.isDisposed) {
-      return;
-    }
-    this._experiments = experiments;
-    this._experimentsStatus = 'ready';
-    const keep = experiments.some(e => e.experiment_id === this._experimentId);
-    if (!keep) {
-      this._experimentId =
-        Private.defaultExperiment(experiments)?.experiment_id ?? null;
-      this._resetPaging();
-    }
-    this.stateChanged.emit();
     await this._loadRuns(this._currentToken);
   }
 
@@ -360,10 +343,9 @@ export class ExperimentsModel extends VDomModel {
   }
 
   private _client: MlopsClient;
-  private _experiments: IExperiment[] = [];
-  private _experimentsStatus: LoadStatus = 'idle';
-  private _experimentsError: MlopsApiError | null = null;
-  private _experimentsRequest = 0;
+  private _experiments = new Loader<IExperiment[]>(this, {
+    keepValueOnError: true
+  });
   private _experimentId: string | null = null;
   private _runs: IRunSummary[] = [];
   private _runsStatus: LoadStatus = 'idle';

@@ -2,7 +2,7 @@ import { VDomModel } from '@jupyterlab/ui-components';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { IFeatureViewSummary, MlopsApiError, MlopsClient } from '../../api';
-import { LoadStatus } from '../experiments/model';
+import { Loader, LoadStatus } from '../load';
 
 /** Freshness of a view, as far as it is known: fetched after the list, one view at a time. */
 export type Freshness = 'unknown' | 'fresh' | 'stale' | 'error';
@@ -34,13 +34,13 @@ export class FeaturesModel extends VDomModel {
   readonly client: MlopsClient;
 
   get views(): ReadonlyArray<IFeatureViewSummary> {
-    return this._views;
+    return this._views.value ?? [];
   }
   get status(): LoadStatus {
-    return this._status;
+    return this._views.status;
   }
   get error(): MlopsApiError | null {
-    return this._error;
+    return this._views.error;
   }
   /** The search the shown views match. */
   get search(): string {
@@ -119,29 +119,17 @@ export class FeaturesModel extends VDomModel {
   }
 
   private async _load(search: string): Promise<void> {
+    // Counted here too: a newer list stops the freshness requests of an older one.
     const request = ++this._request;
-    this._status = 'loading';
-    this._error = null;
-    this.stateChanged.emit();
-    let views: IFeatureViewSummary[];
-    try {
-      views = await this.client.listFeatureViews({ search });
-    } catch (reason) {
-      if (request === this._request && !this.isDisposed) {
-        this._status = 'error';
-        this._error = MlopsApiError.from(reason);
-        this.stateChanged.emit();
+    const views = await this._views.load(
+      () => this.client.listFeatureViews({ search }),
+      () => {
+        this._search = search;
       }
-      return;
+    );
+    if (views !== null) {
+      await this._loadFreshness(views, request);
     }
-    if (request !== this._request || this.isDisposed) {
-      return;
-    }
-    this._views = views;
-    this._search = search;
-    this._status = 'ready';
-    this.stateChanged.emit();
-    await this._loadFreshness(views, request);
   }
 
   /**
@@ -187,9 +175,9 @@ export class FeaturesModel extends VDomModel {
     this.stateChanged.emit();
   }
 
-  private _views: IFeatureViewSummary[] = [];
-  private _status: LoadStatus = 'idle';
-  private _error: MlopsApiError | null = null;
+  private _views = new Loader<IFeatureViewSummary[]>(this, {
+    keepValueOnError: true
+  });
   private _search = '';
   private _request = 0;
   private _freshness = new Map<string, Freshness>();

@@ -6,53 +6,9 @@ import {
   IFeatureViewDiff,
   IFeatureViewStats,
   IFeatureViewSummary,
-  MlopsApiError,
   MlopsClient
 } from '../../api';
-import { LoadStatus } from '../experiments/model';
-
-/** One piece of a view's page, loaded on its own so a slow part never holds up the others. */
-export interface IPart<T> {
-  readonly status: LoadStatus;
-  readonly value: T | null;
-  readonly error: MlopsApiError | null;
-}
-
-/** A part and its loading; the value shown before stays until an answer or error replaces it. */
-class Part<T> implements IPart<T> {
-  constructor(changed: () => void) {
-    this._changed = changed;
-  }
-
-  status: LoadStatus = 'idle';
-  value: T | null = null;
-  error: MlopsApiError | null = null;
-
-  async load(fetch: () => Promise<T>): Promise<void> {
-    const request = ++this._request;
-    this.status = 'loading';
-    this.error = null;
-    this._changed();
-    try {
-      const value = await fetch();
-      if (request === this._request) {
-        this.value = value;
-        this.status = 'ready';
-        this._changed();
-      }
-    } catch (reason) {
-      if (request === this._request) {
-        this.value = null;
-        this.error = MlopsApiError.from(reason);
-        this.status = 'error';
-        this._changed();
-      }
-    }
-  }
-
-  private _changed: () => void;
-  private _request = 0;
-}
+import { ILoadable, Loader } from '../load';
 
 /**
  * State of one "Feature view" tab: the shown version's definition and statistics, every version
@@ -84,20 +40,20 @@ export class FeatureViewModel extends VDomModel {
     );
   }
 
-  get detail(): IPart<IFeatureViewDetail> {
+  get detail(): ILoadable<IFeatureViewDetail> {
     return this._parts.detail;
   }
-  get stats(): IPart<IFeatureViewStats> {
+  get stats(): ILoadable<IFeatureViewStats> {
     return this._parts.stats;
   }
   /** Newest first. */
-  get versions(): IPart<IFeatureViewSummary[]> {
+  get versions(): ILoadable<IFeatureViewSummary[]> {
     return this._parts.versions;
   }
-  get usage(): IPart<IFeatureUsage> {
+  get usage(): ILoadable<IFeatureUsage> {
     return this._parts.usage;
   }
-  get diff(): IPart<IFeatureViewDiff> {
+  get diff(): ILoadable<IFeatureViewDiff> {
     return this._parts.diff;
   }
   get diffFrom(): number | null {
@@ -159,23 +115,16 @@ export class FeatureViewModel extends VDomModel {
 
   private _client: MlopsClient;
   private _version: number | null = null;
+  // Each part loads on its own, so a slow one never holds up the others.
   private _parts = {
-    detail: this._part<IFeatureViewDetail>(),
-    stats: this._part<IFeatureViewStats>(),
-    versions: this._part<IFeatureViewSummary[]>(),
-    usage: this._part<IFeatureUsage>(),
-    diff: this._part<IFeatureViewDiff>()
+    detail: new Loader<IFeatureViewDetail>(this),
+    stats: new Loader<IFeatureViewStats>(this),
+    versions: new Loader<IFeatureViewSummary[]>(this),
+    usage: new Loader<IFeatureUsage>(this),
+    diff: new Loader<IFeatureViewDiff>(this)
   };
   private _diffFrom: number | null = null;
   private _diffTo: number | null = null;
-
-  private _part<T>(): Part<T> {
-    return new Part<T>(() => {
-      if (!this.isDisposed) {
-        this.stateChanged.emit();
-      }
-    });
-  }
 }
 
 export namespace FeatureViewModel {

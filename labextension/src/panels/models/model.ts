@@ -11,7 +11,7 @@ import {
   MlopsApiError,
   MlopsClient
 } from '../../api';
-import { LoadStatus } from '../experiments/model';
+import { Loader, LoadStatus } from '../load';
 
 /** How often the deployment cards refresh their traffic figures while the section is shown. */
 export const POLL_INTERVAL_MS = 2000;
@@ -49,17 +49,6 @@ export interface ILogsState {
   status: LoadStatus;
   text: string;
   error: MlopsApiError | null;
-}
-
-/** A loaded resource: what it is, whether it is loading, and why it failed. */
-interface ILoad<T> {
-  status: LoadStatus;
-  value: T | null;
-  error: MlopsApiError | null;
-}
-
-function idle<T>(): ILoad<T> {
-  return { status: 'idle', value: null, error: null };
 }
 
 /**
@@ -177,7 +166,7 @@ export class ModelsModel extends VDomModel {
       return;
     }
     this._selectedModel = name;
-    this._model = idle();
+    this._model.reset();
     this._clearVersion();
     this.stateChanged.emit();
     const detail = await this._loadModel(name);
@@ -374,7 +363,7 @@ export class ModelsModel extends VDomModel {
 
   private _clearVersion(): void {
     this._selectedVersion = null;
-    this._version = idle();
+    this._version.reset();
     this._deployAction = null;
     this._promoteAction = null;
   }
@@ -433,7 +422,7 @@ export class ModelsModel extends VDomModel {
     } else {
       next[index] = info;
     }
-    this._deployments = { ...this._deployments, value: next };
+    this._deployments.set(next);
     if (!isLive(info)) {
       this._stats.delete(info.name);
     }
@@ -486,120 +475,44 @@ export class ModelsModel extends VDomModel {
   }
 
   private async _loadModels(): Promise<void> {
-    const request = ++this._modelsRequest;
-    this._models = { ...this._models, status: 'loading', error: null };
-    this.stateChanged.emit();
-    try {
-      const models = await this.client.listModels();
-      if (request === this._modelsRequest && !this.isDisposed) {
-        this._models = { status: 'ready', value: models, error: null };
-      }
-    } catch (reason) {
-      if (request === this._modelsRequest && !this.isDisposed) {
-        this._models = {
-          ...this._models,
-          status: 'error',
-          error: MlopsApiError.from(reason)
-        };
-      }
-    }
-    if (!this.isDisposed) {
-      this.stateChanged.emit();
-    }
+    await this._models.load(() => this.client.listModels());
   }
 
-  private async _loadModel(
-    name: string
-  ): Promise<IRegisteredModelDetail | null> {
-    const request = ++this._modelRequest;
-    this._model = { ...this._model, status: 'loading', error: null };
-    this.stateChanged.emit();
-    let detail: IRegisteredModelDetail | null = null;
-    try {
-      detail = await this.client.getModel(name);
-      if (request === this._modelRequest && !this.isDisposed) {
-        this._model = { status: 'ready', value: detail, error: null };
-      }
-    } catch (reason) {
-      if (request === this._modelRequest && !this.isDisposed) {
-        this._model = {
-          status: 'error',
-          value: null,
-          error: MlopsApiError.from(reason)
-        };
-      }
-    }
-    if (!this.isDisposed) {
-      this.stateChanged.emit();
-    }
-    return request === this._modelRequest ? detail : null;
+  private _loadModel(name: string): Promise<IRegisteredModelDetail | null> {
+    return this._model.load(() => this.client.getModel(name));
   }
 
   private async _loadVersion(name: string, version: number): Promise<void> {
-    const request = ++this._versionRequest;
-    this._version = { ...this._version, status: 'loading', error: null };
-    this.stateChanged.emit();
-    try {
-      const detail = await this.client.getModelVersion(name, version);
-      if (request === this._versionRequest && !this.isDisposed) {
-        this._version = { status: 'ready', value: detail, error: null };
-      }
-    } catch (reason) {
-      if (request === this._versionRequest && !this.isDisposed) {
-        this._version = {
-          status: 'error',
-          value: null,
-          error: MlopsApiError.from(reason)
-        };
-      }
-    }
-    if (!this.isDisposed) {
-      this.stateChanged.emit();
-    }
+    await this._version.load(() => this.client.getModelVersion(name, version));
   }
 
   private async _loadDeployments(): Promise<void> {
-    const request = ++this._deploymentsRequest;
-    if (this._deployments.status === 'idle') {
-      this._deployments = { ...this._deployments, status: 'loading' };
-      this.stateChanged.emit();
-    }
-    try {
-      const list = await this.client.listDeployments();
-      if (request === this._deploymentsRequest && !this.isDisposed) {
-        this._deployments = { status: 'ready', value: list, error: null };
+    await this._deployments.load(
+      () => this.client.listDeployments(),
+      list => {
         for (const d of list) {
           if (!isLive(d)) {
             this._stats.delete(d.name);
           }
         }
       }
-    } catch (reason) {
-      if (request === this._deploymentsRequest && !this.isDisposed) {
-        this._deployments = {
-          ...this._deployments,
-          status: 'error',
-          error: MlopsApiError.from(reason)
-        };
-      }
-    }
-    if (!this.isDisposed) {
-      this.stateChanged.emit();
-    }
+    );
   }
 
-  private _models: ILoad<IRegisteredModelInfo[]> = idle();
-  private _modelsRequest = 0;
+  private _models = new Loader<IRegisteredModelInfo[]>(this, {
+    keepValueOnError: true
+  });
   private _selectedModel: string | null = null;
-  private _model: ILoad<IRegisteredModelDetail> = idle();
-  private _modelRequest = 0;
+  private _model = new Loader<IRegisteredModelDetail>(this);
   private _selectedVersion: number | null = null;
-  private _version: ILoad<IModelVersionDetail> = idle();
-  private _versionRequest = 0;
+  private _version = new Loader<IModelVersionDetail>(this);
   private _deployAction: IAction<IDeploymentInfo> | null = null;
   private _promoteAction: IAction<IPromotion> | null = null;
-  private _deployments: ILoad<IDeploymentInfo[]> = idle();
-  private _deploymentsRequest = 0;
+  // Polled: a reload keeps the cards as they are until the answer.
+  private _deployments = new Loader<IDeploymentInfo[]>(this, {
+    keepValueOnError: true,
+    background: true
+  });
   private _stats = new Map<string, IDeploymentStats>();
   private _statsInFlight = false;
   private _cardActions = new Map<string, IAction<IDeploymentInfo>>();

@@ -2,7 +2,7 @@ import { VDomModel } from '@jupyterlab/ui-components';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { IComparison, MlopsApiError, MlopsClient } from '../../../api';
-import { LoadStatus } from '../model';
+import { Loader, LoadStatus } from '../../load';
 
 /** State of one Compare tab: which runs, the two toggles, and the server's comparison. */
 export class CompareModel extends VDomModel {
@@ -25,13 +25,13 @@ export class CompareModel extends VDomModel {
     return this._groupBySeed;
   }
   get status(): LoadStatus {
-    return this._status;
+    return this._comparison.status;
   }
   get error(): MlopsApiError | null {
-    return this._error;
+    return this._comparison.error;
   }
   get comparison(): IComparison | null {
-    return this._comparison;
+    return this._comparison.value;
   }
   /** Emitted when a new comparison arrives (the charts redraw on it, not on every change). */
   get comparisonChanged(): ISignal<this, IComparison | null> {
@@ -50,30 +50,15 @@ export class CompareModel extends VDomModel {
 
   /** Fetch the comparison with the current toggles; the previous one stays shown meanwhile. */
   async load(): Promise<void> {
-    const request = ++this._request;
-    this._status = 'loading';
-    this._error = null;
-    this.stateChanged.emit();
-    try {
-      const comparison = await this._client.compareRuns({
-        runIds: [...this.runIds],
-        diffOnly: this._diffOnly,
-        groupBySeed: this._groupBySeed
-      });
-      if (request !== this._request || this.isDisposed) {
-        return;
-      }
-      this._comparison = comparison;
-      this._status = 'ready';
-      this._comparisonChanged.emit(comparison);
-    } catch (reason) {
-      if (request !== this._request || this.isDisposed) {
-        return;
-      }
-      this._error = MlopsApiError.from(reason);
-      this._status = 'error';
-    }
-    this.stateChanged.emit();
+    await this._comparison.load(
+      () =>
+        this._client.compareRuns({
+          runIds: [...this.runIds],
+          diffOnly: this._diffOnly,
+          groupBySeed: this._groupBySeed
+        }),
+      comparison => this._comparisonChanged.emit(comparison)
+    );
   }
 
   dispose(): void {
@@ -87,10 +72,9 @@ export class CompareModel extends VDomModel {
   private _client: MlopsClient;
   private _diffOnly = false;
   private _groupBySeed = false;
-  private _status: LoadStatus = 'idle';
-  private _error: MlopsApiError | null = null;
-  private _comparison: IComparison | null = null;
-  private _request = 0;
+  private _comparison = new Loader<IComparison>(this, {
+    keepValueOnError: true
+  });
   private _comparisonChanged = new Signal<this, IComparison | null>(this);
 }
 

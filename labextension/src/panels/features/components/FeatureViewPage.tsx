@@ -13,6 +13,7 @@ import {
   formatNumber,
   Loading
 } from '../../../components/status';
+import { ILoadable } from '../../load';
 import {
   featureRef,
   formatAge,
@@ -22,12 +23,12 @@ import {
   formatTtl
 } from '../format';
 import { FeaturesModel } from '../model';
-import { FeatureViewModel, IPart } from '../viewModel';
+import { FeatureViewModel } from '../viewModel';
 import { InsertBar } from './InsertBar';
 
 /** Loading and error states of one part of the page; `children` renders its value. */
 function PartView<T>(props: {
-  part: IPart<T>;
+  part: ILoadable<T>;
   what: string;
   onRetry: () => void;
   children: (value: T) => React.ReactNode;
