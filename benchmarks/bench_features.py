@@ -83,7 +83,6 @@ def run_variant(root: Path, variant: str) -> dict[str, float]:
         from jupyter_mlops import Workspace
         from jupyter_mlops.features import (
             Entity,
-            FeatureStore,
             FeatureView,
             Field,
             ParquetSource,
@@ -93,7 +92,7 @@ def run_variant(root: Path, variant: str) -> dict[str, float]:
         if variant == "store_one_query":
             offline._late_budget = lambda: 0  # every view counts as too large for memory
 
-        store = FeatureStore(Workspace.open(root / "ws"))
+        store = Workspace.open(root / "ws").features
         customer = Entity("customer", ["customer_id"])
         name = "bench_ttl" if variant == "store_ttl" else "bench"
         view = FeatureView(

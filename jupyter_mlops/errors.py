@@ -7,6 +7,8 @@ the magic and the server render these without a traceback.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 
@@ -79,3 +81,51 @@ class BackendUnavailable(MlopsError):
 
     status = 503
     kind = "BackendUnavailable"
+
+
+def close_names(
+    words: str | Iterable[str], candidates: Iterable[str], *, n: int = 3, cutoff: float = 0.5
+) -> list[str]:
+    """The candidates that look like ``words`` (a name, or several), best first, each once."""
+    names = sorted({str(c) for c in candidates})
+    out: dict[str, None] = {}
+    for word in [words] if isinstance(words, str) else words:
+        out.update(dict.fromkeys(difflib.get_close_matches(word, names, n=n, cutoff=cutoff)))
+    return list(out)
+
+
+def did_you_mean(
+    words: str | Iterable[str],
+    candidates: Iterable[str],
+    *,
+    listing: str | None = None,
+    empty: str = "",
+    n: int = 3,
+    cutoff: float = 0.5,
+    shown: int = 20,
+) -> str:
+    """The one "did you mean" hint: close names when there are some, else what there is.
+
+    Args:
+        words: what the user wrote (a name, or several).
+        candidates: the names that exist.
+        listing: without close names, list the candidates after this label (``"Known"`` gives
+            ``"Known: a, b, c."``), at most ``shown`` of them; None lists nothing.
+        empty: the hint when there are no candidates at all.
+
+    Example:
+        >>> did_you_mean("chrun", ["churn", "fraud"])
+        'Did you mean churn?'
+        >>> did_you_mean("x", ["churn"], listing="Registered models")
+        'Registered models: churn.'
+    """
+    names = sorted({str(c) for c in candidates})
+    close = close_names(words, names, n=n, cutoff=cutoff)
+    if close:
+        return f"Did you mean {', '.join(close)}?"
+    if not names:
+        return empty
+    if listing is None:
+        return ""
+    more = " ..." if len(names) > shown else "."
+    return f"{listing}: {', '.join(names[:shown])}{more}"

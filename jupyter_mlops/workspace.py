@@ -18,11 +18,14 @@ from typing import TYPE_CHECKING
 
 from jupyter_mlops.config import CONFIG_FILE, DEFAULT_TOML, STATE_DIR, MlopsConfig, load_config
 from jupyter_mlops.errors import InvalidInput, WorkspaceNotFound
+from jupyter_mlops.paths import inside
 
 if TYPE_CHECKING:
+    from jupyter_mlops.features.schemas import FeatureUsage
     from jupyter_mlops.features.service import FeatureStore
     from jupyter_mlops.registry.service import ModelRegistry
     from jupyter_mlops.serving.deployments import Deployments
+    from jupyter_mlops.tracking.backend import MlflowBackend
     from jupyter_mlops.tracking.service import TrackingService
 
 ENV_VAR = "MLOPS_WORKSPACE"
@@ -135,47 +138,67 @@ class Workspace:
             InvalidInput: the path escapes the workspace (``..``, an absolute path elsewhere, a
                 symlink pointing out) or does not exist when ``must_exist``.
         """
-        candidate = Path(path).expanduser()
-        full = (candidate if candidate.is_absolute() else self.root / candidate).resolve()
-        if full != self.root and self.root not in full.parents:
-            raise InvalidInput(
-                f"Path '{path}' is outside the workspace {self.root}.",
-                hint="Use a path inside the workspace folder.",
-                field="path",
-            )
-        if must_exist and not full.exists():
-            raise InvalidInput(f"Path '{path}' does not exist in the workspace.", field="path")
-        return full
+        return inside(self.root, path, must_exist=must_exist)
 
-    # -- services -------------------------------------------------------------------------------
+    # -- services: built and wired here only ----------------------------------------------------
+
+    @cached_property
+    def mlflow(self) -> MlflowBackend:
+        """The MLflow tracking and registry stores every MLflow-backed service shares."""
+        from jupyter_mlops.tracking.backend import MlflowBackend
+
+        return MlflowBackend(
+            self.tracking_uri, self.registry_uri, self.artifact_root, self.artifact_location
+        )
 
     @cached_property
     def tracking(self) -> TrackingService:
         """Experiments and runs."""
         from jupyter_mlops.tracking.service import TrackingService
 
-        return TrackingService(self)
+        return TrackingService(self.mlflow, self.config.tracking, self.config.run)
 
     @cached_property
     def features(self) -> FeatureStore:
         """Feature views, their versions, the offline store and statistics."""
         from jupyter_mlops.features.service import FeatureStore
 
-        return FeatureStore(self)
+        return FeatureStore(self.root, self.state_dir, self.config.features)
 
     @cached_property
     def registry(self) -> ModelRegistry:
         """Registered models, versions, aliases, lineage and promotion gates."""
         from jupyter_mlops.registry.service import ModelRegistry
 
-        return ModelRegistry(self)
+        return ModelRegistry(self.mlflow, self.state_dir / "models")
 
     @cached_property
     def deployments(self) -> Deployments:
         """Local model-server deployments of registered models."""
         from jupyter_mlops.serving.deployments import Deployments
 
-        return Deployments(self)
+        return Deployments(
+            self.state_dir,
+            registry=self.registry,
+            features=self.features,
+            config=self.config.serving,
+        )
+
+    def feature_usage(self, view: str) -> FeatureUsage:
+        """Which runs, registered models and deployments use each version of a feature view:
+        an impact preview before changing it (see :func:`jupyter_mlops.usage.feature_usage`).
+
+        Raises:
+            NotFound: an unknown view; the message lists close names.
+        """
+        from jupyter_mlops.usage import feature_usage
+
+        return feature_usage(
+            self.features.versions(view),
+            tracking=self.tracking,
+            registry=self.registry,
+            deployments=self.deployments,
+        )
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"

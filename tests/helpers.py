@@ -284,9 +284,10 @@ def build_feature_workspace(ws: Workspace) -> Workspace:
 
 def record_training_run(ws: Workspace, features: list[str], name: str) -> str:
     """A tracked run tagged as a training frame with ``features`` tags it (see record_usage)."""
-    from jupyter_mlops.features.service import FEATURES_TAG, usage_payload
+    from jupyter_mlops.features.service import usage_payload
+    from jupyter_mlops.lineage.tags import FEATURES_TAG
 
     payload = usage_payload(ws.features.resolve(features))
     with ws.tracking.start_run("churn", run_name=name) as rec:
-        rec.set_tags({FEATURES_TAG: json.dumps(payload)})
+        rec.set_tags({FEATURES_TAG: payload.to_tag()})
     return str(rec.run_id)

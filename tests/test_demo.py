@@ -10,7 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from jupyter_mlops.demo import DEFINITIONS, EXPERIMENT, FEATURE_REFS, SEEDS, SWEEP, build_demo
-from jupyter_mlops.features.service import FEATURES_TAG
+from jupyter_mlops.lineage.tags import FEATURES_TAG
 
 
 @pytest.mark.slow
@@ -49,7 +49,7 @@ def test_demo_builds_runs_and_executes_the_notebook(tmp_path: Path) -> None:
     for run in runs:
         tags = client.get_run(run.run_id).data.tags
         assert set(json.loads(tags[FEATURES_TAG])["features"]) == pinned, run.run_name
-    usage = store.usage("customer_activity")
+    usage = ws.feature_usage("customer_activity")
     assert len(usage.versions[0].runs) == len(runs)
 
     # The best run is registered with its lineage and profile, and deployed: called with a
@@ -71,7 +71,7 @@ def test_demo_builds_runs_and_executes_the_notebook(tmp_path: Path) -> None:
         assert len(probabilities) == 2 and all(abs(sum(p) - 1) < 1e-9 for p in probabilities)
         assert "is deployed at" in summary
         # features usage now lists the model version and its deployment per view version
-        used = ws.features.usage("customer_profile").versions[0]
+        used = ws.feature_usage("customer_profile").versions[0]
         assert used.models == [{"name": "churn", "version": "1", "aliases": "champion"}]
         assert [d["name"] for d in used.deployments] == ["churn"]
     finally:

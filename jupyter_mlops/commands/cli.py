@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-from jupyter_mlops.commands.handlers import Context, execute
+from jupyter_mlops.commands.context import Context
+from jupyter_mlops.commands.handlers import execute
 from jupyter_mlops.commands.parser import HelpShown, UsageError, parse
 from jupyter_mlops.errors import MlopsError
 

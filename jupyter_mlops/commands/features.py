@@ -22,7 +22,7 @@ from jupyter_mlops.features.registry import diff_views
 if TYPE_CHECKING:
     import pandas as pd
 
-    from jupyter_mlops.commands.handlers import Context
+    from jupyter_mlops.commands.context import Context
     from jupyter_mlops.features.schemas import ViewVersion
     from jupyter_mlops.workspace import Workspace
 
@@ -321,7 +321,7 @@ def cmd_stats(args: argparse.Namespace, ctx: Context) -> Result:
 
 def cmd_usage(args: argparse.Namespace, ctx: Context) -> Result:
     """``features usage VIEW``: runs, models and deployments per version (impact preview)."""
-    usage = ctx.workspace(args).features.usage(args.view)
+    usage = ctx.workspace(args).feature_usage(args.view)
     data = usage.model_dump(mode="json")
     facts: list[tuple[str, str]] = []
     found: dict[str, list[dict[str, Any]]] = {"runs": [], "models": [], "deployments": []}

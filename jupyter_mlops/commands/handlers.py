@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jupyter_mlops.commands.context import Context
 from jupyter_mlops.commands.features import HANDLERS as FEATURE_HANDLERS
 from jupyter_mlops.commands.models import HANDLERS as MODEL_HANDLERS
 from jupyter_mlops.commands.results import ComparisonResult, Message, Result, Table
@@ -20,21 +20,6 @@ from jupyter_mlops.workspace import Workspace
 
 if TYPE_CHECKING:
     from jupyter_mlops.tracking.schemas import RunSummary
-
-
-@dataclass
-class Context:
-    """Where a command runs: in a notebook (rich output) or a terminal."""
-
-    rich: bool = False
-    cwd: Path | None = None
-    # The notebook's namespace: ``--data df`` names a variable there.
-    user_ns: dict[str, Any] | None = None
-
-    def workspace(self, args: argparse.Namespace) -> Workspace:
-        if getattr(args, "workspace", None):
-            return Workspace.open(args.workspace)
-        return Workspace.find(self.cwd)
 
 
 def cmd_init(args: argparse.Namespace, ctx: Context) -> Result:
@@ -127,7 +112,7 @@ def cmd_ui(args: argparse.Namespace, ctx: Context) -> Result:
     from jupyter_mlops.tracking.ui import start_ui
 
     ws = ctx.workspace(args)
-    ui = start_ui(ws, host=args.host, port=args.port, wait=not ctx.rich)
+    ui = start_ui(ws.tracking, ws.root, host=args.host, port=args.port, wait=not ctx.rich)
     return Message(f"MLflow UI on {ui.url} (pid {ui.pid})", {"url": ui.url, "pid": ui.pid})
 
 

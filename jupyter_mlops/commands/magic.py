@@ -13,7 +13,8 @@ from typing import Any
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import Markdown, display
 
-from jupyter_mlops.commands.handlers import Context, execute
+from jupyter_mlops.commands.context import Context
+from jupyter_mlops.commands.handlers import execute
 from jupyter_mlops.commands.parser import HelpShown, parse
 from jupyter_mlops.errors import MlopsError
 from jupyter_mlops.workspace import Workspace
@@ -62,7 +63,8 @@ class MlopsMagics(Magics):  # type: ignore[misc]
 
         ws = Workspace.open(args.workspace) if args.workspace else Workspace.find(Path.cwd())
         run = NotebookRun(
-            ws,
+            ws.tracking,
+            ws.root,
             experiment=args.experiment,
             run_name=args.name,
             notebook=args.notebook,

@@ -19,7 +19,7 @@ from jupyter_mlops.errors import InvalidInput
 if TYPE_CHECKING:
     import pandas as pd
 
-    from jupyter_mlops.commands.handlers import Context
+    from jupyter_mlops.commands.context import Context
     from jupyter_mlops.registry.schemas import ModelVersionDetail
     from jupyter_mlops.serving.schemas import DeploymentInfo
 
@@ -351,7 +351,7 @@ def cmd_package(args: argparse.Namespace, ctx: Context) -> Result:
 
     ws = ctx.workspace(args)
     out = ws.resolve_path(args.out, must_exist=False)
-    built = package_model(ws, args.model, out, name=args.name, replicas=args.replicas)
+    built = package_model(ws.registry, args.model, out, name=args.name, replicas=args.replicas)
     lines = [f"Packaged {built.model} into {built.folder}:"]
     lines += [f"  {f}" for f in built.files]
     lines.append(f"Build it: docker build -t {built.image} {built.folder}")

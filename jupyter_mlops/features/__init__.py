@@ -4,7 +4,7 @@ Importing this package is cheap: DuckDB, pandas and MLflow load when first used.
 
 Example:
     >>> from jupyter_mlops.features import Entity, FeatureView, Field, FeatureStore
-    >>> store = FeatureStore(ws)                                         # doctest: +SKIP
+    >>> store = ws.features                                              # doctest: +SKIP
     >>> store.apply([customer, customer_stats])                          # doctest: +SKIP
     >>> frame = store.get_training_frame(entities, ["customer_stats:avg_spend"])  # doctest: +SKIP
 """

@@ -42,6 +42,8 @@ from jupyter_mlops.features.definitions import (
     ParquetSource,
 )
 from jupyter_mlops.features.schemas import Schema
+from jupyter_mlops.lineage import feature_column
+from jupyter_mlops.paths import inside
 
 if TYPE_CHECKING:
     import duckdb
@@ -49,7 +51,6 @@ if TYPE_CHECKING:
 
     from jupyter_mlops.features.registry import ResolvedView
     from jupyter_mlops.features.schemas import ViewVersion
-    from jupyter_mlops.workspace import Workspace
 
 _ROW = "__mlops_row"
 _POSITION = "__mlops_position"
@@ -154,13 +155,18 @@ def _describe(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, str]:
 class OfflineStore:
     """Feature data of a workspace, and the point-in-time joins that build training frames."""
 
-    def __init__(self, workspace: Workspace) -> None:
-        self.workspace = workspace
-        self.data_root = workspace.state_dir / "features" / "data"
+    def __init__(self, root: Path, data_root: Path) -> None:
+        """
+        Args:
+            root: the workspace folder: sources are read inside it only.
+            data_root: where ingested rows are kept (``.mlops/features/data``).
+        """
+        self.root = root
+        self.data_root = data_root
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection that reads and writes inside the workspace only."""
-        return connect(self.workspace.root)
+        return connect(self.root)
 
     def data_dir(self, view: str) -> Path:
         """Where ingested rows of ``view`` are kept."""
@@ -190,7 +196,7 @@ class OfflineStore:
             if absent:
                 stored = stored.replace("SELECT *", f"SELECT *, {', '.join(absent)}", 1)
             return stored
-        path = self.workspace.resolve_path(source.path, must_exist=False)
+        path = inside(self.root, source.path, must_exist=False)
         if not path.exists():
             raise InvalidInput(
                 f"The source of {view.label}, '{source.path}', does not exist.",
@@ -250,7 +256,7 @@ class OfflineStore:
 
         transform = view.definition.transform
         assert transform is not None
-        function = function_of(transform, self.workspace.root)
+        function = function_of(transform, self.root)
         query = raw if limit is None else f"SELECT * FROM ({raw}) LIMIT {int(limit)}"
         with duckdb_errors(f"Reading {view.label} failed"):
             rows = con.sql(query).to_arrow_table().to_pandas(types_mapper=_pandas_type)
@@ -271,10 +277,7 @@ class OfflineStore:
         if view.definition.transform is None:
             return
         source = view.definition.source
-        if (
-            source is not None
-            and not self.workspace.resolve_path(source.path, must_exist=False).exists()
-        ):
+        if source is not None and not inside(self.root, source.path, must_exist=False).exists():
             return
         raw = self.raw_sql(view)
         if raw is None:
@@ -632,7 +635,7 @@ class OfflineStore:
         taken = set(columns)
         for rv in views:
             for f in rv.features:
-                name = f"{rv.view.name}__{f.name}" if full_names else f.name
+                name = feature_column(rv.view.name, f.name, full_names=full_names)
                 if name in taken:
                     raise InvalidInput(
                         f"Feature {rv.view.label}:{f.name} would be column '{name}', which the "

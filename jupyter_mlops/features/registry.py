@@ -23,7 +23,6 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 import runpy
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -31,9 +30,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from jupyter_mlops.errors import InvalidInput, MlopsError, NotFound
+from jupyter_mlops.errors import InvalidInput, MlopsError, NotFound, did_you_mean
 from jupyter_mlops.features.definitions import (
     CsvSource,
     Definition,
@@ -44,50 +43,17 @@ from jupyter_mlops.features.definitions import (
 )
 from jupyter_mlops.features.schemas import Change, Plan, RegistryData, ViewVersion
 from jupyter_mlops.features.transforms import PythonTransform
+from jupyter_mlops.lineage import FeatureRef
+from jupyter_mlops.paths import inside
 
 # Checks a new view version before it is registered (the feature store runs its transform).
 VersionCheck = Callable[[ViewVersion], None]
 
-if TYPE_CHECKING:
-    from jupyter_mlops.workspace import Workspace
-
 DEFINITIONS_DIR = "features"
 _METADATA = ("description", "owner", "tags")
-_REF = re.compile(r"^(?P<view>[^:\s]+)(?::v(?P<version>\d+))?:(?P<feature>[^:\s]+)$")
 
 
 # -- references ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FeatureRef:
-    """A parsed feature reference: view, optional pinned version, feature (or ``*``)."""
-
-    view: str
-    feature: str
-    version: int | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> FeatureRef:
-        """Parse ``"view:feature"``, ``"view:vN:feature"`` or ``"view:*"``.
-
-        Raises:
-            InvalidInput: the text has another shape.
-        """
-        match = _REF.match(text.strip()) if isinstance(text, str) else None
-        if match is None:
-            raise InvalidInput(
-                f"Feature reference {text!r} is malformed.",
-                hint="Write 'view:feature' for the latest version or 'view:v2:feature' to pin "
-                "version 2 ('view:*' takes every feature).",
-                field="features",
-            )
-        version = match.group("version")
-        return cls(match.group("view"), match.group("feature"), int(version) if version else None)
-
-    def __str__(self) -> str:
-        pin = f":v{self.version}" if self.version is not None else ""
-        return f"{self.view}{pin}:{self.feature}"
 
 
 @dataclass(frozen=True)
@@ -99,16 +65,13 @@ class ResolvedView:
 
     def refs(self) -> list[str]:
         """Pinned references (``view:vN:feature``) of the resolved features."""
-        return [f"{self.view.label}:{f.name}" for f in self.features]
+        return [
+            str(FeatureRef.pinned(self.view.name, self.view.version, f.name)) for f in self.features
+        ]
 
 
 def _close(word: str, candidates: Iterable[str]) -> str:
-    names = sorted(set(candidates))
-    close = difflib.get_close_matches(word, names, n=3, cutoff=0.5)
-    if close:
-        return f"Did you mean: {', '.join(close)}?"
-    shown = ", ".join(names[:20]) + (" ..." if len(names) > 20 else "")
-    return f"Known: {shown or '(none yet)'}."
+    return did_you_mean(word, candidates, listing="Known", empty="Known: (none yet).")
 
 
 # -- fingerprints and diffs ---------------------------------------------------------------------
@@ -252,9 +215,14 @@ class FeatureRegistry:
         + view customer_stats: create -> v1
     """
 
-    def __init__(self, workspace: Workspace) -> None:
-        self.workspace = workspace
-        self.path = workspace.state_dir / "features" / "registry.json"
+    def __init__(self, root: Path, path: Path) -> None:
+        """
+        Args:
+            root: the workspace folder; source paths are kept relative to it and stay inside.
+            path: the registry file (``.mlops/features/registry.json``).
+        """
+        self.root = root
+        self.path = path
 
     # -- storage ----------------------------------------------------------------------------
 
@@ -537,15 +505,15 @@ class FeatureRegistry:
             )
         update: dict[str, Any] = {"entities": resolved_entities}
         if isinstance(view.source, ParquetSource | CsvSource):
-            full = self.workspace.resolve_path(view.source.path, must_exist=False)
-            relative = full.relative_to(self.workspace.root).as_posix() or "."
+            full = inside(self.root, view.source.path, must_exist=False)
+            relative = full.relative_to(self.root.resolve()).as_posix() or "."
             update["source"] = view.source.model_copy(update={"path": relative})
         if view.transform is not None and view.transform.file:
             # Kept only inside the workspace, relative: where to find the function's globals.
             where = Path(view.transform.file)
-            root = self.workspace.root.resolve()
-            inside = where.is_absolute() and where.resolve().is_relative_to(root)
-            relative_file = where.resolve().relative_to(root).as_posix() if inside else None
+            root = self.root.resolve()
+            within = where.is_absolute() and where.resolve().is_relative_to(root)
+            relative_file = where.resolve().relative_to(root).as_posix() if within else None
             if not where.is_absolute():
                 relative_file = where.as_posix()
             update["transform"] = view.transform.model_copy(update={"file": relative_file})

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from jupyter_mlops.features.definitions import CsvSource, Entity, FeatureView
+from jupyter_mlops.lineage import view_label
 
 
 class Schema(BaseModel):
@@ -29,7 +30,7 @@ class ViewVersion(Schema):
     @property
     def label(self) -> str:
         """``"customer_stats:v2"``."""
-        return f"{self.name}:v{self.version}"
+        return view_label(self.name, self.version)
 
     @property
     def join_keys(self) -> list[str]:
@@ -264,3 +265,10 @@ class FeatureUsage(Schema):
 
     view: str
     versions: list[VersionUsage]
+
+
+class Snippet(Schema):
+    """A notebook cell that builds a training frame with the chosen features."""
+
+    code: str
+    features: list[str] = Field(description="the references, pinned to their versions")

@@ -1,15 +1,15 @@
-"""The feature store of a workspace: definitions, versions, offline data, statistics and usage.
+"""The feature store of a workspace: definitions, versions, offline data and statistics.
 
-``FeatureStore(ws)`` holds the registry (``.mlops/features/registry.json``), the offline store
-(``.mlops/features/data/``) and the online store (``[features].online_store``) together. DuckDB,
-pandas and MLflow load when first used.
+``ws.features`` (a ``FeatureStore``) holds the registry (``.mlops/features/registry.json``), the
+offline store (``.mlops/features/data/``) and the online store (``[features].online_store``)
+together. DuckDB, pandas and MLflow load when first used.
 
 Example:
     >>> from jupyter_mlops.features import Entity, FeatureStore, FeatureView, Field
     >>> customer = Entity("customer", ["customer_id"])
     >>> stats = FeatureView(name="customer_stats", entities=[customer], ttl="30d",
     ...                     features=[Field("avg_spend", "float64"), Field("orders", "int64")])
-    >>> store = FeatureStore(ws)                                          # doctest: +SKIP
+    >>> store = ws.features                                               # doctest: +SKIP
     >>> print(store.plan([customer, stats]))                              # doctest: +SKIP
     >>> store.apply([customer, stats])                                    # doctest: +SKIP
     >>> store.ingest("customer_stats", df)                                # doctest: +SKIP
@@ -18,12 +18,10 @@ Example:
     >>> store.materialize()                                               # doctest: +SKIP
     >>> store.get_online_features(                                        # doctest: +SKIP
     ...     ["customer_stats:avg_spend"], [{"customer_id": 1}])
-    >>> store.usage("customer_stats")                                     # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import logging
@@ -31,13 +29,19 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from jupyter_mlops.errors import InvalidInput
 from jupyter_mlops.features.definitions import Definition
 from jupyter_mlops.features.offline import IngestResult, OfflineStore
+from jupyter_mlops.features.online.plan import (
+    LookupPlan,
+    OnlineStoreSettings,
+    ViewLookup,
+    read_online,
+)
 from jupyter_mlops.features.registry import (
     DEFINITIONS_DIR,
     FeatureRegistry,
@@ -46,9 +50,9 @@ from jupyter_mlops.features.registry import (
     version_number,
 )
 from jupyter_mlops.features.schemas import (
-    FeatureUsage,
     MaterializeResult,
     Plan,
+    Snippet,
     ViewDetail,
     ViewList,
     ViewStats,
@@ -56,67 +60,57 @@ from jupyter_mlops.features.schemas import (
     ViewVersion,
     ViewVersionList,
 )
+from jupyter_mlops.lineage import FeaturesUsed, feature_column
+from jupyter_mlops.lineage.tags import (
+    ENTITY_FINGERPRINT_TAG,
+    FEATURES_ARTIFACT,
+    FEATURES_TAG,
+    PROFILE_ARTIFACT,
+    PROFILED_TAG,
+)
+from jupyter_mlops.paths import inside
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from jupyter_mlops.config import FeaturesConfig
     from jupyter_mlops.features.online.base import OnlineStore
-    from jupyter_mlops.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
-# MLflow run tags the usage hook writes.
-FEATURES_TAG = "mlops.features"
-ENTITY_FINGERPRINT_TAG = "mlops.features.entity_fingerprint"
-# Set once the run's first training frame left its reference profile.
-PROFILED_TAG = "mlops.features.profiled"
-_MAX_TAG = 8000
 # Entity frames up to this many rows are also logged as an MLflow dataset input.
 DATASET_INPUT_MAX_ROWS = 100_000
-# The column an online read returns each row's event time in (for the TTL); never a feature
-# name, which cannot start with two underscores and "mlops".
-_EVENT_TIME = "__mlops_event_time"
 _PLAN_CACHE_SIZE = 256
-
-
-@dataclass(frozen=True)
-class _OnlineView:
-    """One view version of an online lookup: its keys, the features asked and their columns."""
-
-    name: str
-    version: int
-    join_keys: tuple[str, ...]
-    features: tuple[str, ...]
-    columns: tuple[str, ...]
-    ttl: timedelta | None
-
-
-@dataclass(frozen=True)
-class _OnlinePlan:
-    """What an online lookup of some feature references reads, worked out once and cached."""
-
-    keys: tuple[str, ...]
-    views: tuple[_OnlineView, ...]
-    dtypes: dict[str, str]
 
 
 class FeatureStore:
     """Feature views, their versions and data, for one workspace."""
 
-    def __init__(self, workspace: Workspace) -> None:
-        self.workspace = workspace
-        self.registry = FeatureRegistry(workspace)
-        self.offline = OfflineStore(workspace)
+    def __init__(self, root: Path, state_dir: Path, config: FeaturesConfig) -> None:
+        """
+        Args:
+            root: the workspace folder: definitions and sources are read inside it only.
+            state_dir: the workspace's ``.mlops`` folder (registry, ingested rows, SQLite store).
+            config: the ``[features]`` section of ``mlops.toml``.
+        """
+        self.root = root
+        self.registry = FeatureRegistry(root, state_dir / "features" / "registry.json")
+        self.offline = OfflineStore(root, state_dir / "features" / "data")
+        self.online_settings = OnlineStoreSettings(
+            online_store=config.online_store,
+            online_namespace=config.online_namespace,
+            state_dir=str(state_dir),
+        )
         self._online: OnlineStore | None = None
         self._online_lock = threading.Lock()
-        self._plans: dict[tuple[tuple[str, ...], bool], _OnlinePlan] = {}
+        self._plans: dict[tuple[tuple[str, ...], bool], LookupPlan] = {}
         self._plans_stamp: tuple[int, int] | None = None
 
     # -- definitions ----------------------------------------------------------------------------
 
     def load_definitions(self, folder: str | None = None) -> list[Definition]:
         """Entities and views defined in ``features/*.py`` (or ``folder``) in the workspace."""
-        path = self.workspace.resolve_path(folder or DEFINITIONS_DIR, must_exist=False)
+        path = inside(self.root, folder or DEFINITIONS_DIR, must_exist=False)
         return load_definitions(path)
 
     def plan(self, definitions: Iterable[Definition] | None = None) -> Plan:
@@ -204,6 +198,17 @@ class FeatureStore:
         """Resolve feature references (``view:feature``, ``view:v2:feature``, ``view:*``)."""
         return self.registry.resolve(features)
 
+    def training_snippet(self, features: Sequence[str]) -> Snippet:
+        """A notebook cell that builds a training frame with these features, pinned.
+
+        Raises:
+            InvalidInput: a malformed reference.
+            NotFound: an unknown view, version or feature.
+        """
+        from jupyter_mlops.features.snippet import training_snippet
+
+        return training_snippet(self.registry.resolve(features))
+
     # -- data ------------------------------------------------------------------------------------
 
     def ingest(
@@ -289,10 +294,7 @@ class FeatureStore:
         if store is None:
             with self._online_lock:
                 if self._online is None:
-                    from jupyter_mlops.features.online.factory import open_online_store
-
-                    ws = self.workspace
-                    self._online = open_online_store(ws.config.features.model_dump(), ws.state_dir)
+                    self._online = self.online_settings.open()
                 store = self._online
         return store
 
@@ -378,8 +380,8 @@ class FeatureStore:
         """
         import pandas as pd
 
-        columns = self.get_online_features_dict(features, entity_rows, full_names=full_names)
-        plan = self._online_plan(features, full_names)
+        plan = self.online_plan(features, full_names=full_names)
+        columns = read_online(self.online, plan, entity_rows)
         index = entity_rows.index if isinstance(entity_rows, pd.DataFrame) else None
         data: dict[str, Any] = {}
         for name, values in columns.items():
@@ -408,53 +410,23 @@ class FeatureStore:
             ...                                [{"customer_id": 1001}])
             {'customer_id': [1001], 'avg_spend': [42.5]}
         """
-        plan = self._online_plan(features, full_names)
-        out = _key_columns(plan.keys, entity_rows)
-        count = len(out[plan.keys[0]])
-        online = self.online
-        now = datetime.now(UTC)
-        for v in plan.views:
-            # Values whose event time is before this have outlived the view's TTL.
-            limit = None if v.ttl is None else now - v.ttl
-            time_column = None if limit is None else _EVENT_TIME
-            if count == 1:
-                key = (
-                    out[v.join_keys[0]][0]
-                    if len(v.join_keys) == 1
-                    else tuple(out[k][0] for k in v.join_keys)
-                )
-                row = online.read_one(
-                    v.name, v.version, v.features, key, event_time_column=time_column
-                )
-                if row is not None and limit is not None and row[_EVENT_TIME] < limit:
-                    row = None
-                for feature, column in zip(v.features, v.columns, strict=True):
-                    out[column] = [None if row is None else row[feature]]
-                continue
-            keys: Any = (
-                out[v.join_keys[0]]
-                if len(v.join_keys) == 1
-                else list(zip(*(out[k] for k in v.join_keys), strict=True))
-            )
-            got = online.read(v.name, v.version, v.features, keys, event_time_column=time_column)
-            if limit is not None:
-                expired = [t is not None and t < limit for t in got[_EVENT_TIME]]
-                if any(expired):
-                    for feature in v.features:
-                        got[feature] = [
-                            None if gone else value
-                            for value, gone in zip(got[feature], expired, strict=True)
-                        ]
-            for feature, column in zip(v.features, v.columns, strict=True):
-                out[column] = got[feature]
-        return out
+        plan = self.online_plan(features, full_names=full_names)
+        return read_online(self.online, plan, entity_rows)
 
     def online_join_keys(self, features: Sequence[str], *, full_names: bool = False) -> list[str]:
         """The entity keys an online lookup of these references needs, in first-seen order."""
-        return list(self._online_plan(features, full_names).keys)
+        return list(self.online_plan(features, full_names=full_names).keys)
 
-    def _online_plan(self, features: Sequence[str], full_names: bool) -> _OnlinePlan:
-        """The resolved lookup for these references, cached until the registry file changes."""
+    def online_plan(self, features: Sequence[str], *, full_names: bool = False) -> LookupPlan:
+        """The resolved online lookup of these references, with where the online store is.
+
+        Cached until the registry file changes. A model server receives it in its spec and
+        reads the online store with it, without the feature registry.
+
+        Raises:
+            InvalidInput: a malformed reference, or two features that would get one column.
+            NotFound: an unknown view, version or feature.
+        """
         try:
             stat = os.stat(self.registry.path)
             stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
@@ -466,33 +438,13 @@ class FeatureStore:
         cache_key = (tuple(features) if not isinstance(features, str) else (features,), full_names)
         plan = self._plans.get(cache_key)
         if plan is None:
-            plan = _plan_lookup(self.registry.resolve(features), full_names)
+            plan = _plan_lookup(self.registry.resolve(features), full_names, self.online_settings)
             if len(self._plans) >= _PLAN_CACHE_SIZE:
                 self._plans.clear()
             self._plans[cache_key] = plan
         return plan
 
     # -- statistics and usage ---------------------------------------------------------------------
-
-    def usage(self, view: str) -> FeatureUsage:
-        """Which runs used each version of a view: an impact preview before changing it.
-
-        Every version is listed, oldest first, also those nothing uses yet. Runs are those that
-        built a training frame from the version while tracked (tag ``mlops.features``), newest
-        first, from all active experiments. Models are the registered versions whose lineage
-        pins the view version; deployments those that serve such a model version now.
-
-        Raises:
-            NotFound: an unknown view; the message lists close names.
-
-        Example:
-            >>> [(v.version, len(v.runs)) for v in store.usage("customer_stats").versions]
-            [(1, 12), (2, 1)]                                           # doctest: +SKIP
-        """
-        from jupyter_mlops.features.usage import add_models_and_deployments, view_usage
-
-        usage = view_usage(self.workspace.tracking, self.registry.versions(view))
-        return add_models_and_deployments(self.workspace, usage)
 
     def stats(self, view: str, version: int | str | None = None) -> ViewStats:
         """Row count, last event time, freshness against the TTL and per-feature statistics."""
@@ -501,21 +453,23 @@ class FeatureStore:
         return view_stats(self.offline, self.get_view(view, version))
 
     def __repr__(self) -> str:
-        return f"FeatureStore({str(self.workspace.root)!r})"
+        return f"FeatureStore({str(self.root)!r})"
 
 
 # -- online lookups -----------------------------------------------------------------------------
 
 
-def _plan_lookup(resolved: Sequence[ResolvedView], full_names: bool) -> _OnlinePlan:
+def _plan_lookup(
+    resolved: Sequence[ResolvedView], full_names: bool, store: OnlineStoreSettings
+) -> LookupPlan:
     keys = list(dict.fromkeys(k for rv in resolved for k in rv.view.join_keys))
     taken = set(keys)
-    views: list[_OnlineView] = []
+    views: list[ViewLookup] = []
     dtypes: dict[str, str] = {}
     for rv in resolved:
         columns = []
         for f in rv.features:
-            name = f"{rv.view.name}__{f.name}" if full_names else f.name
+            name = feature_column(rv.view.name, f.name, full_names=full_names)
             if name in taken:
                 raise InvalidInput(
                     f"Feature {rv.view.label}:{f.name} would be column '{name}', which a join "
@@ -527,7 +481,7 @@ def _plan_lookup(resolved: Sequence[ResolvedView], full_names: bool) -> _OnlineP
             columns.append(name)
             dtypes[name] = f.dtype
         views.append(
-            _OnlineView(
+            ViewLookup(
                 name=rv.view.name,
                 version=rv.view.version,
                 join_keys=tuple(rv.view.join_keys),
@@ -536,58 +490,7 @@ def _plan_lookup(resolved: Sequence[ResolvedView], full_names: bool) -> _OnlineP
                 ttl=rv.view.definition.ttl,
             )
         )
-    return _OnlinePlan(keys=tuple(keys), views=tuple(views), dtypes=dtypes)
-
-
-def _key_columns(
-    keys: Sequence[str], entity_rows: Sequence[Mapping[str, Any]] | pd.DataFrame
-) -> dict[str, list[Any]]:
-    """The join-key values of the entity rows as lists, one per key, checked present."""
-    import pandas as pd
-
-    if isinstance(entity_rows, pd.DataFrame):
-        columns = [str(c) for c in entity_rows.columns]
-        missing = [k for k in keys if k not in columns]
-        if missing:
-            raise InvalidInput(
-                f"The entity rows lack the join key {', '.join(map(repr, missing))}.",
-                hint=f"Their columns are: {', '.join(columns) or '(none)'}.",
-                field="entity_rows",
-            )
-        out: dict[str, list[Any]] = {}
-        for k in keys:
-            series = entity_rows[k]
-            values = series.tolist()
-            if series.hasnans:
-                values = [None if m else v for v, m in zip(values, series.isna(), strict=True)]
-            out[k] = values
-        return out
-    if isinstance(entity_rows, Mapping | str | bytes):
-        raise InvalidInput(
-            "entity_rows must be a list of {join_key: value} mappings or a DataFrame, "
-            f"not a {type(entity_rows).__name__}.",
-            hint="Wrap one entity in a list: [{'customer_id': 1001}].",
-            field="entity_rows",
-        )
-    out = {k: [] for k in keys}
-    for i, row in enumerate(entity_rows):
-        if not isinstance(row, Mapping):
-            raise InvalidInput(
-                f"Entity row {i} is a {type(row).__name__}, not a mapping of join keys.",
-                field="entity_rows",
-            )
-        for k in keys:
-            try:
-                out[k].append(row[k])
-            except KeyError:
-                close = difflib.get_close_matches(k, [str(c) for c in row], n=1)
-                raise InvalidInput(
-                    f"Entity row {i} lacks the join key '{k}'.",
-                    hint=(f"Did you mean '{close[0]}'? " if close else "")
-                    + f"Every row needs: {', '.join(keys)}.",
-                    field="entity_rows",
-                ) from None
-    return out
+    return LookupPlan(keys=tuple(keys), views=tuple(views), dtypes=dtypes, store=store)
 
 
 _PANDAS_DTYPES: dict[str, Any] = {}
@@ -624,12 +527,12 @@ def entity_fingerprint(entity_df: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def usage_payload(resolved: Sequence[ResolvedView]) -> dict[str, Any]:
+def usage_payload(resolved: Sequence[ResolvedView]) -> FeaturesUsed:
     """What the ``mlops.features`` tag holds: pinned references and each version's fingerprint."""
-    return {
-        "features": [ref for rv in resolved for ref in rv.refs()],
-        "views": {rv.view.label: rv.view.fingerprint for rv in resolved},
-    }
+    return FeaturesUsed(
+        features=[ref for rv in resolved for ref in rv.refs()],
+        views={rv.view.label: rv.view.fingerprint for rv in resolved},
+    )
 
 
 def record_usage(
@@ -664,17 +567,13 @@ def _record(
     run_id = mlflow.active_run().info.run_id
     tags = mlflow.get_run(run_id).data.tags
     payload = usage_payload(resolved)
-    previous = _parse_usage(tags.get(FEATURES_TAG))
+    previous = FeaturesUsed.parse(tags.get(FEATURES_TAG))
     if previous is not None:
-        payload = {
-            "features": list(dict.fromkeys([*previous.get("features", []), *payload["features"]])),
-            "views": {**previous.get("views", {}), **payload["views"]},
-        }
-    text = json.dumps(payload, separators=(",", ":"), sort_keys=True)
-    if len(text) > _MAX_TAG:
+        payload = previous.merged(payload)
+    if payload.needs_artifact():
         # Too long for a tag: the full list goes to an artifact, the tag keeps the views.
-        mlflow.log_dict(payload, "mlops/features.json")
-        text = json.dumps({"views": payload["views"], "artifact": "mlops/features.json"})
+        mlflow.log_dict(payload.payload(), FEATURES_ARTIFACT)
+    text = payload.to_tag()
     fingerprint = entity_fingerprint(entity_df)
     known = [f for f in tags.get(ENTITY_FINGERPRINT_TAG, "").split(",") if f]
     fingerprints = ",".join(dict.fromkeys([*known, fingerprint]))
@@ -683,8 +582,7 @@ def _record(
     import pandas as pd
 
     if isinstance(frame, pd.DataFrame) and not tags.get(PROFILED_TAG):
-        from jupyter_mlops.registry.profile import profile_frame
-        from jupyter_mlops.registry.service import PROFILE_ARTIFACT
+        from jupyter_mlops.lineage import profile_frame
 
         columns = [c for c in frame.columns if c not in entity_df.columns]
         profile = profile_frame(frame, columns=columns, source=f"training frame of run {run_id}")
@@ -692,18 +590,8 @@ def _record(
         mlflow.set_tag(PROFILED_TAG, "true")
 
 
-def _parse_usage(text: str | None) -> dict[str, Any] | None:
-    if not text:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def _log_dataset(
-    mlflow: Any, entity_df: pd.DataFrame, fingerprint: str, payload: dict[str, Any]
+    mlflow: Any, entity_df: pd.DataFrame, fingerprint: str, payload: FeaturesUsed
 ) -> None:
     """Log the entity frame as the run's training dataset input, when that is cheap.
 
@@ -716,7 +604,7 @@ def _log_dataset(
 
     from mlflow.data import from_pandas
 
-    views = ",".join(payload["views"])
+    views = ",".join(payload.views)
     with warnings.catch_warnings():
         # MLflow's advice about integer columns in model signatures does not apply here.
         warnings.filterwarnings("ignore", message=".*Integer columns in Python cannot represent")

@@ -6,9 +6,9 @@ the model was trained on, without keeping the training data itself.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from jupyter_mlops.registry.schemas import FeatureProfile, ReferenceProfile
+from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -16,6 +16,36 @@ if TYPE_CHECKING:
 QUANTILES = [i / 20 for i in range(21)]
 TOP_CATEGORIES = 50
 HISTOGRAM_BINS = 10
+
+
+class FeatureProfile(BaseModel):
+    """The reference distribution of one input column of the training data."""
+
+    name: str
+    kind: Literal["numeric", "categorical"]
+    dtype: str
+    count: int = Field(description="rows")
+    null_rate: float
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
+    quantiles: list[float] | None = Field(
+        default=None, description="values at probabilities 0, 0.05, ..., 1 (21 points)"
+    )
+    histogram_edges: list[float] | None = None
+    histogram_counts: list[int] | None = None
+    categories: dict[str, float] | None = Field(
+        default=None, description="share of non-null rows per value (top 50; the rest '__other__')"
+    )
+
+
+class ReferenceProfile(BaseModel):
+    """A compact profile of a model's training data, for drift monitoring."""
+
+    rows: int
+    source: str = Field(description="where the data came from, e.g. 'training frame of run ...'")
+    features: list[FeatureProfile]
 
 
 def profile_frame(

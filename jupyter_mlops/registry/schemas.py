@@ -2,39 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, Field
-
-
-class FeatureProfile(BaseModel):
-    """The reference distribution of one input column of the training data."""
-
-    name: str
-    kind: Literal["numeric", "categorical"]
-    dtype: str
-    count: int = Field(description="rows")
-    null_rate: float
-    mean: float | None = None
-    std: float | None = None
-    min: float | None = None
-    max: float | None = None
-    quantiles: list[float] | None = Field(
-        default=None, description="values at probabilities 0, 0.05, ..., 1 (21 points)"
-    )
-    histogram_edges: list[float] | None = None
-    histogram_counts: list[int] | None = None
-    categories: dict[str, float] | None = Field(
-        default=None, description="share of non-null rows per value (top 50; the rest '__other__')"
-    )
-
-
-class ReferenceProfile(BaseModel):
-    """A compact profile of a model's training data, for drift monitoring."""
-
-    rows: int
-    source: str = Field(description="where the data came from, e.g. 'training frame of run ...'")
-    features: list[FeatureProfile]
 
 
 class Lineage(BaseModel):
@@ -149,3 +117,16 @@ class AliasRequest(BaseModel):
     """Set an alias without gates."""
 
     version: int = Field(ge=1)
+
+
+class ModelList(BaseModel):
+    """Every registered model."""
+
+    models: list[RegisteredModelInfo]
+
+
+class Removed(BaseModel):
+    """What was removed."""
+
+    name: str
+    alias: str | None = None

@@ -9,43 +9,44 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.errors import InvalidInput, NotFound
+from jupyter_mlops.errors import InvalidInput, NotFound, did_you_mean
+from jupyter_mlops.lineage import FeaturesUsed, ModelRef, ReferenceProfile, check_alias
+from jupyter_mlops.lineage.tags import (
+    ENTITY_FINGERPRINT_TAG,
+    FEATURES_TAG,
+    FINGERPRINT_TAG,
+    GIT_BRANCH_TAG,
+    GIT_COMMIT_TAG,
+    GIT_DIRTY_TAG,
+    NOTEBOOK_ARTIFACT_DIR,
+    NOTEBOOK_TAG,
+    PROFILE_ARTIFACT,
+    RUN_TAG,
+    VERSION_TAGS_FROM_RUN,
+)
+from jupyter_mlops.process import write_json
 from jupyter_mlops.registry.gates import evaluate, parse_gate
-from jupyter_mlops.registry.refs import ModelRef, check_alias, parse_model_ref
 from jupyter_mlops.registry.schemas import (
     Lineage,
     ModelVersionDetail,
     ModelVersionInfo,
     Promotion,
-    ReferenceProfile,
     RegisteredModelDetail,
     RegisteredModelInfo,
 )
-from jupyter_mlops.tracking.service import mlflow_errors
+from jupyter_mlops.tracking.backend import mlflow_errors
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from jupyter_mlops.workspace import Workspace
+    from jupyter_mlops.tracking.backend import MlflowBackend
 
 logger = logging.getLogger(__name__)
-
-# Version tags that carry lineage (copied from the run at registration).
-RUN_TAG = "mlops.run_id"
-FEATURES_TAG = "mlops.features"
-# The run tag where training frames record their entity fingerprints (features.service).
-ENTITY_FINGERPRINT_TAG = "mlops.features.entity_fingerprint"
-FINGERPRINT_TAG = "mlops.training_fingerprint"
-NOTEBOOK_TAG = "mlops.notebook"
-COMMIT_TAG = "mlops.git.commit"
-# The run artifact a training frame built inside the run leaves (see features.service).
-PROFILE_ARTIFACT = "mlops/training_profile.json"
 
 
 class ModelRegistry:
@@ -58,12 +59,19 @@ class ModelRegistry:
         True
     """
 
-    def __init__(self, workspace: Workspace) -> None:
-        self.workspace = workspace
+    def __init__(self, backend: MlflowBackend, models_dir: Path) -> None:
+        """
+        Args:
+            backend: the MLflow store whose registry holds the models.
+            models_dir: the state folder of reference profiles and downloaded model files
+                (``.mlops/models``).
+        """
+        self.backend = backend
+        self.models_dir = models_dir
 
     @property
     def client(self) -> Any:
-        return self.workspace.tracking.client
+        return self.backend.client
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -96,7 +104,9 @@ class ModelRegistry:
     def get_version(self, ref: str | ModelRef, version: int | None = None) -> ModelVersionDetail:
         """One version with its lineage: ``get_version("churn@champion")`` or
         ``get_version("churn", 3)``."""
-        mv = self._resolve(ref, version)
+        return self._detail(self._resolve(ref, version))
+
+    def _detail(self, mv: Any) -> ModelVersionDetail:
         info = self._version_info(mv, with_metrics=False)
         lineage = self._lineage(mv)
         info.metrics = lineage.metrics if lineage else {}
@@ -108,7 +118,19 @@ class ModelRegistry:
 
     def model_path(self, ref: str | ModelRef, version: int | None = None) -> Path:
         """A local folder holding the version's MLflow model (``MLmodel`` inside)."""
-        mv = self._resolve(ref, version)
+        return self._model_path(self._resolve(ref, version))
+
+    def locate(self, ref: str | ModelRef) -> tuple[ModelVersionDetail, Path]:
+        """The version a reference points at now, with its lineage, and a local folder holding
+        its MLflow model: what a deployment or a package needs, resolved once."""
+        mv = self._resolve(ref)
+        return self._detail(mv), self._model_path(mv)
+
+    def version_tags(self, name: str) -> dict[int, dict[str, str]]:
+        """Every version's tags, by version number (one registry search, no runs read)."""
+        return {int(v.version): dict(v.tags or {}) for v in self._versions(name)}
+
+    def _model_path(self, mv: Any) -> Path:
         with mlflow_errors(f"Locating model {mv.name} version {mv.version} failed"):
             uri = self.client.get_model_version_download_uri(mv.name, mv.version)
         local = _local_path(str(uri))
@@ -116,9 +138,7 @@ class ModelRegistry:
             return local
         from mlflow.artifacts import download_artifacts
 
-        target: Path = (
-            self.workspace.state_dir / "models" / str(mv.name) / f"v{mv.version}" / "model"
-        )
+        target: Path = self.models_dir / str(mv.name) / f"v{mv.version}" / "model"
         if not (target / "MLmodel").is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
             with mlflow_errors("Downloading the model failed"):
@@ -167,8 +187,7 @@ class ModelRegistry:
             NotFound: no such run.
             InvalidInput: the run logged no model; a bad model name or alias.
         """
-        parse_model_ref(name)  # a plain name: no @alias or :version
-        if "@" in name or ":" in name or "/" in name:
+        if not ModelRef.parse(name).is_plain_name:
             raise InvalidInput(
                 f"{name!r} is not a model name",
                 hint="Use a plain name such as churn.",
@@ -267,18 +286,11 @@ class ModelRegistry:
                 raise
 
     def _unknown_model(self, name: str) -> NotFound:
-        import difflib
-
-        names = [m.name for m in self.list_models()]
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-        hint = (
-            f"Did you mean {', '.join(close)}?"
-            if close
-            else (
-                f"Registered models: {', '.join(names)}."
-                if names
-                else "No model is registered yet: `jupyter mlops register RUN_ID --name NAME`."
-            )
+        hint = did_you_mean(
+            name,
+            [m.name for m in self.list_models()],
+            listing="Registered models",
+            empty="No model is registered yet: `jupyter mlops register RUN_ID --name NAME`.",
         )
         return NotFound(f"No registered model named {name!r}", hint=hint, field="model")
 
@@ -298,7 +310,7 @@ class ModelRegistry:
 
     def _resolve(self, ref: str | ModelRef, version: int | None = None) -> Any:
         if isinstance(ref, str):
-            ref = parse_model_ref(ref)
+            ref = ModelRef.parse(ref)
         if version is not None:
             ref = ModelRef(ref.name, version=version)
         from mlflow.exceptions import MlflowException
@@ -391,12 +403,12 @@ class ModelRegistry:
             experiment_name = experiment.name
         except MlflowException:
             experiment_name = ""
-        usage = _parse_json(mv.tags.get(FEATURES_TAG) or tags.get(FEATURES_TAG))
+        used = FeaturesUsed.parse(mv.tags.get(FEATURES_TAG) or tags.get(FEATURES_TAG))
         snapshot = None
         notebook = tags.get(NOTEBOOK_TAG)
         if notebook:
-            snapshot = f"notebook/{Path(notebook).name}"
-        dirty = tags.get("mlops.git.dirty")
+            snapshot = f"{NOTEBOOK_ARTIFACT_DIR}/{Path(notebook).name}"
+        dirty = tags.get(GIT_DIRTY_TAG)
         return Lineage(
             run_id=run_id,
             run_name=run.info.run_name or "",
@@ -404,13 +416,13 @@ class ModelRegistry:
             experiment_name=experiment_name,
             notebook=notebook,
             notebook_snapshot=snapshot,
-            git_commit=tags.get("mlflow.source.git.commit"),
-            git_branch=tags.get("mlflow.source.git.branch"),
+            git_commit=tags.get(GIT_COMMIT_TAG),
+            git_branch=tags.get(GIT_BRANCH_TAG),
             git_dirty=None if dirty is None else dirty == "true",
             params=dict(run.data.params),
             metrics={k: float(v) for k, v in run.data.metrics.items()},
-            features=list(usage.get("features", [])) if usage else [],
-            feature_views=dict(usage.get("views", {})) if usage else {},
+            features=list(used.features) if used else [],
+            feature_views=dict(used.views) if used else {},
             training_fingerprint=mv.tags.get(FINGERPRINT_TAG) or tags.get(ENTITY_FINGERPRINT_TAG),
         )
 
@@ -467,20 +479,15 @@ class ModelRegistry:
         return {k: float(v) for k, v in run.data.metrics.items()}
 
     def _profile_path(self, name: str, version: int) -> Path:
-        return self.workspace.state_dir / "models" / name / f"v{version}" / "profile.json"
+        return self.models_dir / name / f"v{version}" / "profile.json"
 
     def _write_profile(self, name: str, version: int, profile: ReferenceProfile) -> None:
-        path = self._profile_path(name, version)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(profile.model_dump_json())
-        os.replace(tmp, path)
+        write_json(self._profile_path(name, version), profile)
 
     def _training_profile(
         self, run: Any, training_data: pd.DataFrame | None
     ) -> ReferenceProfile | None:
-        from jupyter_mlops.registry.profile import profile_frame
+        from jupyter_mlops.lineage import profile_frame
 
         if training_data is not None:
             return profile_frame(training_data, source="training_data given at registration")
@@ -507,12 +514,7 @@ class ModelRegistry:
 def _lineage_tags(run: Any) -> dict[str, str]:
     tags = run.data.tags
     out = {RUN_TAG: run.info.run_id}
-    for source, target in (
-        (FEATURES_TAG, FEATURES_TAG),
-        (ENTITY_FINGERPRINT_TAG, FINGERPRINT_TAG),
-        (NOTEBOOK_TAG, NOTEBOOK_TAG),
-        ("mlflow.source.git.commit", COMMIT_TAG),
-    ):
+    for source, target in VERSION_TAGS_FROM_RUN:
         if tags.get(source):
             out[target] = tags[source]
     return out
@@ -547,16 +549,6 @@ def _latest(model: Any) -> int | None:
 
 def _quote(name: str) -> str:
     return name.replace("'", "''")
-
-
-def _parse_json(text: str | None) -> dict[str, Any] | None:
-    if not text:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _local_path(uri: str) -> Path | None:

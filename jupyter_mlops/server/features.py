@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from jupyter_mlops.errors import MlopsError
 from jupyter_mlops.features.schemas import (
     FeatureUsage,
     Schema,
+    Snippet,
     ViewDetail,
     ViewList,
     ViewStats,
@@ -31,13 +30,6 @@ class ViewDiff(Schema):
     from_version: int
     to_version: int
     lines: list[str]
-
-
-class Snippet(Schema):
-    """A notebook cell that builds a training frame with the chosen features."""
-
-    code: str
-    features: list[str] = Field(description="the references, pinned to their versions")
 
 
 # -- query models ------------------------------------------------------------------------------
@@ -70,42 +62,13 @@ class SnippetQuery(BaseModel):
 
 
 def training_snippet(store: FeatureStore, refs: list[str]) -> Snippet:
-    """A ready-to-run cell: ``get_training_frame`` with ``refs`` pinned to their versions."""
+    """The store's training-frame cell; errors name the query key ``feature``."""
     try:
-        resolved = store.resolve(refs)
+        return store.training_snippet(refs)
     except MlopsError as exc:
         # The service names its argument `features`; here the query key is `feature`.
         exc.field = "feature" if exc.field == "features" else exc.field
         raise
-    pinned = [ref for rv in resolved for ref in rv.refs()]
-    keys = list(dict.fromkeys(k for rv in resolved for k in rv.view.join_keys))
-    stamps = list(dict.fromkeys(rv.view.definition.timestamp_field for rv in resolved))
-    # The entity frame's time column is a free choice; the views' own name is the natural one.
-    timestamp = stamps[0] if len(stamps) == 1 else "event_timestamp"
-    names = [f.name for rv in resolved for f in rv.features]
-    options = []
-    if timestamp != "event_timestamp":
-        options.append(f"    timestamp_column={json.dumps(timestamp)},")
-    if len(set(names)) != len(names):
-        options.append("    full_names=True,  # two views share a feature name: <view>__<feature>")
-    key_text = ", ".join(keys)
-    lines = [
-        "from jupyter_mlops import Workspace",
-        "",
-        "ws = Workspace.find()",
-        f"# entity_df: a pandas DataFrame with one row per example: the join key column(s)"
-        f" {key_text}",
-        f"# and a timestamp column {timestamp}; each feature is taken as of that time.",
-        "frame = ws.features.get_training_frame(",
-        "    entity_df,",
-        "    features=[",
-        *(f"        {json.dumps(ref)}," for ref in pinned),
-        "    ],",
-        *options,
-        ")",
-        "frame.head()",
-    ]
-    return Snippet(code="\n".join(lines) + "\n", features=pinned)
 
 
 # -- handlers ----------------------------------------------------------------------------------
@@ -187,7 +150,7 @@ class FeatureViewUsageHandler(MlopsHandler):
 
     @api
     async def get(self, name: str) -> None:
-        self.send(await in_thread(self.workspace.features.usage, name))
+        self.send(await in_thread(self.workspace.feature_usage, name))
 
 
 class FeatureSnippetHandler(MlopsHandler):

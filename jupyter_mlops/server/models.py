@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from jupyter_mlops.lineage import ReferenceProfile
 from jupyter_mlops.registry.schemas import (
     AliasRequest,
+    ModelList,
     ModelVersionDetail,
     ModelVersionInfo,
     PromoteRequest,
     Promotion,
-    ReferenceProfile,
     RegisteredModelDetail,
-    RegisteredModelInfo,
     RegisterRequest,
+    Removed,
 )
 from jupyter_mlops.server.base import MlopsHandler, Operation, api, in_thread
 from jupyter_mlops.serving.schemas import (
     DeploymentInfo,
+    DeploymentList,
+    DeploymentLogs,
     DeploymentStats,
     DeployRequest,
     UpdateRequest,
@@ -27,34 +30,8 @@ MODELS = ["models"]
 DEPLOYMENTS = ["deployments"]
 
 
-class ModelList(BaseModel):
-    """Every registered model."""
-
-    models: list[RegisteredModelInfo]
-
-
-class DeploymentList(BaseModel):
-    """Every deployment of the workspace, running or not."""
-
-    deployments: list[DeploymentInfo]
-
-
-class DeploymentLogs(BaseModel):
-    """The tail of the supervisor's and replicas' logs."""
-
-    name: str
-    text: str
-
-
 class LogsQuery(BaseModel):
     lines: int = Field(default=100, ge=1, le=10000)
-
-
-class Removed(BaseModel):
-    """What was removed."""
-
-    name: str
-    alias: str | None = None
 
 
 def _version(value: str) -> int:

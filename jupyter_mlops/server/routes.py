@@ -59,7 +59,7 @@ def _pattern(openapi_path: str) -> str:
     return path.lstrip("/") + "/?"
 
 
-def openapi_document() -> dict[str, Any]:
+def rest_openapi() -> dict[str, Any]:
     """The OpenAPI 3.1 document of ``/mlops/api``, built from the handlers' declared models."""
     models: set[type[BaseModel]] = {ErrorBody}
     for resource in RESOURCES:
@@ -148,7 +148,7 @@ class OpenAPIHandler(MlopsHandler):
         import json
 
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(openapi_document()))
+        self.finish(json.dumps(rest_openapi()))
 
 
 ROUTES: list[Route] = [Route(_pattern(r.openapi_path), r) for r in RESOURCES] + [

@@ -30,14 +30,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from jupyter_mlops import __version__
+from jupyter_mlops._version import __version__
 from jupyter_mlops.serving import codec
 from jupyter_mlops.serving.errors import RequestError
 from jupyter_mlops.serving.metrics import CONTENT_TYPE, ServerMetrics
-from jupyter_mlops.serving.model import Batch, ServedModel, silence_feature_name_warning
+from jupyter_mlops.serving.model import Batch, LoadedVersion, silence_feature_name_warning
 
 if TYPE_CHECKING:
-    from jupyter_mlops.features.service import FeatureStore
+    from jupyter_mlops.features.online.base import OnlineStore
     from jupyter_mlops.serving.predlog import PredictionLog
     from jupyter_mlops.serving.spec import ServerSpec
 
@@ -70,26 +70,26 @@ class ModelServer:
         self,
         spec: ServerSpec,
         *,
-        store: FeatureStore | None = None,
+        store: OnlineStore | None = None,
         prediction_log: PredictionLog | None = None,
     ) -> None:
         silence_feature_name_warning()
-        self.models = [ServedModel(v, store) for v in spec.models]
+        self.models = [LoadedVersion(v, store) for v in spec.models]
         if all(m.numeric for m in self.models):
             # Inputs reach these models as float matrices already checked to be finite
-            # (ServedModel.prepare), so scikit-learn need not check again on every call.
+            # (LoadedVersion.prepare), so scikit-learn need not check again on every call.
             import sklearn
 
             sklearn.set_config(assume_finite=True, skip_parameter_validation=True)
         self.spec = spec
-        self.by_name: dict[str, list[ServedModel]] = {}
+        self.by_name: dict[str, list[LoadedVersion]] = {}
         for m in self.models:
             self.by_name.setdefault(m.name, []).append(m)
         self.metrics = ServerMetrics()
         self.log = prediction_log
         self.max_body = spec.max_body_bytes
         self.draining = False
-        self._cumulative: dict[str, tuple[list[float], list[ServedModel]]] = {}
+        self._cumulative: dict[str, tuple[list[float], list[LoadedVersion]]] = {}
         for name, models in [("", self.models), *self.by_name.items()]:
             weights = [m.spec.weight for m in models]  # >= 0 by the spec's schema
             if not sum(weights):
@@ -100,13 +100,13 @@ class ModelServer:
 
     # -- choosing a model -------------------------------------------------------------------------
 
-    def choose(self, name: str = "") -> ServedModel:
+    def choose(self, name: str = "") -> LoadedVersion:
         cum, models = self._cumulative[name]
         if len(models) == 1:
             return models[0]
         return models[min(bisect.bisect_right(cum, random.random()), len(models) - 1)]
 
-    def _named(self, name: str, version: str | None = None) -> ServedModel:
+    def _named(self, name: str, version: str | None = None) -> LoadedVersion:
         models = self.by_name.get(name)
         if models is None:
             served = ", ".join(self.by_name)
@@ -149,7 +149,7 @@ class ModelServer:
         started: float,
         request_id: str,
         protocol: str,
-        model: ServedModel | None,
+        model: LoadedVersion | None,
         status: int,
         rows: int,
         inputs: dict[str, Any] | None = None,
@@ -187,14 +187,14 @@ class ModelServer:
         self,
         request: Request,
         protocol: str,
-        pick: Callable[[], ServedModel],
-        decode: Callable[[bytes, ServedModel], tuple[Batch, str | None]],
-        encode: Callable[[np.ndarray, ServedModel, str], bytes],
+        pick: Callable[[], LoadedVersion],
+        decode: Callable[[bytes, LoadedVersion], tuple[Batch, str | None]],
+        encode: Callable[[np.ndarray, LoadedVersion, str], bytes],
         error: Callable[[str, int], bytes],
     ) -> Response:
         started = time.perf_counter()
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        model: ServedModel | None = None
+        model: LoadedVersion | None = None
         rows = 0
         try:
             model = pick()
@@ -302,7 +302,7 @@ class ModelServer:
             return Response(_v2_error(exc.message, exc.status), exc.status, media_type=JSON)
         return _json({"name": request.path_params["name"], "ready": True})
 
-    def _metadata(self, model: ServedModel) -> dict[str, Any]:
+    def _metadata(self, model: LoadedVersion) -> dict[str, Any]:
         keys = model.lookup.keys if model.lookup else []
         inputs = [
             {"name": c, "datatype": _V2_TYPES.get(model.types.get(c, ""), "BYTES"), "shape": [-1]}
@@ -344,9 +344,9 @@ class ModelServer:
 
     async def openapi(self, request: Request) -> Response:
         """GET /openapi.json."""
-        from jupyter_mlops.serving.openapi import openapi_document
+        from jupyter_mlops.serving.openapi import model_server_openapi
 
-        return _json(openapi_document(self))
+        return _json(model_server_openapi(self.spec.deployment, self.models))
 
     def _routes(self) -> list[Route]:
         def r(path: str, fn: Callable[[Request], Awaitable[Response]], *methods: str) -> Route:

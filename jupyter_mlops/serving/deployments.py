@@ -9,34 +9,45 @@ stay managed after JupyterLab restarts.
 from __future__ import annotations
 
 import builtins
-import errno
 import json
 import os
 import re
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
-from jupyter_mlops.serving.schemas import (
-    DeploymentInfo,
-    DeploymentStats,
-    ReplicaInfo,
-    ServingVersion,
+from jupyter_mlops.errors import BackendUnavailable, Conflict, InvalidInput, NotFound, did_you_mean
+from jupyter_mlops.process import (
+    LOOPBACK,
+    Unreadable,
+    check_port,
+    free_port,
+    is_running,
+    read_json,
+    start_detached,
+    write_json,
 )
-from jupyter_mlops.serving.spec import ServedVersion, ServerSpec
+from jupyter_mlops.serving.lookup import FeaturePlanner, lookup_for, model_inputs
+from jupyter_mlops.serving.records import (
+    RECORD_FILE,
+    STATUS_FILE,
+    SUPERVISOR_MODULE,
+    DeploymentRecord,
+    DeploymentStatus,
+    spec_file,
+)
+from jupyter_mlops.serving.schemas import DeploymentInfo, DeploymentStats, ServedVersion
+from jupyter_mlops.serving.spec import ServedVersionSpec, ServerSpec
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from jupyter_mlops.workspace import Workspace
+    from jupyter_mlops.config import ServingConfig
+    from jupyter_mlops.registry.service import ModelRegistry
 
-HOST = "127.0.0.1"
+HOST = LOOPBACK
 START_TIMEOUT = 180.0
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _LIVE = {"starting", "running", "updating", "degraded", "stopping"}
@@ -52,9 +63,27 @@ class Deployments:
         >>> ws.deployments.predict("churn", frame)                       # doctest: +SKIP
     """
 
-    def __init__(self, workspace: Workspace) -> None:
-        self.workspace = workspace
-        self.root = workspace.state_dir / "deployments"
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        registry: ModelRegistry,
+        features: FeaturePlanner,
+        config: ServingConfig,
+    ) -> None:
+        """
+        Args:
+            state_dir: the workspace's ``.mlops`` folder: deployments live in ``deployments/``,
+                prediction logs in ``predictions/``.
+            registry: resolves the model references deployed.
+            features: resolves the online lookup of models trained on features.
+            config: the ``[serving]`` section of ``mlops.toml``.
+        """
+        self.root = state_dir / "deployments"
+        self.predictions = state_dir / "predictions"
+        self.registry = registry
+        self.features = features
+        self.config = config
         self._samples: dict[str, tuple[float, dict[str, Any]]] = {}
 
     # -- reading ----------------------------------------------------------------------------------
@@ -63,9 +92,7 @@ class Deployments:
         """Every deployment recorded in the workspace, running or not."""
         if not self.root.is_dir():
             return []
-        return [
-            self._info(p) for p in sorted(self.root.iterdir()) if (p / "deployment.json").is_file()
-        ]
+        return [self._info(p) for p in sorted(self.root.iterdir()) if (p / RECORD_FILE).is_file()]
 
     def get(self, name: str) -> DeploymentInfo:
         """One deployment's state."""
@@ -137,15 +164,15 @@ class Deployments:
             InvalidInput: a bad name or replica count.
             BackendUnavailable: the server did not come up (the message includes why).
         """
-        serving, spec_models = self._resolve(model)
-        name = name or serving.name.lower().replace("_", "-").replace(".", "-")
-        _check_name(name)
+        served, spec_models = self._resolve(model)
+        name = name or served.name.lower().replace("_", "-").replace(".", "-")
+        check_deployment_name(name)
         if not 1 <= replicas <= 16:
             raise InvalidInput(
                 f"replicas must be between 1 and 16, not {replicas}", field="replicas"
             )
         folder = self.root / name
-        if (folder / "deployment.json").is_file():
+        if (folder / RECORD_FILE).is_file():
             current = self._info(folder)
             if current.state in _LIVE:
                 raise Conflict(
@@ -153,26 +180,26 @@ class Deployments:
                     hint=f"Move it to another version with `jupyter mlops deployments update "
                     f"{name} {model}`, stop it first, or deploy under another --name.",
                 )
-        port = _free_port() if port is None else _check_port(port)
+        port = free_port(HOST) if port is None else check_port(port, HOST)
         if folder.exists():
             shutil.rmtree(folder / "metrics", ignore_errors=True)
             for old in folder.glob("spec-*.json"):
                 old.unlink()
         folder.mkdir(parents=True, exist_ok=True)
         now = time.time()
-        record = {
-            "name": name,
-            "host": HOST,
-            "port": port,
-            "replicas": replicas,
-            "generation": 1,
-            "created": now,
-            "updated": now,
-            "serving": [serving.model_dump()],
-        }
-        self._spec(name, spec_models).write(folder / "spec-1.json")
-        _write_json(folder / "deployment.json", record)
-        (folder / "status.json").unlink(missing_ok=True)
+        record = DeploymentRecord(
+            name=name,
+            host=HOST,
+            port=port,
+            replicas=replicas,
+            generation=1,
+            created=now,
+            updated=now,
+            serving=[served],
+        )
+        self._spec(name, spec_models).write(folder / spec_file(1))
+        write_json(folder / RECORD_FILE, record)
+        (folder / STATUS_FILE).unlink(missing_ok=True)
         _start_supervisor(folder)
         if not wait:
             return self._info(folder)
@@ -193,18 +220,20 @@ class Deployments:
                 f"Deployment {name} is {current.state}; only a running deployment can be updated",
                 hint=f"Start it with `jupyter mlops deploy {model} --name {name}`.",
             )
-        serving, spec_models = self._resolve(model)
-        record = json.loads((folder / "deployment.json").read_text())
-        generation = int(record["generation"]) + 1
+        served, spec_models = self._resolve(model)
+        record = self._record(folder)
+        generation = record.generation + 1
         if replicas is not None:
             if not 1 <= replicas <= 16:
                 raise InvalidInput(
                     f"replicas must be between 1 and 16, not {replicas}", field="replicas"
                 )
-            record["replicas"] = replicas
-        record.update(generation=generation, updated=time.time(), serving=[serving.model_dump()])
-        self._spec(name, spec_models).write(folder / f"spec-{generation}.json")
-        _write_json(folder / "deployment.json", record)
+            record.replicas = replicas
+        record.generation = generation
+        record.updated = time.time()
+        record.serving = [served]
+        self._spec(name, spec_models).write(folder / spec_file(generation))
+        write_json(folder / RECORD_FILE, record)
         os.kill(self._supervisor_pid(folder), signal.SIGHUP)
         if not wait:
             return self._info(folder)
@@ -272,108 +301,137 @@ class Deployments:
 
     # -- internals --------------------------------------------------------------------------------
 
-    def _resolve(self, model: str) -> tuple[ServingVersion, builtins.list[ServedVersion]]:
-        registry = self.workspace.registry
-        detail = registry.get_version(model)
-        path = registry.model_path(detail.name, detail.version)
+    def _resolve(self, model: str) -> tuple[ServedVersion, builtins.list[ServedVersionSpec]]:
+        """The version a reference points at, and its spec: where its model files are and how
+        its inputs are filled from the online store. Resolved once, before anything starts."""
+        detail, path = self.registry.locate(model)
         features = detail.lineage.features if detail.lineage else []
-        served = ServedVersion(
-            name=detail.name, version=detail.version, path=str(path), features=features
+        lookup = lookup_for(self.features, features, model_inputs(path)) if features else None
+        served = ServedVersion(name=detail.name, version=detail.version, ref=model)
+        spec = ServedVersionSpec(
+            **served.model_dump(), path=str(path), features=features, lookup=lookup
         )
-        return ServingVersion(name=detail.name, version=detail.version, ref=model), [served]
+        return served, [spec]
 
-    def _spec(self, name: str, models: builtins.list[ServedVersion]) -> ServerSpec:
-        ws = self.workspace
-        serving = ws.config.serving
+    def _spec(self, name: str, models: builtins.list[ServedVersionSpec]) -> ServerSpec:
+        config = self.config
         return ServerSpec(
             deployment=name,
             models=models,
-            workspace=str(ws.root),
-            prediction_log=str(ws.state_dir / "predictions" / name),
-            max_body_bytes=max(1024, int(serving.max_body_mb * 1024 * 1024)),
-            log_predictions=serving.log_predictions,
-            fsync_interval=serving.fsync_seconds,
+            prediction_log=str(self.predictions / name),
+            max_body_bytes=max(1024, int(config.max_body_mb * 1024 * 1024)),
+            log_predictions=config.log_predictions,
+            fsync_interval=config.fsync_seconds,
         )
 
     def _folder(self, name: str) -> Path:
         folder = self.root / name
         # A name is one safe path segment: '..' or 'a/b' must not reach outside the workspace.
-        if not _NAME.match(name) or not (folder / "deployment.json").is_file():
-            import difflib
-
-            names = [d.name for d in self.list()]
-            close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-            hint = (
-                f"Did you mean {', '.join(close)}?"
-                if close
-                else (f"Deployments: {', '.join(names)}." if names else "Nothing is deployed yet.")
+        if not _NAME.match(name) or not (folder / RECORD_FILE).is_file():
+            hint = did_you_mean(
+                name,
+                [d.name for d in self.list()],
+                listing="Deployments",
+                empty="Nothing is deployed yet.",
             )
             raise NotFound(f"No deployment named {name!r}", hint=hint, field="name")
         return folder
 
+    def _record(self, folder: Path) -> DeploymentRecord:
+        record = read_json(folder / RECORD_FILE, DeploymentRecord)
+        if not isinstance(record, DeploymentRecord):
+            raise Conflict(
+                f"Deployment {folder.name} cannot be changed: "
+                f"{record or 'deployment.json is missing'}",
+                hint=f"Deploy it again: `jupyter mlops deploy MODEL --name {folder.name}`.",
+            )
+        return record
+
+    def _status(self, folder: Path) -> DeploymentStatus | None:
+        status = read_json(folder / STATUS_FILE, DeploymentStatus)
+        return status if isinstance(status, DeploymentStatus) else None
+
     def _supervisor_pid(self, folder: Path) -> int:
-        status = _read_json(folder / "status.json") or {}
-        pid = int(status.get("pid", 0))
+        status = self._status(folder)
+        pid = status.pid if status is not None else 0
         if not pid or not _is_supervisor(pid, folder):
             raise Conflict(f"Deployment {folder.name} is not running")
         return pid
 
     def _info(self, folder: Path) -> DeploymentInfo:
-        record = _read_json(folder / "deployment.json") or {}
-        status = _read_json(folder / "status.json") or {}
-        state = status.get("state", "starting")
-        pid = int(status.get("pid", 0) or 0)
-        if state in _LIVE and status and not _is_supervisor(pid, folder):
-            state = "stopped"
-            status["error"] = status.get("error") or "the supervisor is gone (killed or rebooted)"
-        elif not status and time.time() - float(record.get("updated", 0)) > START_TIMEOUT:
-            state = "failed"
-        generation = int(status.get("generation", record.get("generation", 1)))
-        serving = status.get("models") if status.get("generation") else None
+        record = read_json(folder / RECORD_FILE, DeploymentRecord)
+        if not isinstance(record, DeploymentRecord):
+            # One broken folder is shown as failed; it does not break the listing of the others.
+            return DeploymentInfo(
+                name=folder.name,
+                url="",
+                host=HOST,
+                port=0,
+                state="failed",
+                replicas=0,
+                generation=0,
+                serving=[],
+                error=str(record or "deployment.json is missing"),
+                created=0.0,
+                updated=0.0,
+                folder=str(folder),
+            )
+        found = read_json(folder / STATUS_FILE, DeploymentStatus)
+        status = found if isinstance(found, DeploymentStatus) else None
+        error = str(found) if isinstance(found, Unreadable) else None
+        if status is None:
+            late = time.time() - record.updated > START_TIMEOUT
+            state = "failed" if error or late else "starting"
+        else:
+            state = status.state
+            error = status.error
+            if state in _LIVE and not _is_supervisor(status.pid, folder):
+                state = "stopped"
+                error = error or "the supervisor is gone (killed or rebooted)"
         live = state in {"running", "degraded", "updating", "stopping"}
+        serving = status.models if status is not None and status.generation else record.serving
         return DeploymentInfo(
-            name=record.get("name", folder.name),
-            url=f"http://{record.get('host', HOST)}:{record.get('port', 0)}",
-            host=record.get("host", HOST),
-            port=int(record.get("port", 0)),
+            name=record.name,
+            url=f"http://{record.host}:{record.port}",
+            host=record.host,
+            port=record.port,
             state=state,
-            replicas=int(record.get("replicas", 1)),
-            generation=generation,
-            serving=[ServingVersion(**s) for s in (serving or record.get("serving", []))],
-            replica_processes=[ReplicaInfo(**r) for r in status.get("replicas", [])]
-            if live
-            else [],
-            restarts=int(status.get("restarts", 0)),
-            error=status.get("error"),
-            created=float(record.get("created", 0)),
-            updated=float(status.get("updated", record.get("updated", 0))),
+            replicas=record.replicas,
+            generation=status.generation if status is not None else record.generation,
+            serving=serving,
+            replica_processes=status.replicas if status is not None and live else [],
+            restarts=status.restarts if status is not None else 0,
+            error=error,
+            created=record.created,
+            updated=status.updated if status is not None else record.updated,
             folder=str(folder),
         )
 
     def _wait(self, folder: Path, generation: int, *, action: str) -> DeploymentInfo:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            status = _read_json(folder / "status.json") or {}
-            state = status.get("state")
+            status = self._status(folder)
+            state = status.state if status is not None else None
             if action == "start" and state == "running":
                 return self._info(folder)
-            if action == "update" and state in {"running", "degraded"}:
-                if int(status.get("generation", 0)) == generation:
+            if status is not None and action == "update" and state in {"running", "degraded"}:
+                if status.generation == generation:
                     return self._info(folder)
-                if int(status.get("update_failed", 0)) == generation:
+                if status.update_failed == generation:
                     raise InvalidInput(
-                        f"The update of {folder.name} failed: {status.get('error')}",
+                        f"The update of {folder.name} failed: {status.error}",
                         hint=f"See `jupyter mlops deployments logs {folder.name}`.",
                     )
-            if state == "failed":
+            if status is not None and state == "failed":
                 raise BackendUnavailable(
-                    f"Deployment {folder.name} failed to start: {status.get('error')}",
+                    f"Deployment {folder.name} failed to start: {status.error}",
                     hint=f"See `jupyter mlops deployments logs {folder.name}`.",
                 )
             if (
                 action == "start"
-                and status.get("pid")
-                and not _is_supervisor(int(status["pid"]), folder)
+                and status is not None
+                and status.pid
+                and not _is_supervisor(status.pid, folder)
             ):
                 break
             time.sleep(0.05)
@@ -383,7 +441,7 @@ class Deployments:
         )
 
 
-def _check_name(name: str) -> None:
+def check_deployment_name(name: str) -> None:
     if not _NAME.match(name):
         raise InvalidInput(
             f"{name!r} cannot name a deployment",
@@ -393,76 +451,21 @@ def _check_name(name: str) -> None:
         )
 
 
-def _check_port(port: int) -> int:
-    if not 1024 <= port <= 65535:
-        raise InvalidInput(f"Port {port} is outside 1024-65535", field="port")
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((HOST, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise Conflict(
-                    f"Port {port} on {HOST} is in use",
-                    hint="Choose another --port, or leave it out to get a free one.",
-                    field="port",
-                ) from None
-            raise InvalidInput(f"Cannot listen on port {port}: {exc}", field="port") from None
-    return port
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def _start_supervisor(folder: Path) -> None:
-    (folder / "logs").mkdir(exist_ok=True)
     env = dict(os.environ)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    with open(folder / "logs" / "supervisor.log", "ab") as log:
-        subprocess.run(
-            [sys.executable, "-m", "jupyter_mlops.serving.supervisor", "--detach", str(folder)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            close_fds=True,
-            cwd=str(folder),
-            env=env,
-            check=True,
-            timeout=60,
-        )
+    start_detached(
+        SUPERVISOR_MODULE,
+        [str(folder)],
+        cwd=folder,
+        log=folder / "logs" / "supervisor.log",
+        env=env,
+    )
 
 
 def _is_supervisor(pid: int, folder: Path) -> bool:
     """Whether ``pid`` is this deployment's supervisor (not a reused pid)."""
-    if pid <= 0:
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rsplit(")", 1)[1].split()[0] == "Z":  # a zombie is gone
-            return False
-    except (OSError, IndexError):
-        pass
-    return b"jupyter_mlops.serving.supervisor" in cmdline and str(folder).encode() in cmdline
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _write_json(path: Path, value: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(value, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    return is_running(pid, SUPERVISOR_MODULE, str(folder))
 
 
 def _scrape(url: str) -> dict[str, Any]:

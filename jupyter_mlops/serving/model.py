@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from jupyter_mlops.errors import MlopsError
+from jupyter_mlops.features.online.plan import read_online
 from jupyter_mlops.serving.errors import RequestError
 
 if TYPE_CHECKING:
-    from jupyter_mlops.features.service import FeatureStore
-    from jupyter_mlops.serving.spec import ServedVersion
+    from jupyter_mlops.features.online.base import OnlineStore
+    from jupyter_mlops.features.online.plan import LookupPlan
+    from jupyter_mlops.serving.spec import ServedVersionSpec
 
 logger = logging.getLogger(__name__)
 
@@ -62,20 +64,18 @@ class Prepared:
 
 
 class FeatureLookup:
-    """Fills model inputs that a request leaves out from the online store, by entity keys."""
+    """Fills model inputs that a request leaves out from the online store, by entity keys.
 
-    def __init__(self, store: FeatureStore, refs: Sequence[str], inputs: Sequence[str]) -> None:
+    The lookup is resolved when the model is deployed (see :class:`LookupPlan`): a request only
+    reads the online store.
+    """
+
+    def __init__(self, store: OnlineStore, plan: LookupPlan) -> None:
         self.store = store
-        # Input column -> pinned reference; only references that feed an input count.
-        by_name = {ref.rsplit(":", 1)[-1]: ref for ref in refs}
-        by_full = {_full_name(ref): ref for ref in refs}
-        self.refs = {
-            c: by_name.get(c) or by_full[c] for c in inputs if c in by_name or c in by_full
-        }
-        self.full_names = any(c in by_full and c not in by_name for c in self.refs)
-        self.keys: list[str] = []
-        if self.refs:
-            self.keys = store.online_join_keys(list(self.refs.values()), full_names=self.full_names)
+        self.plan = plan
+        self.columns = frozenset(plan.columns())
+        self.keys: list[str] = list(plan.keys)
+        self._subsets: dict[tuple[str, ...], LookupPlan] = {}
 
     def fill(self, batch: Batch, missing: list[str]) -> dict[str, list[Any]]:
         """Look up ``missing`` inputs for the batch's entity keys; returns ``{column: values}``."""
@@ -85,31 +85,20 @@ class FeatureLookup:
                 f"Missing input column(s) {', '.join(missing)}: send them, or send the entity "
                 f"key(s) {', '.join(self.keys)} to look them up in the online store"
             )
-        refs = [self.refs[c] for c in missing]
+        wanted = tuple(missing)
+        plan = self._subsets.get(wanted)
+        if plan is None:
+            plan = self._subsets[wanted] = self.plan.subset(wanted)
         key_values = {k: _plain(batch.column(k)) for k in self.keys}
         entity_rows = [
             dict(zip(key_values, vals, strict=True))
             for vals in zip(*key_values.values(), strict=True)
         ]
-        from jupyter_mlops.errors import MlopsError
-
         try:
-            got = self.store.get_online_features_dict(refs, entity_rows, full_names=self.full_names)
+            got = read_online(self.store, plan, entity_rows)
         except MlopsError as exc:
             raise RequestError(f"Feature lookup failed: {exc.message}") from None
-        return {
-            **{k: key_values[k] for k in self.keys},
-            **{c: got[_column(self.refs[c], self.full_names)] for c in missing},
-        }
-
-
-def _full_name(ref: str) -> str:
-    parts = ref.split(":")
-    return f"{parts[0]}__{parts[-1]}"
-
-
-def _column(ref: str, full_names: bool) -> str:
-    return _full_name(ref) if full_names else ref.rsplit(":", 1)[-1]
+        return {**{k: key_values[k] for k in self.keys}, **{c: got[c] for c in missing}}
 
 
 def _null(value: Any) -> bool:
@@ -130,14 +119,14 @@ def _plain(values: Any) -> list[Any]:
     return list(values)
 
 
-class ServedModel:
-    """One registered model version, loaded and ready to predict.
+class LoadedVersion:
+    """One served model version, loaded and ready to predict.
 
     Raises (at load):
         ValueError: the model folder holds no MLflow model.
     """
 
-    def __init__(self, spec: ServedVersion, store: FeatureStore | None = None) -> None:
+    def __init__(self, spec: ServedVersionSpec, store: OnlineStore | None = None) -> None:
         from mlflow.models import Model
 
         self.spec = spec
@@ -173,8 +162,8 @@ class ServedModel:
 
             self._pyfunc = mlflow.pyfunc.load_model(str(path))
         self.lookup: FeatureLookup | None = None
-        if store is not None and spec.features and self.columns:
-            self.lookup = FeatureLookup(store, spec.features, self.columns)
+        if store is not None and spec.lookup is not None and self.columns:
+            self.lookup = FeatureLookup(store, spec.lookup)
         self.example = _input_example(path, meta)
 
     def example_row(self) -> dict[str, Any] | None:
@@ -212,7 +201,7 @@ class ServedModel:
             for c in self.columns
             if c in present
             and self.lookup is not None
-            and c in self.lookup.refs
+            and c in self.lookup.columns
             and _has_null(batch.column(c))
         ]
         filled: dict[str, list[Any]] = {}
@@ -226,8 +215,8 @@ class ServedModel:
                     for given, stored in zip(_plain(batch.column(c)), looked[c], strict=True)
                 ]
         if missing:
-            if self.lookup is None or not all(c in self.lookup.refs for c in missing):
-                absent = [c for c in missing if self.lookup is None or c not in self.lookup.refs]
+            if self.lookup is None or not all(c in self.lookup.columns for c in missing):
+                absent = [c for c in missing if self.lookup is None or c not in self.lookup.columns]
                 raise RequestError(
                     f"Missing input column(s) {', '.join(map(repr, absent))}; model {self.name} "
                     f"version {self.version} takes {', '.join(self.columns)}"

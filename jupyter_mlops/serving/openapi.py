@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from jupyter_mlops import __version__
+from jupyter_mlops._version import __version__
 
 if TYPE_CHECKING:
-    from jupyter_mlops.serving.app import ModelServer
+    from collections.abc import Sequence
+
+    from jupyter_mlops.serving.model import LoadedVersion
 
 Scalar = float | int | str | bool | None
 
@@ -111,9 +113,9 @@ class Ready(BaseModel):
     ready: bool
 
 
-def openapi_document(server: ModelServer) -> dict[str, Any]:
+def model_server_openapi(deployment: str, served: Sequence[LoadedVersion]) -> dict[str, Any]:
     """OpenAPI 3.1 for the server's routes, with the served model names as path enums."""
-    models: list[type[BaseModel]] = [
+    bodies: list[type[BaseModel]] = [
         SplitRequest,
         RecordsRequest,
         InstancesRequest,
@@ -127,7 +129,7 @@ def openapi_document(server: ModelServer) -> dict[str, Any]:
         Ready,
     ]
     schemas: dict[str, Any] = {}
-    for model in models:
+    for model in bodies:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, definition in schema.pop("$defs", {}).items():
             schemas[name] = definition
@@ -157,13 +159,13 @@ def openapi_document(server: ModelServer) -> dict[str, Any]:
         "name": "name",
         "in": "path",
         "required": True,
-        "schema": {"type": "string", "enum": sorted(server.by_name)},
+        "schema": {"type": "string", "enum": sorted({m.name for m in served})},
     }
     version = {
         "name": "version",
         "in": "path",
         "required": True,
-        "schema": {"type": "string", "enum": sorted({str(m.version) for m in server.models})},
+        "schema": {"type": "string", "enum": sorted({str(m.version) for m in served})},
     }
     invocation = {
         "oneOf": [
@@ -230,7 +232,7 @@ def openapi_document(server: ModelServer) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": f"jupyter-mlops model server: {server.spec.deployment}",
+            "title": f"jupyter-mlops model server: {deployment}",
             "version": __version__,
         },
         "paths": paths,

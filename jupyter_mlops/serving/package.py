@@ -26,14 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from jupyter_mlops import __version__
+from jupyter_mlops._version import __version__
 from jupyter_mlops.errors import Conflict, InvalidInput
-from jupyter_mlops.serving.deployments import _check_name
-from jupyter_mlops.serving.spec import ServedVersion, ServerSpec
+from jupyter_mlops.lineage import ModelRef
+from jupyter_mlops.serving.deployments import check_deployment_name
+from jupyter_mlops.serving.spec import ServedVersionSpec, ServerSpec
 
 if TYPE_CHECKING:
     from jupyter_mlops.registry.schemas import ModelVersionDetail
-    from jupyter_mlops.workspace import Workspace
+    from jupyter_mlops.registry.service import ModelRegistry
 
 # Where things live inside the image.
 IMAGE_ROOT = "/opt/mlops"
@@ -80,7 +81,12 @@ class PackageResult(BaseModel):
 
 
 def package_model(
-    ws: Workspace, model: str, out: Path, *, name: str | None = None, replicas: int = 2
+    registry: ModelRegistry,
+    model: str,
+    out: Path,
+    *,
+    name: str | None = None,
+    replicas: int = 2,
 ) -> PackageResult:
     """Write a Docker build context and Kubernetes manifests for a registered model version.
 
@@ -89,7 +95,7 @@ def package_model(
     letter), the replica count and the output folder (new, or empty).
 
     Args:
-        ws: the workspace whose registry holds the model.
+        registry: the model registry that holds the model.
         model: ``NAME``, ``NAME@ALIAS`` or ``NAME:VERSION``; packaged as the version it resolves
             to now.
         out: the folder to create.
@@ -101,19 +107,19 @@ def package_model(
         InvalidInput: a bad name or replica count, or ``out`` exists and is not empty.
 
     Example:
-        >>> built = package_model(ws, "churn@champion", ws.root / "dist/churn")  # doctest: +SKIP
+        >>> out = ws.root / "dist/churn"
+        >>> built = package_model(ws.registry, "churn@champion", out)  # doctest: +SKIP
         >>> built.image
         'churn:3'
     """
     if replicas < 1:
         raise InvalidInput(f"replicas must be at least 1, not {replicas}", field="replicas")
-    detail = ws.registry.get_version(model)
-    ref = f"{detail.name}:{detail.version}"
+    detail, source = registry.locate(model)
+    ref = str(ModelRef(detail.name, version=detail.version))
     name = name or kubernetes_name(detail.name)
     _check_kubernetes_name(name)
     out = Path(out)
     _check_out(out)
-    source = ws.registry.model_path(detail.name, detail.version)
     image = f"{kubernetes_name(detail.name)}:{detail.version}"
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -140,7 +146,7 @@ def kubernetes_name(model_name: str) -> str:
 
 
 def _check_kubernetes_name(name: str) -> None:
-    _check_name(name)
+    check_deployment_name(name)
     if not name[0].isalpha():
         raise InvalidInput(
             f"{name!r} cannot name a Kubernetes Service: it must start with a letter",
@@ -196,7 +202,7 @@ def _write_context(folder: Path, source: Path, detail: ModelVersionDetail, name:
     spec = ServerSpec(
         deployment=name,
         models=[
-            ServedVersion(
+            ServedVersionSpec(
                 name=detail.name,
                 version=detail.version,
                 path=IMAGE_MODEL,
@@ -209,7 +215,8 @@ def _write_context(folder: Path, source: Path, detail: ModelVersionDetail, name:
     )
     _write_text(folder / "spec.json", spec.model_dump_json(indent=1) + "\n")
     _write_text(folder / "requirements.txt", pinned_requirements(folder / "model"))
-    _write_text(folder / "Dockerfile", _dockerfile(f"{detail.name}:{detail.version}"))
+    ref = str(ModelRef(detail.name, version=detail.version))
+    _write_text(folder / "Dockerfile", _dockerfile(ref))
     _write_text(
         folder / ".dockerignore",
         "# Only the Dockerfile's COPY sources belong in the build context.\n"

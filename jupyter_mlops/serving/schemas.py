@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 State = Literal["starting", "running", "updating", "degraded", "failed", "stopping", "stopped"]
 
 
-class ServingVersion(BaseModel):
+class ServedVersion(BaseModel):
     """A model version a deployment serves and its traffic weight."""
 
     name: str
@@ -48,7 +48,7 @@ class DeploymentInfo(BaseModel):
     state: State
     replicas: int
     generation: int
-    serving: list[ServingVersion]
+    serving: list[ServedVersion]
     replica_processes: list[ReplicaInfo] = Field(default_factory=list)
     restarts: int = 0
     error: str | None = None
@@ -71,3 +71,16 @@ class UpdateRequest(BaseModel):
 
     model: str = Field(min_length=1)
     replicas: int | None = Field(default=None, ge=1, le=16)
+
+
+class DeploymentList(BaseModel):
+    """Every deployment of the workspace, running or not."""
+
+    deployments: list[DeploymentInfo]
+
+
+class DeploymentLogs(BaseModel):
+    """The tail of the supervisor's and replicas' logs."""
+
+    name: str
+    text: str

@@ -1,7 +1,10 @@
 """What a model server serves: the deployment spec a supervisor hands to its replicas.
 
-The same spec drives a local deployment (written to ``.mlops/deployments/<name>/spec.json``) and a
-packaged image (baked in as ``/opt/mlops/spec.json``), so both run the same server.
+The same spec drives a local deployment (written to ``.mlops/deployments/<name>/spec-<N>.json``)
+and a packaged image (baked in as ``/opt/mlops/spec.json``), so both run the same server. A
+replica needs nothing but its spec: each version's model folder and, for models trained on
+features, the resolved online lookup (:class:`~jupyter_mlops.features.online.plan.LookupPlan`),
+so it opens the online store and no other part of the workspace.
 """
 
 from __future__ import annotations
@@ -10,21 +13,26 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jupyter_mlops.features.online.plan import LookupPlan
+from jupyter_mlops.process import write_json
+from jupyter_mlops.serving.schemas import ServedVersion
+
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
 
-class ServedVersion(BaseModel):
-    """One model version a deployment serves, with its share of the traffic."""
+class ServedVersionSpec(ServedVersion):
+    """A served version with what a replica needs to load it and fill its inputs."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(description="registered model name; the Open Inference Protocol model name")
-    version: int = Field(ge=1)
     path: str = Field(description="local folder of the MLflow model (MLmodel inside)")
-    weight: float = Field(default=1.0, ge=0)
     features: list[str] = Field(
         default_factory=list,
         description="pinned feature references the model was trained on (from its lineage)",
+    )
+    lookup: LookupPlan | None = Field(
+        default=None,
+        description="the online lookup of the features that feed the model's inputs",
     )
 
 
@@ -34,9 +42,11 @@ class ServerSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     deployment: str = Field(min_length=1)
-    models: list[ServedVersion] = Field(min_length=1)
+    models: list[ServedVersionSpec] = Field(min_length=1)
     workspace: str | None = Field(
-        default=None, description="workspace root: its online store serves feature lookups"
+        default=None,
+        description="only in specs written before lookups were resolved at deploy time: the "
+        "workspace whose feature store resolves the versions' features when the replica starts",
     )
     prediction_log: str | None = Field(default=None, description="folder of the prediction log")
     metrics_dir: str | None = Field(
@@ -50,14 +60,7 @@ class ServerSpec(BaseModel):
 
     def write(self, path: Path) -> None:
         """Write atomically (readers never see half a spec)."""
-        import os
-        import tempfile
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(self.model_dump_json(indent=1))
-        os.replace(tmp, path)
+        write_json(path, self)
 
     @classmethod
     def read(cls, path: Path) -> ServerSpec:

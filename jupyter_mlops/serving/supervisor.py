@@ -1,12 +1,8 @@
 """The supervisor of one local deployment: owns the port, runs and restarts its replicas.
 
 Runs detached from JupyterLab (its own session), so a deployment outlives the Jupyter server
-that started it; everything about it lives in its folder ``.mlops/deployments/<name>/``:
-
-- ``deployment.json``: what the user asked for (written by :mod:`.deployments`);
-- ``spec-<generation>.json``: the resolved server spec each generation of replicas runs;
-- ``status.json``: written here (state, pids, generation, restarts, last error);
-- ``logs/``: ``supervisor.log`` and one log per replica slot.
+that started it; everything about it lives in its folder ``.mlops/deployments/<name>/`` (see
+:mod:`.records`): it reads ``deployment.json`` and the specs, and writes ``status.json``.
 
 Signals: SIGTERM/SIGINT stop the deployment (replicas get SIGTERM and finish their requests);
 SIGHUP re-reads ``deployment.json`` and moves to its spec with zero downtime: the new generation
@@ -18,7 +14,6 @@ serving; ``status.json`` says why.
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import os
 import select
@@ -30,6 +25,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from jupyter_mlops.process import detach, write_json
+from jupyter_mlops.serving.records import (
+    RECORD_FILE,
+    STATUS_FILE,
+    DeploymentRecord,
+    DeploymentStatus,
+    spec_file,
+)
+from jupyter_mlops.serving.schemas import ReplicaInfo, State
 
 log = logging.getLogger("jupyter_mlops.serving.supervisor")
 
@@ -51,8 +56,8 @@ class Replica:
 class Supervisor:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.record: dict[str, Any] = json.loads((folder / "deployment.json").read_text())
-        self.generation = int(self.record.get("generation", 0))
+        self.record = self.read_record()
+        self.generation = self.record.generation
         self.replicas: list[Replica] = []
         self.sock: socket.socket | None = None
         self.stopping = False
@@ -60,35 +65,35 @@ class Supervisor:
         self.restarts = 0
         self.crashes: list[float] = []
         self.last_error: str | None = None
-        self.state = "starting"
+        self.state: State = "starting"
 
     # -- status -----------------------------------------------------------------------------------
 
+    def read_record(self) -> DeploymentRecord:
+        return DeploymentRecord.model_validate_json(
+            (self.folder / RECORD_FILE).read_text(encoding="utf-8")
+        )
+
     def write_status(self, **extra: Any) -> None:
-        status = {
-            "state": self.state,
-            "pid": os.getpid(),
-            "host": self.record["host"],
-            "port": self.record["port"],
-            "generation": self.generation,
-            "models": self.record.get("serving", []),
-            "replicas": [
-                {
-                    "slot": r.slot,
-                    "pid": r.process.pid,
-                    "generation": r.generation,
-                    "started": r.started,
-                }
+        status = DeploymentStatus(
+            state=self.state,
+            pid=os.getpid(),
+            host=self.record.host,
+            port=self.record.port,
+            generation=self.generation,
+            models=self.record.serving,
+            replicas=[
+                ReplicaInfo(
+                    slot=r.slot, pid=r.process.pid, generation=r.generation, started=r.started
+                )
                 for r in self.replicas
             ],
-            "restarts": self.restarts,
-            "error": self.last_error,
-            "updated": time.time(),
+            restarts=self.restarts,
+            error=self.last_error,
+            updated=time.time(),
             **extra,
-        }
-        tmp = self.folder / "status.json.tmp"
-        tmp.write_text(json.dumps(status, indent=1))
-        os.replace(tmp, self.folder / "status.json")
+        )
+        write_json(self.folder / STATUS_FILE, status)
 
     # -- replicas ---------------------------------------------------------------------------------
 
@@ -108,7 +113,7 @@ class Supervisor:
             "-m",
             "jupyter_mlops.serving.worker",
             "--spec",
-            str(self.folder / f"spec-{generation}.json"),
+            str(self.folder / spec_file(generation)),
             "--fd",
             str(self.sock.fileno()),
             "--ready-fd",
@@ -180,7 +185,7 @@ class Supervisor:
     # -- main loop --------------------------------------------------------------------------------
 
     def bind(self) -> str | None:
-        host, port = self.record["host"], int(self.record["port"])
+        host, port = self.record.host, self.record.port
         try:
             sock = socket.create_server((host, port), backlog=2048)
         except OSError as exc:
@@ -198,9 +203,7 @@ class Supervisor:
         error = self.bind()
         if error is None:
             self.write_status()
-            started = self.start_generation(
-                self.generation, list(range(int(self.record["replicas"])))
-            )
+            started = self.start_generation(self.generation, list(range(self.record.replicas)))
             if isinstance(started, str):
                 error = started
             else:
@@ -212,7 +215,7 @@ class Supervisor:
             return 1
         self.state = "running"
         self.write_status()
-        log.info("running on %s:%s", self.record["host"], self.record["port"])
+        log.info("running on %s:%s", self.record.host, self.record.port)
         while not self.stopping:
             if self.reload:
                 self.reload = False
@@ -262,14 +265,14 @@ class Supervisor:
 
     def update(self) -> None:
         """Move to the spec in deployment.json: new replicas ready before the old stop."""
-        record = json.loads((self.folder / "deployment.json").read_text())
-        generation = int(record.get("generation", self.generation + 1))
+        record = self.read_record()
+        generation = record.generation
         if generation == self.generation:
             return
         log.info("updating to generation %s", generation)
         self.state = "updating"
         self.write_status(update_to=generation)
-        started = self.start_generation(generation, list(range(int(record["replicas"]))))
+        started = self.start_generation(generation, list(range(record.replicas)))
         if isinstance(started, str):
             self.last_error = (
                 f"update to generation {generation} failed: {started}; "
@@ -278,10 +281,10 @@ class Supervisor:
             log.error(self.last_error)
             # deployment.json says what is wanted; the failed version is not, any more. Its
             # generation number stays used, so a status naming it is never mistaken for the next.
-            tmp = self.folder / "deployment.json.tmp"
-            tmp.write_text(json.dumps({**self.record, "generation": generation}, indent=1))
-            os.replace(tmp, self.folder / "deployment.json")
-            (self.folder / f"spec-{generation}.json").unlink(missing_ok=True)
+            write_json(
+                self.folder / RECORD_FILE, self.record.model_copy(update={"generation": generation})
+            )
+            (self.folder / spec_file(generation)).unlink(missing_ok=True)
             self.state = "running"
             self.write_status(update_failed=generation)
             return
@@ -315,14 +318,9 @@ def _die_with_parent() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if args and args[0] == "--detach":
-        # Fork once more so the supervisor is nobody's child: the process that started it
-        # (JupyterLab, a CLI) neither has to reap it nor keeps a handle on it.
-        args = args[1:]
-        if os.fork() > 0:
-            os._exit(0)
-        os.setsid()
+    # With --detach it forks once more so that it is nobody's child: the process that started
+    # it (JupyterLab, a CLI) neither has to reap it nor keeps a handle on it.
+    args = detach(sys.argv[1:] if argv is None else argv)
     folder = Path(args[0]).resolve()
     (folder / "logs").mkdir(parents=True, exist_ok=True)
     logging.basicConfig(

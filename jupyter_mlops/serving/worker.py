@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:
     from jupyter_mlops.serving.app import ModelServer
     from jupyter_mlops.serving.predlog import PredictionLog
+    from jupyter_mlops.serving.spec import ServerSpec
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,11 +122,11 @@ def _load(spec_path: Path) -> tuple[ModelServer, PredictionLog | None]:
     from jupyter_mlops.serving.spec import ServerSpec
 
     spec = ServerSpec.read(spec_path)
-    store = None
-    if spec.workspace and any(m.features for m in spec.models):
-        from jupyter_mlops.workspace import Workspace
-
-        store = Workspace.open(spec.workspace).features
+    if spec.workspace and any(m.features and m.lookup is None for m in spec.models):
+        spec = _resolve_lookups(spec, spec.workspace)
+    # Every version of a deployment reads the one online store of its workspace.
+    settings = next((m.lookup.store for m in spec.models if m.lookup and m.lookup.store), None)
+    store = settings.open() if settings is not None else None
     prediction_log = None
     if spec.prediction_log and spec.log_predictions:
         prediction_log = PredictionLog(
@@ -134,6 +135,21 @@ def _load(spec_path: Path) -> tuple[ModelServer, PredictionLog | None]:
     server = ModelServer(spec, store=store, prediction_log=prediction_log)
     server.smoke()
     return server, prediction_log
+
+
+def _resolve_lookups(spec: ServerSpec, workspace: str) -> ServerSpec:
+    """A spec written before lookups were resolved at deploy time (jupyter-mlops 0.1.0) names
+    its workspace instead: resolve each version's lookup from that workspace's feature store,
+    once, as a deployment made now would have."""
+    from jupyter_mlops.serving.lookup import lookup_for, model_inputs
+    from jupyter_mlops.workspace import Workspace
+
+    store = Workspace.open(workspace).features
+    models = [
+        m.model_copy(update={"lookup": lookup_for(store, m.features, model_inputs(Path(m.path)))})
+        for m in spec.models
+    ]
+    return spec.model_copy(update={"models": models})
 
 
 def _tell(fd: int | None, message: str) -> None:

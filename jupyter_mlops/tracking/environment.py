@@ -8,6 +8,15 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from jupyter_mlops.lineage.tags import (
+    GIT_BRANCH_TAG,
+    GIT_COMMIT_TAG,
+    GIT_DIRTY_TAG,
+    GIT_REPO_TAG,
+    PACKAGE_TAG_PREFIX,
+    PYTHON_TAG,
+)
+
 # Packages whose versions decide whether a model can be reproduced.
 KEY_PACKAGES = ("jupyter-mlops", "mlflow", "scikit-learn", "pandas", "numpy", "scipy", "pyarrow")
 
@@ -25,8 +34,8 @@ def package_versions() -> dict[str, str]:
 
 def environment_tags() -> dict[str, str]:
     """Tags naming the Python and the key package versions."""
-    tags = {"mlops.python": platform.python_version()}
-    tags.update({f"mlops.package.{name}": v for name, v in package_versions().items()})
+    tags = {PYTHON_TAG: platform.python_version()}
+    tags.update({f"{PACKAGE_TAG_PREFIX}{name}": v for name, v in package_versions().items()})
     return tags
 
 
@@ -53,15 +62,15 @@ def git_state(folder: Path) -> dict[str, str]:
     commit = git("rev-parse", "HEAD")
     if not commit:
         return {}
-    tags = {"mlflow.source.git.commit": commit}
+    tags = {GIT_COMMIT_TAG: commit}
     branch = git("rev-parse", "--abbrev-ref", "HEAD")
     if branch:
-        tags["mlflow.source.git.branch"] = branch
+        tags[GIT_BRANCH_TAG] = branch
     status = git("status", "--porcelain", "--untracked-files=no")
-    tags["mlops.git.dirty"] = "true" if status else "false"
+    tags[GIT_DIRTY_TAG] = "true" if status else "false"
     remote = git("config", "--get", "remote.origin.url")
     if remote:
-        tags["mlflow.source.git.repoURL"] = remote
+        tags[GIT_REPO_TAG] = remote
     return tags
 
 

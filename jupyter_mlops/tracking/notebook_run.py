@@ -6,11 +6,18 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jupyter_mlops.lineage.tags import (
+    NOTEBOOK_ARTIFACT_DIR,
+    NOTEBOOK_TAG,
+    ORIGIN_TAG,
+    SOURCE_NAME_TAG,
+    SOURCE_TYPE_TAG,
+)
 from jupyter_mlops.tracking.environment import environment_tags, git_state, notebook_path
 
 if TYPE_CHECKING:
     from jupyter_mlops.tracking.recorder import RunRecorder
-    from jupyter_mlops.workspace import Workspace
+    from jupyter_mlops.tracking.service import TrackingService
 
 
 class NotebookRun:
@@ -22,7 +29,8 @@ class NotebookRun:
 
     def __init__(
         self,
-        workspace: Workspace,
+        tracking: TrackingService,
+        root: Path,
         *,
         experiment: str | None = None,
         run_name: str | None = None,
@@ -30,12 +38,13 @@ class NotebookRun:
         cell_source: str = "",
         autolog: bool | None = None,
     ) -> None:
-        self.workspace = workspace
+        self.tracking = tracking
+        self.root = root
         self.experiment = experiment
         self.run_name = run_name
         self.notebook = notebook_path(notebook)
         self.cell_source = cell_source
-        cfg = workspace.config.run
+        cfg = tracking.run_config
         self.autolog = cfg.autolog if autolog is None else autolog
         self.recorder: RunRecorder | None = None
         self._autologging = False
@@ -44,20 +53,19 @@ class NotebookRun:
         """Create the run, tag it with its origin, and make it MLflow's active run."""
         import mlflow
 
-        ws = self.workspace
-        rec = ws.tracking.start_run(self.experiment, self.run_name)
+        rec = self.tracking.start_run(self.experiment, self.run_name)
         self.recorder = rec
-        tags: dict[str, str] = {"mlops.origin": "notebook-cell", **environment_tags()}
+        tags: dict[str, str] = {ORIGIN_TAG: "notebook-cell", **environment_tags()}
         if self.notebook is not None:
-            tags["mlflow.source.name"] = str(self.notebook)
-            tags["mlflow.source.type"] = "NOTEBOOK"
-            tags["mlops.notebook"] = relative_notebook(self.notebook, ws.root)
-        if ws.config.run.record_git:
-            tags.update(git_state(self.notebook.parent if self.notebook else ws.root))
+            tags[SOURCE_NAME_TAG] = str(self.notebook)
+            tags[SOURCE_TYPE_TAG] = "NOTEBOOK"
+            tags[NOTEBOOK_TAG] = relative_notebook(self.notebook, self.root)
+        if self.tracking.run_config.record_git:
+            tags.update(git_state(self.notebook.parent if self.notebook else self.root))
         rec.set_tags(tags)
         rec.flush()
-        mlflow.set_tracking_uri(ws.tracking_uri)
-        mlflow.set_registry_uri(ws.registry_uri)
+        mlflow.set_tracking_uri(self.tracking.backend.tracking_uri)
+        mlflow.set_registry_uri(self.tracking.backend.registry_uri)
         mlflow.start_run(run_id=rec.run_id)
         if self.autolog and ("sklearn" in sys.modules or "sklearn" in self.cell_source):
             import mlflow.sklearn
@@ -80,10 +88,10 @@ class NotebookRun:
                 mlflow.sklearn.autolog(disable=True)
             rec.flush()
             if self.cell_source:
-                rec.log_text(self.cell_source, "notebook/cell.py")
-            snapshot = self.workspace.config.run.snapshot_notebook and self.notebook is not None
+                rec.log_text(self.cell_source, f"{NOTEBOOK_ARTIFACT_DIR}/cell.py")
+            snapshot = self.tracking.run_config.snapshot_notebook and self.notebook is not None
             if snapshot and self.notebook is not None and self.notebook.is_file():
-                rec.log_artifact(self.notebook, "notebook")
+                rec.log_artifact(self.notebook, NOTEBOOK_ARTIFACT_DIR)
         finally:
             status = "FAILED" if failed else "FINISHED"
             active = mlflow.active_run()

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.errors import InvalidInput
-from jupyter_mlops.tracking.service import mlflow_errors
+from jupyter_mlops.tracking.backend import mlflow_errors
 
 if TYPE_CHECKING:
-    from jupyter_mlops.tracking.service import TrackingService
+    from jupyter_mlops.tracking.backend import MlflowBackend
 
 # Flush when this many metric values wait, so memory stays bounded in long training loops.
 BUFFER_LIMIT = 20_000
@@ -38,9 +38,9 @@ class RunRecorder:
     """
 
     def __init__(
-        self, service: TrackingService, run_id: str, experiment_id: str, run_name: str | None
+        self, backend: MlflowBackend, run_id: str, experiment_id: str, run_name: str | None
     ) -> None:
-        self.service = service
+        self.backend = backend
         self.run_id = run_id
         self.experiment_id = experiment_id
         self.run_name = run_name
@@ -94,11 +94,11 @@ class RunRecorder:
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         """Upload a local file now."""
         with mlflow_errors():
-            self.service.client.log_artifact(self.run_id, str(path), artifact_path)
+            self.backend.client.log_artifact(self.run_id, str(path), artifact_path)
 
     def log_text(self, text: str, artifact_file: str) -> None:
         with mlflow_errors():
-            self.service.client.log_text(self.run_id, text, artifact_file)
+            self.backend.client.log_text(self.run_id, text, artifact_file)
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -112,9 +112,9 @@ class RunRecorder:
         self._params, self._tags = {}, {}
         with mlflow_errors(f"run {self.run_id}"):
             if params or tags:
-                self.service.client.log_batch(self.run_id, params=params, tags=tags)
+                self.backend.client.log_batch(self.run_id, params=params, tags=tags)
             if metrics:
-                write_metrics(self.service, self.run_id, metrics)
+                write_metrics(self.backend, self.run_id, metrics)
 
     def finish(self, status: str = "FINISHED") -> None:
         """Flush and mark the run ended with ``status`` (FINISHED, FAILED or KILLED)."""
@@ -124,7 +124,7 @@ class RunRecorder:
             self.flush()
         finally:
             with mlflow_errors(f"run {self.run_id}"):
-                self.service.client.set_terminated(self.run_id, status=status)
+                self.backend.client.set_terminated(self.run_id, status=status)
             self.finished = True
 
     def __enter__(self) -> RunRecorder:
@@ -143,7 +143,7 @@ def _key(key: str) -> str:
     return key
 
 
-def write_metrics(service: TrackingService, run_id: str, metrics: list[MetricValue]) -> None:
+def write_metrics(backend: MlflowBackend, run_id: str, metrics: list[MetricValue]) -> None:
     """Write metric values to a run.
 
     On a SQL store (SQLite, PostgreSQL) the values go in as one bulk insert through MLflow's own
@@ -151,7 +151,7 @@ def write_metrics(service: TrackingService, run_id: str, metrics: list[MetricVal
     1,000 values here. Elsewhere (a remote tracking server) it uses ``log_batch`` in chunks of
     1,000, the most the REST API takes.
     """
-    engine = service.sql_engine
+    engine = backend.sql_engine
     if engine is not None:
         _insert_metrics(engine, run_id, metrics)
         return
@@ -159,7 +159,7 @@ def write_metrics(service: TrackingService, run_id: str, metrics: list[MetricVal
 
     for start in range(0, len(metrics), REST_BATCH):
         chunk = metrics[start : start + REST_BATCH]
-        service.client.log_batch(run_id, metrics=[Metric(k, v, t, s) for k, v, t, s in chunk])
+        backend.client.log_batch(run_id, metrics=[Metric(k, v, t, s) for k, v, t, s in chunk])
 
 
 def _sanitize(value: float) -> tuple[float, bool]:

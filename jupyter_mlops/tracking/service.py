@@ -7,13 +7,11 @@ with plain ``mlflow`` show up here. MLflow is imported lazily: importing this mo
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from functools import cached_property
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.errors import BackendUnavailable, InvalidInput, MlopsError, NotFound
+from jupyter_mlops.errors import InvalidInput, NotFound
+from jupyter_mlops.tracking.backend import MlflowBackend, load_mlflow, mlflow_errors
 from jupyter_mlops.tracking.schemas import (
     Comparison,
     Experiment,
@@ -27,68 +25,14 @@ if TYPE_CHECKING:
     from mlflow.entities import Run
     from mlflow.tracking import MlflowClient
 
+    from jupyter_mlops.config import RunConfig, TrackingConfig
     from jupyter_mlops.tracking.recorder import RunRecorder
-    from jupyter_mlops.workspace import Workspace
 
 MAX_PAGE_SIZE = 1000
 # Below this many runs every plan is fast; statistics start to matter above it.
 _ANALYZE_FROM = 50
-# Tracking URIs that MLflow opens with SQLAlchemy (dialect or dialect+driver).
-_SQL_SCHEMES = ("sqlite:", "postgresql", "mysql", "mssql")
 # Tags MLflow writes that are large and of no use in a runs table.
 _HIDDEN_TAGS = frozenset({"mlflow.log-model.history"})
-
-
-_IMPORT_LOCK = threading.Lock()
-_mlflow_loaded = False
-
-
-def load_mlflow() -> None:
-    """Import MLflow once, under a lock.
-
-    MLflow's package has import cycles: two threads importing it for the first time at once (the
-    server's warm-up and a first request) can see a half-initialised ``mlflow.tracking`` and fail
-    with ImportError. Every service goes through here before its first lazy MLflow import.
-    """
-    global _mlflow_loaded
-    if _mlflow_loaded:
-        return
-    with _IMPORT_LOCK:
-        if not _mlflow_loaded:
-            import mlflow.tracking  # noqa: F401
-
-            _mlflow_loaded = True
-
-
-@contextmanager
-def mlflow_errors(subject: str = "") -> Iterator[None]:
-    """Turn MLflow's exceptions into :class:`MlopsError` with the right status."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        yield
-    except MlopsError:
-        raise
-    except MlflowException as exc:
-        code = exc.error_code
-        message = exc.message
-        if code in {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}:
-            raise NotFound(message if not subject else f"{subject}: {message}") from None
-        if code in {"INVALID_PARAMETER_VALUE", "BAD_REQUEST", "INVALID_STATE"}:
-            raise InvalidInput(message) from None
-        if code in {"RESOURCE_ALREADY_EXISTS"}:
-            from jupyter_mlops.errors import Conflict
-
-            raise Conflict(message) from None
-        raise BackendUnavailable(
-            f"The MLflow store failed: {message}",
-            hint="Check [tracking].uri in mlops.toml and that the database or server is up.",
-        ) from None
-    except OSError as exc:
-        raise BackendUnavailable(
-            f"The MLflow store cannot be reached: {exc}",
-            hint="Check [tracking].uri in mlops.toml and that the database or server is up.",
-        ) from None
 
 
 class TrackingService:
@@ -99,47 +43,21 @@ class TrackingService:
         >>> [r.run_name for r in page.runs]                                     # doctest: +SKIP
     """
 
-    def __init__(self, workspace: Workspace) -> None:
-        self.workspace = workspace
+    def __init__(self, backend: MlflowBackend, config: TrackingConfig, run: RunConfig) -> None:
+        self.backend = backend
+        self.config = config
+        self.run_config = run
         load_mlflow()
 
-    @cached_property
+    @property
     def client(self) -> MlflowClient:
         """The MLflow client on this workspace's store (created on first use)."""
-        from mlflow.tracking import MlflowClient
-
-        ws = self.workspace
-        if ws.tracking_uri.startswith(_SQL_SCHEMES):
-            self._create_sql_store()
-        return MlflowClient(tracking_uri=ws.tracking_uri, registry_uri=ws.registry_uri)
-
-    def _create_sql_store(self) -> None:
-        # MLflow's default experiment takes its artifact root from the store that creates the
-        # database; left to MlflowClient it would be ./mlruns of whatever folder the process is in.
-        # That holds for a new PostgreSQL or MySQL database as much as for the embedded SQLite one.
-        from pathlib import Path
-
-        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-        ws = self.workspace
-        uri = ws.tracking_uri
-        if uri.startswith("sqlite:"):
-            db = Path(uri.removeprefix("sqlite:///"))
-            if db.exists():
-                return
-            db.parent.mkdir(parents=True, exist_ok=True)
-        else:
-            _probe_database(uri)
-        ws.artifact_root.mkdir(parents=True, exist_ok=True)
-        SqlAlchemyStore(uri, ws.artifact_location).engine.dispose()
+        return self.backend.client
 
     @property
     def sql_engine(self) -> Any:
         """The SQLAlchemy engine of MLflow's store when it is a database, else None."""
-        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-        store = getattr(getattr(self.client, "_tracking_client", None), "store", None)
-        return store.engine if isinstance(store, SqlAlchemyStore) else None
+        return self.backend.sql_engine
 
     def _refresh_sqlite_statistics(self) -> None:
         """Keep SQLite's planner statistics in step with the number of runs.
@@ -222,9 +140,9 @@ class TrackingService:
                 )
             return str(exp.experiment_id)
         location = None
-        if not self.workspace.tracking_uri.startswith(("http://", "https://", "databricks")):
+        if not self.backend.tracking_uri.startswith(("http://", "https://", "databricks")):
             slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "experiment"
-            location = f"{self.workspace.artifact_location.rstrip('/')}/{slug}"
+            location = f"{self.backend.artifact_location.rstrip('/')}/{slug}"
         with mlflow_errors():
             return str(self.client.create_experiment(name, artifact_location=location))
 
@@ -345,7 +263,7 @@ class TrackingService:
             diff_only=diff_only,
             group_by_seed=group_by_seed,
             seed_param=seed_param,
-            seed_candidates=self.workspace.config.run.seed_params,
+            seed_candidates=self.run_config.seed_params,
             figures=figures,
         )
 
@@ -353,47 +271,10 @@ class TrackingService:
         """Start a run and return a recorder that logs to it in batches."""
         from jupyter_mlops.tracking.recorder import RunRecorder
 
-        exp_id = self.ensure_experiment(
-            experiment or self.workspace.config.tracking.default_experiment
-        )
+        exp_id = self.ensure_experiment(experiment or self.config.default_experiment)
         with mlflow_errors():
             run = self.client.create_run(exp_id, run_name=run_name)
-        return RunRecorder(self, run.info.run_id, exp_id, run.info.run_name)
-
-
-def _probe_database(uri: str) -> None:
-    """Connect once with a short timeout, so that a wrong URI fails fast and says why.
-
-    Left to MLflow, an unreachable database is retried for minutes and then ends in SQLAlchemy's
-    traceback, and a missing driver in a bare ImportError.
-    """
-    import sqlalchemy
-
-    hint = "Check [tracking].uri in mlops.toml and that the database server is up."
-    try:
-        url = sqlalchemy.engine.make_url(uri)
-        url.get_dialect().import_dbapi()
-    except ImportError as exc:
-        raise BackendUnavailable(
-            f"The database driver for {uri.split('://')[0]}:// URIs is not installed ({exc}).",
-            hint="For postgresql:// install SQLAlchemy's default driver: pip install "
-            "'psycopg[binary]'; or name an installed one, e.g. postgresql+psycopg2://...",
-        ) from None
-    except sqlalchemy.exc.ArgumentError as exc:
-        raise BackendUnavailable(f"Not a database URI: {uri!r} ({exc}).", hint=hint) from None
-    timeout = {"connect_timeout": 10} if url.get_backend_name() in {"postgresql", "mysql"} else {}
-    engine = sqlalchemy.create_engine(url, connect_args=timeout)
-    try:
-        with engine.connect():
-            pass
-    except sqlalchemy.exc.SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        where = url.render_as_string(hide_password=True)
-        raise BackendUnavailable(
-            f"Cannot connect to the tracking database {where}: {reason}", hint=hint
-        ) from None
-    finally:
-        engine.dispose()
+        return RunRecorder(self.backend, run.info.run_id, exp_id, run.info.run_name)
 
 
 def _check_order(clauses: Sequence[str]) -> None:

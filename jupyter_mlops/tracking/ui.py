@@ -6,7 +6,7 @@ made with plain ``mlflow`` show up in it unchanged, and the artifacts of existin
 (stored under local paths) can be browsed. It binds to loopback unless told otherwise.
 
 Example:
-    >>> ui = start_ui(ws, port=5001, wait=False)   # doctest: +SKIP
+    >>> ui = start_ui(ws.tracking, ws.root, port=5001, wait=False)   # doctest: +SKIP
     >>> ui.url                                     # doctest: +SKIP
     'http://127.0.0.1:5001'
     >>> ui.stop()                                  # doctest: +SKIP
@@ -29,10 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from jupyter_mlops.config import STATE_DIR
 from jupyter_mlops.errors import BackendUnavailable, Conflict, InvalidInput
 
 if TYPE_CHECKING:
-    from jupyter_mlops.workspace import Workspace
+    from jupyter_mlops.tracking.service import TrackingService
 
 LOG_FILE = Path("logs") / "mlflow-ui.log"
 # How long the server may take to answer its first request (it migrates a new database first).
@@ -70,7 +71,8 @@ class UiProcess:
 
 
 def start_ui(
-    ws: Workspace,
+    tracking: TrackingService,
+    root: Path,
     host: str = "127.0.0.1",
     port: int = 5000,
     wait: bool = True,
@@ -81,7 +83,8 @@ def start_ui(
     """Start the MLflow UI on the workspace's store and wait until it answers.
 
     Args:
-        ws: the workspace whose tracking store, registry store and artifact root are served.
+        tracking: the tracking service whose store, registry store and artifact root are served.
+        root: the workspace folder (the server runs there and logs to ``.mlops/mlflow-ui.log``).
         host: the interface to bind; loopback by default.
         port: the port to listen on.
         wait: block until Ctrl-C and then stop the server (a terminal); when false, return at once
@@ -100,7 +103,8 @@ def start_ui(
         BackendUnavailable: the server exited or did not answer within ``timeout``; the message
             carries the last lines of its log.
     """
-    tracking_uri = ws.tracking_uri
+    backend = tracking.backend
+    tracking_uri = backend.tracking_uri
     if tracking_uri.startswith(("http://", "https://")):
         raise InvalidInput(
             f"This workspace tracks to the MLflow server {tracking_uri}; its UI is already there.",
@@ -109,9 +113,9 @@ def start_ui(
     if not 1 <= port <= 65535:
         raise InvalidInput(f"Port must be between 1 and 65535, got {port}.", field="port")
     _check_port_free(host, port)
-    _prepare_store(ws)
+    _prepare_store(tracking)
 
-    log_path = ws.state_dir / LOG_FILE
+    log_path = root / STATE_DIR / LOG_FILE
     log_path.parent.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable,
@@ -121,13 +125,13 @@ def start_ui(
         "--backend-store-uri",
         tracking_uri,
         "--registry-store-uri",
-        ws.registry_uri,
+        backend.registry_uri,
         # New experiments made through the UI get their artifacts in the workspace, like ours.
         "--default-artifact-root",
-        ws.artifact_location,
+        backend.artifact_location,
         # Runs whose artifacts are proxied (mlflow-artifacts:/) resolve into the same root.
         "--artifacts-destination",
-        ws.artifact_location,
+        backend.artifact_location,
         "--host",
         host,
         "--port",
@@ -142,7 +146,7 @@ def start_ui(
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             command,
-            cwd=ws.root,
+            cwd=root,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -210,12 +214,12 @@ def _check_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def _prepare_store(ws: Workspace) -> None:
+def _prepare_store(tracking: TrackingService) -> None:
     """Create the embedded database the way the workspace does, so its layout is the same."""
-    ws.artifact_root.mkdir(parents=True, exist_ok=True)
-    if ws.tracking_uri.startswith("sqlite:"):
+    tracking.backend.artifact_root.mkdir(parents=True, exist_ok=True)
+    if tracking.backend.tracking_uri.startswith("sqlite:"):
         # Creates the database with the default experiment's artifacts in the workspace.
-        ws.tracking.list_experiments()
+        tracking.list_experiments()
 
 
 def _wait_until_ready(ui: UiProcess, host: str, port: int, timeout: float) -> None:

@@ -213,7 +213,7 @@ def test_ingest_bad_input_is_a_message(feature_ws: Workspace) -> None:
     err = fails("ingest", "customer_profile", "data/profile.parquet", cwd=root)
     assert "only views with source=None take ingested rows" in err
     err = fails("ingest", "customer_spnd", "data/profile.parquet", cwd=root)
-    assert "Did you mean: customer_spend" in err
+    assert "Did you mean customer_spend" in err
     assert feature_ws.features.stats("customer_spend").row_count == 3  # nothing written
 
 
@@ -241,7 +241,7 @@ def test_materialize_bad_input(feature_ws: Workspace) -> None:
     assert "expected an ISO date or time" in err
     err = fails("materialize", "--start", "2026-02-01", "--end", "2026-01-01", cwd=root)
     assert "is before 'start'" in err
-    assert "Did you mean: customer_spend" in fails("materialize", "customer_spnd", cwd=root)
+    assert "Did you mean customer_spend" in fails("materialize", "customer_spnd", cwd=root)
     ok("materialize", "customer_spend", "--end", "2026-02-01", cwd=root)
     err = fails("materialize", "customer_spend", "--end", "2026-01-05", cwd=root)
     assert "before the watermark of customer_spend:v2" in err
@@ -296,5 +296,5 @@ def test_magic_renders_frames_and_json(feature_ws: Workspace) -> None:
     listed = json.loads(nb.cells[3].outputs[0]["text"])
     assert [r["name"] for r in listed["rows"]] == ["customer_profile", "customer_spend"]
     assert "No changes." in texts[3]
-    assert "Did you mean: customer_spend" in texts[4]
+    assert "Did you mean customer_spend" in texts[4]
     assert "required: V2" in texts[5]

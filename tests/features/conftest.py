@@ -25,7 +25,7 @@ REDIS_INSTALL_HINT = "apt-get install -y redis-server"
 
 @pytest.fixture
 def store(workspace: Workspace) -> FeatureStore:
-    return FeatureStore(workspace)
+    return workspace.features
 
 
 @pytest.fixture

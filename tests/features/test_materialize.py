@@ -27,7 +27,7 @@ def features(request: pytest.FixtureRequest, workspace: Workspace) -> Iterator[F
         workspace.config.features.online_store = server.url
         # A namespace of its own keeps the test's keys apart on the shared server.
         workspace.config.features.online_namespace = f"test-{uuid.uuid4().hex[:12]}"
-    store = FeatureStore(workspace)
+    store = workspace.features
     yield store
     store.close()
 

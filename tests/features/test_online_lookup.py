@@ -31,7 +31,7 @@ def features(request: pytest.FixtureRequest, workspace: Workspace) -> Iterator[F
         server = request.getfixturevalue("redis_server")
         workspace.config.features.online_store = server.url
         workspace.config.features.online_namespace = f"test-{uuid.uuid4().hex[:12]}"
-    store = FeatureStore(workspace)
+    store = workspace.features
     yield store
     store.close()
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from jupyter_mlops import Workspace
 from jupyter_mlops.errors import InvalidInput, NotFound
 from jupyter_mlops.features import (
     CsvSource,
@@ -17,7 +18,8 @@ from jupyter_mlops.features import (
     ParquetSource,
 )
 from jupyter_mlops.features.definitions import format_ttl, parse_ttl
-from jupyter_mlops.features.registry import FeatureRef, fingerprint, versioned_content
+from jupyter_mlops.features.registry import fingerprint, versioned_content
+from jupyter_mlops.lineage import FeatureRef
 
 
 def test_ttl_forms() -> None:
@@ -178,7 +180,7 @@ def test_unknown_names_list_close_ones(store: FeatureStore, spend_view: FeatureV
     store.apply([spend_view])
     with pytest.raises(NotFound, match="'customer_spnd'") as err:
         store.resolve(["customer_spnd:orders"])
-    assert err.value.hint == "Did you mean: customer_spend?"
+    assert err.value.hint == "Did you mean customer_spend?"
     with pytest.raises(NotFound, match="Feature 'order' is not in customer_spend:v1") as err:
         store.resolve(["customer_spend:order"])
     assert "orders" in (err.value.hint or "")
@@ -194,7 +196,7 @@ def test_unknown_names_list_close_ones(store: FeatureStore, spend_view: FeatureV
 
 
 def test_definitions_from_workspace_files(store: FeatureStore) -> None:
-    folder = store.workspace.root / "features"
+    folder = store.root / "features"
     folder.mkdir()
     (folder / "customers.py").write_text(
         "from jupyter_mlops.features import Entity, FeatureView, Field\n"
@@ -233,7 +235,7 @@ def test_concurrent_applies_get_consecutive_versions(
 
     views = [spend_view.model_copy(update={"ttl": timedelta(days=d)}) for d in range(1, 9)]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda v: FeatureStore(store.workspace).apply([v]), views))
+        list(pool.map(lambda v: Workspace.open(store.root).features.apply([v]), views))
     versions = store.versions("customer_spend")
     assert [v.version for v in versions] == list(range(1, 9))
     assert len({v.fingerprint for v in versions}) == 8

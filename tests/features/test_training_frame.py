@@ -178,7 +178,7 @@ def test_arrow_output(spend_store: FeatureStore) -> None:
 
 
 def test_parquet_folder_and_csv_sources(store: FeatureStore, customer: Entity) -> None:
-    root = store.workspace.root
+    root = store.root
     (root / "data" / "parts").mkdir(parents=True)
     rows = spend_rows()[["customer_id", "event_timestamp", "avg_spend"]]
     rows.iloc[:2].to_parquet(root / "data" / "parts" / "a.parquet")
@@ -244,7 +244,7 @@ def test_entity_frame_errors(spend_store: FeatureStore) -> None:
         spend_store.get_training_frame(good.assign(orders=1), ["customer_spend:orders"])
     with pytest.raises(InvalidInput, match="Join key 'customer_id' is VARCHAR"):
         spend_store.get_training_frame(good.assign(customer_id="1"), ["customer_spend:orders"])
-    with pytest.raises(NotFound, match="Did you mean: customer_spend"):
+    with pytest.raises(NotFound, match="Did you mean customer_spend"):
         spend_store.get_training_frame(good, ["customer_spent:orders"])
 
 
@@ -330,8 +330,8 @@ def test_a_transform_cannot_read_outside_the_workspace(
 ) -> None:
     secret = tmp_path / "secret.csv"
     secret.write_text("customer_id,event_timestamp,x\n1,2026-01-01,42\n")
-    (store.workspace.root / "data").mkdir()
-    spend_rows().to_parquet(store.workspace.root / "data" / "spend.parquet")
+    (store.root / "data").mkdir()
+    spend_rows().to_parquet(store.root / "data" / "spend.parquet")
     view = FeatureView(
         name="sneaky",
         entities=[customer],

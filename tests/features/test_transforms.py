@@ -69,7 +69,7 @@ def source(store: FeatureStore) -> str:
             "n": [1, 3, 7],
         }
     )
-    path = store.workspace.root / "data" / "raw.parquet"
+    path = store.root / "data" / "raw.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     raw.to_parquet(path)
     return "data/raw.parquet"
@@ -212,7 +212,7 @@ def write_definitions(root: Path, body: str) -> None:
 def test_changing_the_function_makes_a_version_and_old_versions_keep_their_code(
     store: FeatureStore, source: str
 ) -> None:
-    root = store.workspace.root
+    root = store.root
     write_definitions(root, DEFINITIONS)
     assert [c.action for c in store.apply().changes] == ["create", "create"]
     v1 = store.get_view("spend", 1)

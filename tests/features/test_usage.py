@@ -12,12 +12,8 @@ from mlflow.tracking import MlflowClient
 
 from jupyter_mlops import Workspace
 from jupyter_mlops.features import FeatureStore, FeatureView
-from jupyter_mlops.features.service import (
-    ENTITY_FINGERPRINT_TAG,
-    FEATURES_TAG,
-    entity_fingerprint,
-    record_usage,
-)
+from jupyter_mlops.features.service import entity_fingerprint, record_usage
+from jupyter_mlops.lineage.tags import ENTITY_FINGERPRINT_TAG, FEATURES_TAG
 from tests.helpers import spend_rows, ts
 
 

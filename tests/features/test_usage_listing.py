@@ -1,4 +1,4 @@
-"""`usage(view)` lists, per version, the tracked runs that built training frames from it."""
+"""`Workspace.feature_usage(view)` lists, per version, the tracked runs that used it."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from jupyter_mlops import Workspace
 from jupyter_mlops.errors import NotFound
 from jupyter_mlops.features import FeatureStore, FeatureView
-from jupyter_mlops.features.service import FEATURES_TAG
-from jupyter_mlops.features.usage import versions_used
+from jupyter_mlops.lineage import FeaturesUsed
+from jupyter_mlops.lineage.tags import FEATURES_TAG
 from jupyter_mlops.tracking.notebook_run import NotebookRun
 from tests.helpers import spend_rows, ts
 
@@ -57,12 +57,12 @@ def test_runs_are_listed_under_the_versions_they_used(
     with workspace.tracking.start_run("churn", run_name="no-features") as rec:
         rec.log_metric("auc", 0.5)
     # A notebook cell run, as `%%mlops run` makes it.
-    cell = NotebookRun(workspace, experiment="churn", run_name="cell")
+    cell = NotebookRun(workspace.tracking, workspace.root, experiment="churn", run_name="cell")
     cell.start()
     workspace.features.get_training_frame(ENTITIES, ["customer_spend:v1:*"])
     from_cell = cell.finish(failed=False).run_id
 
-    usage = two_versions.usage("customer_spend")
+    usage = workspace.feature_usage("customer_spend")
     assert usage.view == "customer_spend"
     assert [v.version for v in usage.versions] == [1, 2]
     v1, v2 = usage.versions
@@ -84,8 +84,10 @@ def test_runs_are_listed_under_the_versions_they_used(
     }
 
 
-def test_every_version_is_listed_even_unused(two_versions: FeatureStore) -> None:
-    usage = two_versions.usage("customer_spend")
+def test_every_version_is_listed_even_unused(
+    workspace: Workspace, two_versions: FeatureStore
+) -> None:
+    usage = workspace.feature_usage("customer_spend")
     assert [(v.version, v.runs) for v in usage.versions] == [(1, []), (2, [])]
 
 
@@ -100,16 +102,14 @@ def test_versions_match_exactly_not_as_substrings(
     ):
         with workspace.tracking.start_run("churn") as rec:
             rec.set_tag(FEATURES_TAG, json.dumps({"features": [], "views": views}))
-    usage = two_versions.usage("customer_spend")
+    usage = workspace.feature_usage("customer_spend")
     assert all(v.runs == [] for v in usage.versions)
-    assert versions_used('{"views": {"a_b:v1": "f", "a_b:v12": "g", "axb:v3": "h"}}', "a_b") == {
-        1,
-        12,
-    }
-    assert versions_used("not json", "a_b") == set()
+    used = FeaturesUsed.parse('{"views": {"a_b:v1": "f", "a_b:v12": "g", "axb:v3": "h"}}')
+    assert used is not None and used.versions_of("a_b") == {1, 12}
+    assert FeaturesUsed.parse("not json") is None
 
 
-def test_unknown_view(two_versions: FeatureStore) -> None:
+def test_unknown_view(workspace: Workspace, two_versions: FeatureStore) -> None:
     with pytest.raises(NotFound, match="customer_spnd") as err:
-        two_versions.usage("customer_spnd")
+        workspace.feature_usage("customer_spnd")
     assert "customer_spend" in (err.value.hint or "")

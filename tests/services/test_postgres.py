@@ -164,7 +164,7 @@ def test_cli_lists_runs_of_a_postgres_workspace(pg_workspace: Workspace) -> None
 def test_ui_serves_a_postgres_workspace(pg_workspace: Workspace) -> None:
     ids = log_sweep(pg_workspace, settings=(0.1,), seeds=(0, 1), steps=3)
     exp_id = pg_workspace.tracking.get_experiment("churn").experiment_id
-    ui = start_ui(pg_workspace, port=free_port(), wait=False)
+    ui = start_ui(pg_workspace.tracking, pg_workspace.root, port=free_port(), wait=False)
     try:
         found = http_json(f"{ui.url}/api/2.0/mlflow/runs/search", {"experiment_ids": [exp_id]})
     finally:

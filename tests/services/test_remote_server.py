@@ -164,7 +164,7 @@ def test_cli_lists_runs_of_a_remote_workspace(
 
 def test_ui_refuses_a_workspace_that_already_uses_a_server(remote_workspace: Workspace) -> None:
     with pytest.raises(InvalidInput, match="already there") as info:
-        start_ui(remote_workspace, port=free_port(), wait=False)
+        start_ui(remote_workspace.tracking, remote_workspace.root, port=free_port(), wait=False)
     assert remote_workspace.tracking_uri in info.value.message
 
 
@@ -177,7 +177,7 @@ def ui(workspace: Workspace) -> Iterator[Callable[..., UiProcess]]:
     started: list[UiProcess] = []
 
     def start(port: int | None = None) -> UiProcess:
-        server = start_ui(workspace, port=port or free_port(), wait=False)
+        server = start_ui(workspace.tracking, workspace.root, port=port or free_port(), wait=False)
         started.append(server)
         return server
 
@@ -223,7 +223,9 @@ def test_ui_serves_the_workspace_store(
         assert b"<html" in response.read().lower()
 
     with pytest.raises(Conflict, match=f"Port {server.url.rsplit(':', 1)[1]}") as info:
-        start_ui(workspace, port=int(server.url.rsplit(":", 1)[1]), wait=False)
+        start_ui(
+            workspace.tracking, workspace.root, port=int(server.url.rsplit(":", 1)[1]), wait=False
+        )
     assert info.value.hint is not None and "--port" in info.value.hint
 
     server.stop()
@@ -234,7 +236,7 @@ def test_ui_serves_the_workspace_store(
 def test_ui_that_cannot_start_reports_its_log(workspace: Workspace) -> None:
     broken = write_tracking_uri(workspace, "nosuchscheme://nowhere")
     try:
-        leaked = start_ui(broken, port=free_port(), wait=False)
+        leaked = start_ui(broken.tracking, broken.root, port=free_port(), wait=False)
     except BackendUnavailable as exc:
         error = exc
     else:

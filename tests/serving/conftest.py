@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from jupyter_mlops import Workspace
-from jupyter_mlops.serving.spec import ServedVersion, ServerSpec
+from jupyter_mlops.serving.lookup import lookup_for, model_inputs
+from jupyter_mlops.serving.spec import ServedVersionSpec, ServerSpec
 from tests.helpers import free_port
 
 
@@ -76,14 +77,17 @@ def start_replica(spec: ServerSpec, folder: Path) -> Replica:
     raise RuntimeError(f"the replica did not answer: {output.read_text()[-3000:]}")
 
 
-def served(ws: Workspace, ref: str, weight: float = 1.0) -> ServedVersion:
-    version = ws.registry.get_version(ref)
-    return ServedVersion(
+def served(ws: Workspace, ref: str, weight: float = 1.0) -> ServedVersionSpec:
+    """The spec of one version, resolved as a deployment resolves it."""
+    version, path = ws.registry.locate(ref)
+    features = version.lineage.features if version.lineage else []
+    return ServedVersionSpec(
         name=version.name,
         version=version.version,
-        path=str(ws.registry.model_path(ref)),
+        path=str(path),
         weight=weight,
-        features=version.lineage.features if version.lineage else [],
+        features=features,
+        lookup=lookup_for(ws.features, features, model_inputs(path)),
     )
 
 

@@ -115,8 +115,14 @@ def test_a_failed_update_keeps_the_old_version_serving(models_workspace: Workspa
         # ... and the next update works (its generation number is a new one)
         again = ws.deployments.update("steady", "churn:2")
         assert again.generation == 3 and [s.version for s in again.serving] == [2]
-        r = httpx.post(f"{d.url}/invocations", json={"dataframe_records": [ROW]})
-        assert r.status_code == 200 and r.headers["x-model-version"] == "churn:1"
+
+        # The old generation drains for a moment after the update returns; then v2 answers.
+        def answers_v2() -> bool:
+            r = httpx.post(f"{d.url}/invocations", json={"dataframe_records": [ROW]})
+            assert r.status_code == 200
+            return r.headers["x-model-version"] == "churn:2"
+
+        wait_for(answers_v2, "churn:2 answering after the update", timeout=30)
     finally:
         ws.deployments.stop("steady")
 

@@ -72,7 +72,7 @@ def churn_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
 @pytest.fixture(scope="module")
 def packaged(churn_ws: Workspace) -> PackageResult:
     """``churn`` packaged once into ``<workspace>/dist/churn`` (read by several tests)."""
-    return package_model(churn_ws, "churn", churn_ws.root / "dist" / "churn", replicas=3)
+    return package_model(churn_ws.registry, "churn", churn_ws.root / "dist" / "churn", replicas=3)
 
 
 def load_yaml(path: Path) -> dict[str, Any]:
@@ -346,9 +346,9 @@ def test_unknown_model_is_not_found_before_anything_is_written(
 ) -> None:
     out = tmp_path / "dist" / "nope"
     with pytest.raises(NotFound):
-        package_model(churn_ws, "nope@champion", out)
+        package_model(churn_ws.registry, "nope@champion", out)
     with pytest.raises(NotFound):
-        package_model(churn_ws, "churn:9", out)
+        package_model(churn_ws.registry, "churn:9", out)
     assert not (tmp_path / "dist").exists()
 
 
@@ -357,7 +357,7 @@ def test_non_empty_out_is_refused_and_left_untouched(churn_ws: Workspace, tmp_pa
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     with pytest.raises(InvalidInput) as info:
-        package_model(churn_ws, "churn:1", out)
+        package_model(churn_ws.registry, "churn:1", out)
     assert info.value.field == "out"
     assert "--out" in (info.value.hint or "")
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
@@ -368,7 +368,7 @@ def test_non_empty_out_is_refused_and_left_untouched(churn_ws: Workspace, tmp_pa
 def test_an_empty_out_folder_is_filled(churn_ws: Workspace, tmp_path: Path) -> None:
     out = tmp_path / "pkg"
     out.mkdir()
-    built = package_model(churn_ws, "churn", out, name="churn-api", replicas=1)
+    built = package_model(churn_ws.registry, "churn", out, name="churn-api", replicas=1)
     assert built.name == "churn-api"
     assert built.image == "churn:1"
     assert (out / "Dockerfile").is_file()
@@ -382,14 +382,14 @@ def test_a_name_kubernetes_refuses_is_invalid(
     churn_ws: Workspace, tmp_path: Path, name: str
 ) -> None:
     with pytest.raises(InvalidInput) as info:
-        package_model(churn_ws, "churn", tmp_path / "pkg", name=name)
+        package_model(churn_ws.registry, "churn", tmp_path / "pkg", name=name)
     assert info.value.field == "name"
     assert not (tmp_path / "pkg").exists()
 
 
 def test_zero_replicas_is_invalid(churn_ws: Workspace, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput):
-        package_model(churn_ws, "churn", tmp_path / "pkg", replicas=0)
+        package_model(churn_ws.registry, "churn", tmp_path / "pkg", replicas=0)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -400,7 +400,7 @@ def test_a_failure_mid_build_leaves_nothing_behind(churn_ws: Workspace, tmp_path
     (source / "MLmodel").write_text("flavors: [unclosed\n")
     out = tmp_path / "pkg"
     with pytest.raises(yaml.YAMLError) as info:
-        package_model(churn_ws, "broken:1", out)
+        package_model(churn_ws.registry, "broken:1", out)
     assert any(entry.name == "_write_context" for entry in info.traceback)
     assert list(tmp_path.iterdir()) == []
 

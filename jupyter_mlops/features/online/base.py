@@ -153,7 +153,7 @@ class OnlineStore(ABC):
         if stored is not None:
             stored_names = self._schema(stored).names
             if set(stored_names) != set(names):
-                raise _schema_conflict(view, version, stored_names, names)
+                raise schema_conflict(view, version, stored_names, names)
             if stored_names != names:
                 by_name = dict(zip(names, columns, strict=True))
                 names, columns = stored_names, [by_name[n] for n in stored_names]
@@ -310,7 +310,7 @@ class OnlineStore(ABC):
         rows: list[bytes],
     ) -> int:
         """Atomically record ``features`` (or check they equal the stored ones, else raise
-        :func:`_schema_conflict`) and upsert the rows newest-wins; return how many took effect."""
+        :func:`schema_conflict`) and upsert the rows newest-wins; return how many took effect."""
 
     @abstractmethod
     def _read_many(
@@ -365,7 +365,7 @@ def _check_time_column(name: str, result: dict[str, Any]) -> None:
         )
 
 
-def _schema_conflict(
+def schema_conflict(
     view: str, version: int, stored: Sequence[str], given: Sequence[str]
 ) -> InvalidInput:
     extra = sorted(set(given) - set(stored))

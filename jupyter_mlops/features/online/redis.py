@@ -30,7 +30,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from jupyter_mlops.errors import BackendUnavailable, InvalidInput
-from jupyter_mlops.features.online.base import OnlineStore, _schema_conflict
+from jupyter_mlops.features.online.base import OnlineStore, schema_conflict
 from jupyter_mlops.features.online.codec import decode_names
 
 _NAMESPACE = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -181,7 +181,7 @@ class RedisOnlineStore(OnlineStore):
                 if "MLOPS_FEATURES " not in message:
                     raise
                 stored = message.split("MLOPS_FEATURES ", 1)[1]
-                raise _schema_conflict(
+                raise schema_conflict(
                     view, version, decode_names(stored), decode_names(features)
                 ) from None
         return sum(int(c) for c in counts)

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from jupyter_mlops.errors import BackendUnavailable
-from jupyter_mlops.features.online.base import OnlineStore, _schema_conflict
+from jupyter_mlops.features.online.base import OnlineStore, schema_conflict
 from jupyter_mlops.features.online.codec import decode_names
 
 _SCHEMA = """
@@ -153,7 +153,7 @@ class SqliteOnlineStore(OnlineStore):
             if stored is None:
                 db.execute("UPDATE online_views SET features = ? WHERE id = ?", (features, view_id))
             elif stored != features:
-                raise _schema_conflict(view, version, decode_names(stored), decode_names(features))
+                raise schema_conflict(view, version, decode_names(stored), decode_names(features))
             before = db.total_changes
             db.executemany(_UPSERT, zip([view_id] * len(keys), keys, times, rows, strict=True))
             return db.total_changes - before

@@ -1,0 +1,58 @@
+"""Every name under which lineage is stored: MLflow run and version tags, run artifacts.
+
+A run records where it came from as run tags; a registered version copies the ones that matter
+for its lineage into version tags (see :data:`VERSION_TAGS_FROM_RUN`). Nothing else in the package
+spells these strings: read and write them through the names below.
+"""
+
+from __future__ import annotations
+
+# -- run tags -----------------------------------------------------------------------------------
+
+#: How the run was made: ``notebook-cell``, ``demo``, ...
+ORIGIN_TAG = "mlops.origin"
+#: The notebook the run came from, relative to the workspace.
+NOTEBOOK_TAG = "mlops.notebook"
+#: The features a run's training frames read: a :class:`~jupyter_mlops.lineage.FeaturesUsed`.
+FEATURES_TAG = "mlops.features"
+#: Comma-separated sha256 fingerprints of the entity frames the training frames were built from.
+ENTITY_FINGERPRINT_TAG = "mlops.features.entity_fingerprint"
+#: Set once the run's first training frame left its reference profile.
+PROFILED_TAG = "mlops.features.profiled"
+#: ``true`` or ``false``: whether the git work tree had uncommitted changes.
+GIT_DIRTY_TAG = "mlops.git.dirty"
+#: Python version of the run, and ``mlops.package.<name>`` for key package versions.
+PYTHON_TAG = "mlops.python"
+PACKAGE_TAG_PREFIX = "mlops.package."
+# MLflow's own source tags, which its UI shows.
+SOURCE_NAME_TAG = "mlflow.source.name"
+SOURCE_TYPE_TAG = "mlflow.source.type"
+GIT_COMMIT_TAG = "mlflow.source.git.commit"
+GIT_BRANCH_TAG = "mlflow.source.git.branch"
+GIT_REPO_TAG = "mlflow.source.git.repoURL"
+
+# -- model version tags -------------------------------------------------------------------------
+
+#: The run that logged the version's model.
+RUN_TAG = "mlops.run_id"
+#: The entity fingerprint(s) of the training data, copied from the run.
+FINGERPRINT_TAG = "mlops.training_fingerprint"
+#: The commit the run was made at, copied from the run.
+COMMIT_TAG = "mlops.git.commit"
+
+#: Run tag -> version tag, copied at registration.
+VERSION_TAGS_FROM_RUN: tuple[tuple[str, str], ...] = (
+    (FEATURES_TAG, FEATURES_TAG),
+    (ENTITY_FINGERPRINT_TAG, FINGERPRINT_TAG),
+    (NOTEBOOK_TAG, NOTEBOOK_TAG),
+    (GIT_COMMIT_TAG, COMMIT_TAG),
+)
+
+# -- run artifacts ------------------------------------------------------------------------------
+
+#: The reference profile the run's first training frame left.
+PROFILE_ARTIFACT = "mlops/training_profile.json"
+#: The full features-used payload when it is too long for a tag.
+FEATURES_ARTIFACT = "mlops/features.json"
+#: The folder of the notebook snapshot a run keeps.
+NOTEBOOK_ARTIFACT_DIR = "notebook"

@@ -1,0 +1,165 @@
+"""The MLflow store a workspace tracks to: its URIs, its client, and MLflow's errors in ours.
+
+Every domain that talks to MLflow (tracking, the registry, feature usage) receives the one
+:class:`MlflowBackend` the workspace builds, and turns MLflow's exceptions into
+:class:`~jupyter_mlops.errors.MlopsError` with :func:`mlflow_errors`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_mlops.errors import BackendUnavailable, Conflict, InvalidInput, MlopsError, NotFound
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+# Tracking URIs that MLflow opens with SQLAlchemy (dialect or dialect+driver).
+_SQL_SCHEMES = ("sqlite:", "postgresql", "mysql", "mssql")
+
+
+_IMPORT_LOCK = threading.Lock()
+_mlflow_loaded = False
+
+
+def load_mlflow() -> None:
+    """Import MLflow once, under a lock.
+
+    MLflow's package has import cycles: two threads importing it for the first time at once (the
+    server's warm-up and a first request) can see a half-initialised ``mlflow.tracking`` and fail
+    with ImportError. Every service goes through here before its first lazy MLflow import.
+    """
+    global _mlflow_loaded
+    if _mlflow_loaded:
+        return
+    with _IMPORT_LOCK:
+        if not _mlflow_loaded:
+            import mlflow.tracking  # noqa: F401
+
+            _mlflow_loaded = True
+
+
+@contextmanager
+def mlflow_errors(subject: str = "") -> Iterator[None]:
+    """Turn MLflow's exceptions into :class:`MlopsError` with the right status."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlopsError:
+        raise
+    except MlflowException as exc:
+        code = exc.error_code
+        message = exc.message
+        if code in {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}:
+            raise NotFound(message if not subject else f"{subject}: {message}") from None
+        if code in {"INVALID_PARAMETER_VALUE", "BAD_REQUEST", "INVALID_STATE"}:
+            raise InvalidInput(message) from None
+        if code in {"RESOURCE_ALREADY_EXISTS"}:
+            raise Conflict(message) from None
+        raise BackendUnavailable(
+            f"The MLflow store failed: {message}",
+            hint="Check [tracking].uri in mlops.toml and that the database or server is up.",
+        ) from None
+    except OSError as exc:
+        raise BackendUnavailable(
+            f"The MLflow store cannot be reached: {exc}",
+            hint="Check [tracking].uri in mlops.toml and that the database or server is up.",
+        ) from None
+
+
+class MlflowBackend:
+    """The workspace's MLflow tracking and registry stores, and where artifacts go.
+
+    Args:
+        tracking_uri: MLflow tracking URI (``sqlite:///...``, ``postgresql://...``, ``http://...``).
+        registry_uri: MLflow registry URI.
+        artifact_root: the local artifact folder (created with a new database).
+        artifact_location: the artifact root for new experiments, as MLflow wants it.
+    """
+
+    def __init__(
+        self, tracking_uri: str, registry_uri: str, artifact_root: Path, artifact_location: str
+    ) -> None:
+        self.tracking_uri = tracking_uri
+        self.registry_uri = registry_uri
+        self.artifact_root = artifact_root
+        self.artifact_location = artifact_location
+        load_mlflow()
+
+    @cached_property
+    def client(self) -> MlflowClient:
+        """The MLflow client on these stores (created on first use)."""
+        from mlflow.tracking import MlflowClient
+
+        if self.tracking_uri.startswith(_SQL_SCHEMES):
+            self._create_sql_store()
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
+
+    def _create_sql_store(self) -> None:
+        # MLflow's default experiment takes its artifact root from the store that creates the
+        # database; left to MlflowClient it would be ./mlruns of whatever folder the process is in.
+        # That holds for a new PostgreSQL or MySQL database as much as for the embedded SQLite one.
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        uri = self.tracking_uri
+        if uri.startswith("sqlite:"):
+            db = Path(uri.removeprefix("sqlite:///"))
+            if db.exists():
+                return
+            db.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            _probe_database(uri)
+        self.artifact_root.mkdir(parents=True, exist_ok=True)
+        SqlAlchemyStore(uri, self.artifact_location).engine.dispose()
+
+    @property
+    def sql_engine(self) -> Any:
+        """The SQLAlchemy engine of MLflow's store when it is a database, else None."""
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        store = getattr(getattr(self.client, "_tracking_client", None), "store", None)
+        return store.engine if isinstance(store, SqlAlchemyStore) else None
+
+    def __repr__(self) -> str:
+        return f"MlflowBackend({self.tracking_uri!r})"
+
+
+def _probe_database(uri: str) -> None:
+    """Connect once with a short timeout, so that a wrong URI fails fast and says why.
+
+    Left to MLflow, an unreachable database is retried for minutes and then ends in SQLAlchemy's
+    traceback, and a missing driver in a bare ImportError.
+    """
+    import sqlalchemy
+
+    hint = "Check [tracking].uri in mlops.toml and that the database server is up."
+    try:
+        url = sqlalchemy.engine.make_url(uri)
+        url.get_dialect().import_dbapi()
+    except ImportError as exc:
+        raise BackendUnavailable(
+            f"The database driver for {uri.split('://')[0]}:// URIs is not installed ({exc}).",
+            hint="For postgresql:// install SQLAlchemy's default driver: pip install "
+            "'psycopg[binary]'; or name an installed one, e.g. postgresql+psycopg2://...",
+        ) from None
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise BackendUnavailable(f"Not a database URI: {uri!r} ({exc}).", hint=hint) from None
+    timeout = {"connect_timeout": 10} if url.get_backend_name() in {"postgresql", "mysql"} else {}
+    engine = sqlalchemy.create_engine(url, connect_args=timeout)
+    try:
+        with engine.connect():
+            pass
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        where = url.render_as_string(hide_password=True)
+        raise BackendUnavailable(
+            f"Cannot connect to the tracking database {where}: {reason}", hint=hint
+        ) from None
+    finally:
+        engine.dispose()
