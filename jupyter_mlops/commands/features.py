@@ -9,11 +9,11 @@ so the terminal, the notebook and the REST API describe a view the same way.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jupyter_mlops.commands.args import CommandParser, Subcommands, iso_time
 from jupyter_mlops.commands.results import Detail, Message, Result, Table
 from jupyter_mlops.errors import InvalidInput
 from jupyter_mlops.features.definitions import Entity, format_ttl
@@ -362,14 +362,65 @@ def cmd_diff(args: argparse.Namespace, ctx: Context) -> Result:
     )
 
 
-HANDLERS: dict[str, Callable[[argparse.Namespace, Context], Result]] = {
-    "features.list": cmd_list,
-    "features.show": cmd_show,
-    "features.plan": cmd_plan,
-    "features.apply": cmd_apply,
-    "features.ingest": cmd_ingest,
-    "features.materialize": cmd_materialize,
-    "features.stats": cmd_stats,
-    "features.usage": cmd_usage,
-    "features.diff": cmd_diff,
-}
+# -- the command tree ------------------------------------------------------------------------------
+
+
+def add_commands(sub: Subcommands, common: CommandParser) -> None:
+    """``features list|show|plan|apply|ingest|materialize|stats|usage|diff``."""
+    features = sub.add_parser(
+        "features", help="feature views: define, version, ingest, serve, inspect"
+    )
+    fsub = features.add_subparsers(
+        dest="features_command", metavar="SUBCOMMAND", parser_class=CommandParser
+    )
+    fsub.required = True
+
+    p = fsub.add_parser("list", parents=[common], help="list feature views")
+    p.add_argument(
+        "--search",
+        "-s",
+        default="",
+        help="only views whose name, features, description, owner or tags contain TEXT",
+    )
+    p.set_defaults(handler=cmd_list)
+
+    p = fsub.add_parser("show", parents=[common], help="a view's schema, source and versions")
+    p.add_argument("view", metavar="VIEW")
+    p.add_argument("--version", "-v", help="version to show, e.g. 2 or v2 (default: latest)")
+    p.set_defaults(handler=cmd_show)
+
+    for name, text, handler in (
+        ("plan", "show what `apply` would change; nothing is written", cmd_plan),
+        ("apply", "register the definitions: changed views get a new version", cmd_apply),
+    ):
+        p = fsub.add_parser(name, parents=[common], help=text)
+        p.add_argument(
+            "--dir", default="features", help="folder of definition files (default: features)"
+        )
+        p.set_defaults(handler=handler)
+
+    p = fsub.add_parser("ingest", parents=[common], help="append a Parquet or CSV file to a view")
+    p.add_argument("view", metavar="VIEW")
+    p.add_argument("path", metavar="PATH", help="a .parquet or .csv file inside the workspace")
+    p.set_defaults(handler=cmd_ingest)
+
+    p = fsub.add_parser("materialize", parents=[common], help="load views into the online store")
+    p.add_argument("views", nargs="*", metavar="VIEW", help="views (default: all)")
+    p.add_argument("--start", type=iso_time, help="earliest event time (ISO 8601)")
+    p.add_argument("--end", type=iso_time, help="latest event time (ISO 8601; default: now)")
+    p.set_defaults(handler=cmd_materialize)
+
+    p = fsub.add_parser("stats", parents=[common], help="row count, freshness, feature statistics")
+    p.add_argument("view", metavar="VIEW")
+    p.add_argument("--version", "-v", help="version, e.g. 2 or v2 (default: latest)")
+    p.set_defaults(handler=cmd_stats)
+
+    p = fsub.add_parser("usage", parents=[common], help="runs, models and deployments per version")
+    p.add_argument("view", metavar="VIEW")
+    p.set_defaults(handler=cmd_usage)
+
+    p = fsub.add_parser("diff", parents=[common], help="what changed between two versions")
+    p.add_argument("view", metavar="VIEW")
+    p.add_argument("v1", metavar="V1", help="older version, e.g. v1 or 1")
+    p.add_argument("v2", metavar="V2", help="newer version, e.g. v2 or 2")
+    p.set_defaults(handler=cmd_diff)

@@ -9,17 +9,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from jupyter_mlops.commands.args import CommandParser, Subcommands, positive
 from jupyter_mlops.commands.context import Context
-from jupyter_mlops.commands.features import HANDLERS as FEATURE_HANDLERS
-from jupyter_mlops.commands.models import HANDLERS as MODEL_HANDLERS
-from jupyter_mlops.commands.results import ComparisonResult, Message, Result, Table
-from jupyter_mlops.errors import InvalidInput
+from jupyter_mlops.commands.results import Message, Result
 from jupyter_mlops.workspace import Workspace
 
 if TYPE_CHECKING:
-    from jupyter_mlops.tracking.schemas import RunSummary
+    pass
 
 
 def cmd_init(args: argparse.Namespace, ctx: Context) -> Result:
@@ -34,88 +32,6 @@ def cmd_init(args: argparse.Namespace, ctx: Context) -> Result:
     )
 
 
-def cmd_experiments(args: argparse.Namespace, ctx: Context) -> Result:
-    import pandas as pd
-
-    exps = ctx.workspace(args).tracking.list_experiments(include_deleted=args.all)
-    frame = pd.DataFrame(
-        [
-            {
-                "experiment_id": e.experiment_id,
-                "name": e.name,
-                "stage": e.lifecycle_stage,
-                "created": _time(e.creation_time),
-            }
-            for e in exps
-        ],
-        columns=["experiment_id", "name", "stage", "created"],
-    )
-    return Table(frame, title=f"{len(exps)} experiment(s)")
-
-
-def cmd_runs(args: argparse.Namespace, ctx: Context) -> Result:
-    page = ctx.workspace(args).tracking.list_runs(
-        args.experiment or None,
-        filter=args.filter,
-        order_by=args.sort,
-        max_results=args.limit,
-        page_token=args.page_token,
-    )
-    frame = runs_frame(page.runs)
-    footer = ""
-    if page.next_page_token:
-        footer = f"More runs: add --page-token {page.next_page_token}"
-    return Table(
-        frame, title=f"{len(page.runs)} run(s)", footer=footer,
-        data={"next_page_token": page.next_page_token},
-    )  # fmt: skip
-
-
-def runs_frame(runs: list[RunSummary]) -> Any:
-    """Runs as a DataFrame shaped like ``mlflow.search_runs``: params.* and metrics.* columns."""
-    import pandas as pd
-
-    rows = []
-    for r in runs:
-        row: dict[str, Any] = {
-            "run_id": r.run_id,
-            "run_name": r.run_name,
-            "status": r.status,
-            "start_time": _time(r.start_time),
-        }
-        row.update({f"metrics.{k}": v for k, v in sorted(r.metrics.items())})
-        row.update({f"params.{k}": v for k, v in sorted(r.params.items())})
-        rows.append(row)
-    return pd.DataFrame(rows, columns=None if rows else ["run_id", "run_name", "status"])
-
-
-def cmd_compare(args: argparse.Namespace, ctx: Context) -> Result:
-    charts = ctx.rich if args.charts is None else args.charts
-    comparison = ctx.workspace(args).tracking.compare(
-        args.run_ids,
-        diff_only=args.diff_only,
-        group_by_seed=args.group_by_seed,
-        seed_param=args.seed_param,
-        figures=charts,
-    )
-    return ComparisonResult(comparison)
-
-
-def cmd_run(args: argparse.Namespace, ctx: Context) -> Result:
-    raise InvalidInput(
-        "`run` is a cell magic: put `%%mlops run` on the first line of a notebook cell.",
-        hint="From a terminal, run notebooks as jobs with papermill.",
-    )
-
-
-def cmd_ui(args: argparse.Namespace, ctx: Context) -> Result:
-    from jupyter_mlops.tracking.ui import start_ui
-
-    ws = ctx.workspace(args)
-    ui = start_ui(ws.tracking, ws.root, host=args.host, port=args.port, wait=not ctx.rich)
-    return Message(f"MLflow UI on {ui.url} (pid {ui.pid})", {"url": ui.url, "pid": ui.pid})
-
-
 def cmd_demo(args: argparse.Namespace, ctx: Context) -> Result:
     from jupyter_mlops.demo import build_demo, start_lab
 
@@ -128,25 +44,31 @@ def cmd_demo(args: argparse.Namespace, ctx: Context) -> Result:
     return Message(summary)
 
 
-def _time(ms: int | None) -> Any:
-    import pandas as pd
-
-    return pd.to_datetime(ms, unit="ms", utc=True) if ms else None
-
-
-HANDLERS: dict[str, Callable[[argparse.Namespace, Context], Result]] = {
-    "init": cmd_init,
-    "experiments": cmd_experiments,
-    "runs": cmd_runs,
-    "compare": cmd_compare,
-    "run": cmd_run,
-    "ui": cmd_ui,
-    "demo": cmd_demo,
-    **FEATURE_HANDLERS,
-    **MODEL_HANDLERS,
-}
-
-
 def execute(args: argparse.Namespace, ctx: Context) -> Result:
-    """Run the handler that ``args`` names."""
-    return HANDLERS[args.handler](args, ctx)
+    """Run the handler the parsed command bound (``args.handler``)."""
+    handler: Callable[[argparse.Namespace, Context], Result] = args.handler
+    return handler(args, ctx)
+
+
+# -- the command tree ------------------------------------------------------------------------------
+
+
+def add_init(sub: Subcommands, common: CommandParser) -> None:
+    """``init``: first in the command list."""
+    p = sub.add_parser("init", parents=[common], help="make a folder a workspace")
+    p.add_argument("dir", nargs="?", default=".", help="folder (default: the current one)")
+    p.set_defaults(handler=cmd_init)
+
+
+def add_demo(sub: Subcommands, common: CommandParser) -> None:
+    """``demo``."""
+    p = sub.add_parser("demo", parents=[common], help="build a demo workspace and open JupyterLab")
+    p.add_argument("dir", nargs="?", default="mlops-demo", help="folder (default: ./mlops-demo)")
+    p.add_argument("--no-lab", action="store_true", help="build the workspace, do not start lab")
+    p.add_argument(
+        "--no-deploy",
+        action="store_true",
+        help="register the best model but do not start its deployment",
+    )
+    p.add_argument("--port", type=positive, default=8888, help="JupyterLab port")
+    p.set_defaults(handler=cmd_demo)

@@ -16,6 +16,7 @@ from IPython.display import Markdown, display
 from jupyter_mlops.commands.context import Context
 from jupyter_mlops.commands.handlers import execute
 from jupyter_mlops.commands.parser import HelpShown, parse
+from jupyter_mlops.commands.tracking import cmd_run
 from jupyter_mlops.errors import MlopsError
 from jupyter_mlops.workspace import Workspace
 
@@ -37,11 +38,11 @@ class MlopsMagics(Magics):  # type: ignore[misc]
         try:
             args = parse(shlex.split(line), prog="%mlops")
             if cell is not None:
-                if args.handler != "run":
+                if args.handler is not cmd_run:
                     display(Markdown("Only `run` is a cell command: `%%mlops run [options]`."))
                     return None
                 return self._run_cell(args, cell)
-            if args.handler == "run":
+            if args.handler is cmd_run:
                 display(Markdown("`run` needs a cell: start the cell with `%%mlops run`."))
                 return None
             ns = self.shell.user_ns if self.shell is not None else None

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from jupyter_mlops.commands.args import CommandParser, Subcommands, csv_list, positive
 from jupyter_mlops.commands.results import Detail, Message, Result, Table
 from jupyter_mlops.errors import InvalidInput
 
@@ -358,19 +359,109 @@ def cmd_package(args: argparse.Namespace, ctx: Context) -> Result:
     return Message("\n".join(lines), built.model_dump())
 
 
-HANDLERS: dict[str, Callable[[argparse.Namespace, Context], Result]] = {
-    "register": cmd_register,
-    "models.list": cmd_models_list,
-    "models.show": cmd_models_show,
-    "models.compare": cmd_models_compare,
-    "promote": cmd_promote,
-    "alias": cmd_alias,
-    "deploy": cmd_deploy,
-    "deployments.list": cmd_deployments_list,
-    "deployments.status": cmd_deployments_status,
-    "deployments.logs": cmd_deployments_logs,
-    "deployments.stop": cmd_deployments_stop,
-    "deployments.update": cmd_deployments_update,
-    "predict": cmd_predict,
-    "package": cmd_package,
-}
+# -- the command tree ------------------------------------------------------------------------------
+
+
+def add_commands(sub: Subcommands, common: CommandParser) -> None:
+    """``register``, ``models list|show|compare``, ``promote``, ``alias``, ``deploy``,
+    ``deployments list|status|logs|stop|update``, ``predict`` and ``package``."""
+    p = sub.add_parser("register", parents=[common], help="register a run's model as a version")
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("--name", "-n", required=True, help="registered model name, e.g. churn")
+    p.add_argument("--alias", action="append", help="also set this alias (repeatable)")
+    p.add_argument("--description", default="", help="a note on the version")
+    p.set_defaults(handler=cmd_register)
+
+    models = sub.add_parser("models", help="registered models, versions, lineage")
+    msub = models.add_subparsers(
+        dest="models_command", metavar="SUBCOMMAND", parser_class=CommandParser
+    )
+    msub.required = True
+    p = msub.add_parser("list", parents=[common], help="list registered models")
+    p.set_defaults(handler=cmd_models_list)
+    p = msub.add_parser(
+        "show",
+        parents=[common],
+        help="a model's versions, or one version's lineage (NAME@ALIAS, NAME:VERSION)",
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.set_defaults(handler=cmd_models_show)
+    p = msub.add_parser("compare", parents=[common], help="metrics of versions side by side")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("versions", nargs="+", type=positive, metavar="VERSION")
+    p.set_defaults(handler=cmd_models_compare)
+
+    p = sub.add_parser(
+        "promote",
+        parents=[common],
+        help="move an alias to a version, if its metrics pass the gates",
+    )
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("version", type=positive, metavar="VERSION")
+    p.add_argument("--to", required=True, metavar="ALIAS", help="e.g. champion")
+    p.add_argument(
+        "--require",
+        action="append",
+        type=csv_list,
+        metavar="GATE",
+        help="METRIC OP NUMBER|ALIAS, e.g. 'roc_auc>=champion' (repeatable)",
+    )
+    p.set_defaults(handler=cmd_promote)
+
+    p = sub.add_parser("alias", parents=[common], help="set or remove an alias without gates")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("alias", metavar="ALIAS")
+    p.add_argument("version", nargs="?", type=positive, metavar="VERSION")
+    p.add_argument("--delete", action="store_true", help="remove the alias")
+    p.set_defaults(handler=cmd_alias)
+
+    p = sub.add_parser("deploy", parents=[common], help="serve a model version on 127.0.0.1")
+    p.add_argument("model", metavar="MODEL", help="NAME, NAME@ALIAS or NAME:VERSION")
+    p.add_argument("--name", help="deployment name (default: the model name)")
+    p.add_argument("--replicas", type=positive, default=1, help="server processes (default 1)")
+    p.add_argument("--port", type=positive, help="port (default: a free one)")
+    p.set_defaults(handler=cmd_deploy)
+
+    deployments = sub.add_parser("deployments", help="local deployments: list, status, logs")
+    dsub = deployments.add_subparsers(
+        dest="deployments_command", metavar="SUBCOMMAND", parser_class=CommandParser
+    )
+    dsub.required = True
+    p = dsub.add_parser("list", parents=[common], help="list deployments")
+    p.set_defaults(handler=cmd_deployments_list)
+    for name, text, handler in (
+        ("status", "state, endpoint, replicas, traffic", cmd_deployments_status),
+        ("stop", "stop a deployment", cmd_deployments_stop),
+    ):
+        p = dsub.add_parser(name, parents=[common], help=text)
+        p.add_argument("name", metavar="NAME")
+        p.set_defaults(handler=handler)
+    p = dsub.add_parser("logs", parents=[common], help="the supervisor's and replicas' logs")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--lines", "-n", type=positive, default=50, help="lines per log (default 50)")
+    p.set_defaults(handler=cmd_deployments_logs)
+    p = dsub.add_parser("update", parents=[common], help="move to another version, no downtime")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("model", metavar="MODEL", help="NAME@ALIAS or NAME:VERSION")
+    p.add_argument("--replicas", type=positive, help="change the replica count too")
+    p.set_defaults(handler=cmd_deployments_update)
+
+    p = sub.add_parser("predict", parents=[common], help="send rows to a deployment")
+    p.add_argument("name", metavar="DEPLOYMENT")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="a DataFrame variable (in a notebook), a .parquet/.csv/.json file, or JSON rows",
+    )
+    p.set_defaults(handler=cmd_predict)
+
+    p = sub.add_parser(
+        "package",
+        parents=[common],
+        help="Docker context and Kubernetes manifests for a model version",
+    )
+    p.add_argument("model", metavar="MODEL", help="NAME@ALIAS or NAME:VERSION")
+    p.add_argument("--out", required=True, help="output folder (inside the workspace)")
+    p.add_argument("--name", help="service name (default: the model name)")
+    p.add_argument("--replicas", type=positive, default=2, help="Kubernetes replicas")
+    p.set_defaults(handler=cmd_package)
