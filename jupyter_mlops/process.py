@@ -105,16 +105,21 @@ def is_running(pid: int, *markers: str) -> bool:
     return all(m.encode() in cmdline for m in markers)
 
 
-def check_port(port: int, host: str = LOOPBACK) -> int:
-    """``port`` if a server may listen on it now.
+def check_port(port: int, host: str = LOOPBACK, *, lowest: int = 1024) -> int:
+    """``port`` if a server may listen on ``host:port`` now (IPv4 or IPv6).
+
+    A port whose connections are in TIME_WAIT counts as free, as it does for a server that sets
+    ``SO_REUSEADDR`` (uvicorn, ``socket.create_server``).
 
     Raises:
-        InvalidInput: outside 1024-65535, or not bindable for another reason.
+        InvalidInput: outside ``lowest``-65535, or not bindable for another reason.
         Conflict: something listens there already.
     """
-    if not 1024 <= port <= 65535:
-        raise InvalidInput(f"Port {port} is outside 1024-65535", field="port")
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    if not lowest <= port <= 65535:
+        raise InvalidInput(f"Port {port} is outside {lowest}-65535", field="port")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
@@ -124,7 +129,11 @@ def check_port(port: int, host: str = LOOPBACK) -> int:
                     hint="Choose another --port, or leave it out to get a free one.",
                     field="port",
                 ) from None
-            raise InvalidInput(f"Cannot listen on port {port}: {exc}", field="port") from None
+            raise InvalidInput(
+                f"Cannot listen on {host}:{port}: {exc.strerror or exc}",
+                hint="Use --host 127.0.0.1 or another --port.",
+                field="port",
+            ) from None
     return port
 
 

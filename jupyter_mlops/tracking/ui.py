@@ -15,10 +15,8 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from jupyter_mlops.config import STATE_DIR
 from jupyter_mlops.errors import BackendUnavailable, Conflict, InvalidInput
+from jupyter_mlops.process import check_port
 
 if TYPE_CHECKING:
     from jupyter_mlops.tracking.service import TrackingService
@@ -110,9 +109,7 @@ def start_ui(
             f"This workspace tracks to the MLflow server {tracking_uri}; its UI is already there.",
             hint=f"Open {tracking_uri} in a browser.",
         )
-    if not 1 <= port <= 65535:
-        raise InvalidInput(f"Port must be between 1 and 65535, got {port}.", field="port")
-    _check_port_free(host, port)
+    check_port(port, host, lowest=1)
     _prepare_store(tracking)
 
     log_path = root / STATE_DIR / LOG_FILE
@@ -190,28 +187,6 @@ def _url(host: str, port: int) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}"
-
-
-def _check_port_free(host: str, port: int) -> None:
-    """Raise Conflict when ``host:port`` cannot be bound (something listens there)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        # Like the server itself: a port with connections in TIME_WAIT is free to use.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise Conflict(
-                    f"Port {port} on {host} is already in use.",
-                    hint=f"Stop what runs there or pick another port with --port {port + 1}.",
-                    field="port",
-                ) from None
-            raise InvalidInput(
-                f"Cannot listen on {host}:{port}: {exc.strerror}.",
-                hint="Use --host 127.0.0.1 or another --port.",
-                field="host",
-            ) from None
 
 
 def _prepare_store(tracking: TrackingService) -> None:
