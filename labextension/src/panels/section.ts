@@ -1,4 +1,5 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
 import {
   refreshIcon,
   Toolbar,
@@ -9,7 +10,7 @@ import {
 import { Message } from '@lumino/messaging';
 import { AccordionPanel } from '@lumino/widgets';
 
-import { IMlopsSidebar } from '../tokens';
+import { IMlopsSidebar, PALETTE_CATEGORY } from '../tokens';
 
 /** A model a sidebar section can (re)load. */
 export interface IRefreshable extends VDomModel {
@@ -30,19 +31,23 @@ export abstract class SidebarSection<
     this.addClass(options.className);
     this.title.label = options.label;
     this.title.caption = options.caption;
+    this.refreshLabel = options.refreshTooltip;
     // Shown in the section's header by the sidebar's accordion.
     this.toolbar = new Toolbar();
     this.toolbar.addItem(
       'refresh',
       new ToolbarButton({
         icon: refreshIcon,
-        tooltip: options.refreshTooltip,
+        tooltip: this.refreshLabel,
         onClick: () => void this.model.refresh()
       })
     );
   }
 
   readonly toolbar: Toolbar;
+
+  /** What the refresh button in the header says; the section's refresh command says it too. */
+  readonly refreshLabel: string;
 
   /** Open the MLOps sidebar with this section expanded. */
   reveal(shell: JupyterFrontEnd.IShell, sidebar: IMlopsSidebar): void {
@@ -84,5 +89,29 @@ export namespace SidebarSection {
     label: string;
     caption: string;
     refreshTooltip: string;
+  }
+}
+
+/** Add the command that reloads a section, as the refresh button in its header does. */
+export function addRefreshCommand(
+  commands: JupyterFrontEnd['commands'],
+  id: string,
+  section: SidebarSection<IRefreshable>,
+  caption: string
+): void {
+  commands.addCommand(id, {
+    label: section.refreshLabel,
+    caption,
+    execute: () => section.model.refresh()
+  });
+}
+
+/** Put a section's commands in the command palette, under "MLOps". */
+export function addToPalette(
+  palette: ICommandPalette | null,
+  commands: readonly string[]
+): void {
+  for (const command of commands) {
+    palette?.addItem({ command, category: PALETTE_CATEGORY });
   }
 }
