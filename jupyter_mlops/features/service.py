@@ -413,10 +413,6 @@ class FeatureStore:
         plan = self.online_plan(features, full_names=full_names)
         return read_online(self.online, plan, entity_rows)
 
-    def online_join_keys(self, features: Sequence[str], *, full_names: bool = False) -> list[str]:
-        """The entity keys an online lookup of these references needs, in first-seen order."""
-        return list(self.online_plan(features, full_names=full_names).keys)
-
     def online_plan(self, features: Sequence[str], *, full_names: bool = False) -> LookupPlan:
         """The resolved online lookup of these references, with where the online store is.
 

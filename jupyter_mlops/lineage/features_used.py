@@ -12,7 +12,6 @@ import json
 
 from pydantic import BaseModel, Field, ValidationError
 
-from jupyter_mlops.lineage.refs import FeatureRef
 from jupyter_mlops.lineage.tags import FEATURES_ARTIFACT, FEATURES_TAG
 
 #: MLflow keeps tag values up to 8,000 characters; a longer payload goes to an artifact.
@@ -72,10 +71,6 @@ class FeaturesUsed(BaseModel):
     def payload(self) -> dict[str, object]:
         """The full payload as plain JSON data."""
         return {"features": list(self.features), "views": dict(self.views)}
-
-    def refs(self) -> list[FeatureRef]:
-        """The pinned references, parsed."""
-        return [FeatureRef.parse(text) for text in self.features]
 
     def versions_of(self, view: str) -> set[int]:
         """The versions of ``view`` this payload names (``v1`` never matches ``v12``)."""
