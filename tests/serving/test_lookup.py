@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -197,3 +199,21 @@ def test_a_broken_deployment_file_does_not_break_the_listing(
     finally:
         shutil.rmtree(good)
         shutil.rmtree(bad)
+
+
+def test_a_replica_loads_the_online_store_and_nothing_else_of_the_workspace() -> None:
+    """What a replica imports to serve (worker, app, spec, prediction log): no feature registry,
+    offline store or workspace module is loaded, only the online store."""
+    code = (
+        "import sys\n"
+        "import jupyter_mlops.serving.worker, jupyter_mlops.serving.app\n"
+        "import jupyter_mlops.serving.spec, jupyter_mlops.serving.predlog\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('jupyter_mlops'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(done.stdout.split())
+    assert "jupyter_mlops.features.online.plan" in loaded
+    features = {m for m in loaded if m.startswith("jupyter_mlops.features.")}
+    assert all(m.startswith("jupyter_mlops.features.online") for m in features), features
+    for module in ("jupyter_mlops.workspace", "jupyter_mlops.registry", "jupyter_mlops.tracking"):
+        assert not any(m == module or m.startswith(f"{module}.") for m in loaded), module
