@@ -56,3 +56,14 @@ def iso_time(value: str) -> datetime:
 
 #: Where a command module adds its subcommands.
 Subcommands: TypeAlias = "argparse._SubParsersAction[CommandParser]"
+
+
+def add_group(sub: Subcommands, name: str, help: str) -> Subcommands:
+    """A command with subcommands of its own (``features list``, ``deployments stop``), each of
+    which must be given."""
+    group = sub.add_parser(name, help=help)
+    subcommands = group.add_subparsers(
+        dest=f"{name}_command", metavar="SUBCOMMAND", parser_class=CommandParser
+    )
+    subcommands.required = True
+    return subcommands

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.commands.args import CommandParser, Subcommands, iso_time
+from jupyter_mlops.commands.args import CommandParser, Subcommands, add_group, iso_time
 from jupyter_mlops.commands.results import Detail, Message, Result, Table
 from jupyter_mlops.errors import InvalidInput
 from jupyter_mlops.features.definitions import Entity, format_ttl
@@ -367,13 +367,7 @@ def cmd_diff(args: argparse.Namespace, ctx: Context) -> Result:
 
 def add_commands(sub: Subcommands, common: CommandParser) -> None:
     """``features list|show|plan|apply|ingest|materialize|stats|usage|diff``."""
-    features = sub.add_parser(
-        "features", help="feature views: define, version, ingest, serve, inspect"
-    )
-    fsub = features.add_subparsers(
-        dest="features_command", metavar="SUBCOMMAND", parser_class=CommandParser
-    )
-    fsub.required = True
+    fsub = add_group(sub, "features", "feature views: define, version, ingest, serve, inspect")
 
     p = fsub.add_parser("list", parents=[common], help="list feature views")
     p.add_argument(

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.commands.args import CommandParser, Subcommands, csv_list, positive
+from jupyter_mlops.commands.args import CommandParser, Subcommands, add_group, csv_list, positive
 from jupyter_mlops.commands.results import Detail, Message, Result, Table
 from jupyter_mlops.errors import InvalidInput
 
@@ -372,11 +372,7 @@ def add_commands(sub: Subcommands, common: CommandParser) -> None:
     p.add_argument("--description", default="", help="a note on the version")
     p.set_defaults(handler=cmd_register)
 
-    models = sub.add_parser("models", help="registered models, versions, lineage")
-    msub = models.add_subparsers(
-        dest="models_command", metavar="SUBCOMMAND", parser_class=CommandParser
-    )
-    msub.required = True
+    msub = add_group(sub, "models", "registered models, versions, lineage")
     p = msub.add_parser("list", parents=[common], help="list registered models")
     p.set_defaults(handler=cmd_models_list)
     p = msub.add_parser(
@@ -422,11 +418,7 @@ def add_commands(sub: Subcommands, common: CommandParser) -> None:
     p.add_argument("--port", type=positive, help="port (default: a free one)")
     p.set_defaults(handler=cmd_deploy)
 
-    deployments = sub.add_parser("deployments", help="local deployments: list, status, logs")
-    dsub = deployments.add_subparsers(
-        dest="deployments_command", metavar="SUBCOMMAND", parser_class=CommandParser
-    )
-    dsub.required = True
+    dsub = add_group(sub, "deployments", "local deployments: list, status, logs")
     p = dsub.add_parser("list", parents=[common], help="list deployments")
     p.set_defaults(handler=cmd_deployments_list)
     for name, text, handler in (
