@@ -77,6 +77,105 @@ class ServingConfig(_Section):
     )
 
 
+class RetentionConfig(_Section):
+    """How long a deployment's prediction log is kept."""
+
+    max_age_days: float = Field(
+        default=30.0, gt=0, description="records older than this are dropped (whole files)"
+    )
+    max_size_mb: float = Field(
+        default=2048.0, gt=0, description="oldest files are dropped while the log is larger"
+    )
+
+
+class PredictionsConfig(RetentionConfig):
+    """The prediction log of deployments: compaction to Parquet and retention.
+
+    ``[predictions.deployment.<name>]`` overrides the retention of one deployment.
+    """
+
+    compact_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how often closed log segments are compacted into Parquet files",
+    )
+    segment_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="a replica closes its live segment after this long, so it can be compacted",
+    )
+    deployment: dict[str, RetentionConfig] = Field(
+        default_factory=dict, description="per-deployment retention overrides"
+    )
+
+    def retention(self, deployment: str) -> RetentionConfig:
+        """The retention that applies to one deployment."""
+        return self.deployment.get(deployment) or RetentionConfig(
+            max_age_days=self.max_age_days, max_size_mb=self.max_size_mb
+        )
+
+
+class FeatureDriftConfig(_Section):
+    """The drift test and threshold of one feature (``[monitoring.feature.<name>]``)."""
+
+    test: str | None = Field(default=None, description="a registered drift test; empty = by type")
+    threshold: float | None = Field(
+        default=None, gt=0, description="the test's threshold (p-value or distance)"
+    )
+
+
+class AlertThresholds(_Section):
+    """When a scheduled check raises an alert. A key left empty never alerts."""
+
+    drift_share: float | None = Field(
+        default=0.3, ge=0, le=1, description="share of drifted features at or above which to alert"
+    )
+    feature_drift: bool = Field(default=True, description="alert on any single drifted feature")
+    error_rate: float | None = Field(
+        default=0.05, ge=0, le=1, description="share of requests answered with an error"
+    )
+    latency_p95_ms: float | None = Field(default=1000.0, gt=0, description="p95 latency in ms")
+    quality: dict[str, float] = Field(
+        default_factory=dict,
+        description="lowest acceptable value of a quality metric, e.g. {accuracy = 0.8}; for "
+        "error metrics (rmse, mae, log_loss) the highest",
+    )
+    stale_features: bool = Field(default=True, description="alert when a feature view is stale")
+
+
+class DeploymentMonitoring(AlertThresholds):
+    """Per-deployment overrides (``[monitoring.deployment.<name>]``)."""
+
+    interval_seconds: float | None = Field(default=None, gt=0)
+    window: str | None = None
+    feature: dict[str, FeatureDriftConfig] = Field(default_factory=dict)
+
+
+class MonitoringConfig(AlertThresholds):
+    """Scheduled checks of deployments: drift, API metrics, quality, alerts."""
+
+    interval_seconds: float = Field(
+        default=300.0, gt=0, description="how often each deployment is checked"
+    )
+    window: str = Field(
+        default="1h",
+        pattern=r"^[0-9]+(\.[0-9]+)?(s|m|h|d)$",
+        description="the window of the prediction log a scheduled check looks at, e.g. 1h, 1d",
+    )
+    min_rows: int = Field(
+        default=100, ge=1, description="fewer logged rows than this in a window: no drift verdict"
+    )
+    webhook_url: str = Field(
+        default="", description="alerts are POSTed here as JSON (Slack-compatible); empty = off"
+    )
+    feature: dict[str, FeatureDriftConfig] = Field(
+        default_factory=dict, description="per-feature test and threshold"
+    )
+    deployment: dict[str, DeploymentMonitoring] = Field(
+        default_factory=dict, description="per-deployment overrides"
+    )
+
+
 class MlopsConfig(_Section):
     """The whole ``mlops.toml``."""
 
@@ -84,6 +183,8 @@ class MlopsConfig(_Section):
     run: RunConfig = Field(default_factory=RunConfig)
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
+    predictions: PredictionsConfig = Field(default_factory=PredictionsConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
 
 
 DEFAULT_TOML = """\
@@ -109,6 +210,27 @@ online_store = "sqlite"
 max_body_mb = 16         # larger request bodies are refused with 413
 log_predictions = true   # every answer goes to .mlops/predictions/<deployment>/
 fsync_seconds = 1.0      # what a machine crash can lose; a process crash loses nothing
+
+[predictions]
+max_age_days = 30        # older prediction-log files are dropped
+max_size_mb = 2048       # per deployment; the oldest files go first
+compact_seconds = 30     # closed JSON-lines segments become Parquet this often
+# [predictions.deployment.churn]
+# max_age_days = 7
+
+[monitoring]
+interval_seconds = 300   # each deployment is checked this often, JupyterLab open or not
+window = "1h"            # the window of predictions a check looks at
+webhook_url = ""         # alerts are POSTed here as JSON (Slack-compatible)
+drift_share = 0.3        # alert when this share of features drifted
+error_rate = 0.05        # alert when this share of requests failed
+latency_p95_ms = 1000
+# quality = { accuracy = 0.8 }
+# [monitoring.feature.tenure_months]
+# test = "wasserstein"
+# threshold = 0.1
+# [monitoring.deployment.churn]
+# window = "1d"
 """
 
 
