@@ -9,11 +9,11 @@ is the service's own pydantic model, as the REST API returns it.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.commands.args import CommandParser, Subcommands, add_group, csv_list, positive
+from jupyter_mlops.commands.context import load_data
 from jupyter_mlops.commands.results import Detail, Message, Result, Table
 from jupyter_mlops.errors import InvalidInput
 
@@ -150,6 +150,21 @@ def _version_detail(v: ModelVersionDetail) -> Detail:
         facts=facts,
         tables=tables,
         data=v.model_dump(),
+    )
+
+
+def cmd_models_profile(args: argparse.Namespace, ctx: Context) -> Result:
+    """``models profile NAME:VERSION --data PATH``: store the reference profile drift uses."""
+    import pandas as pd
+
+    ws = ctx.workspace(args)
+    data = load_data(args.data, ctx, ws.resolve_path)
+    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    profile = ws.registry.set_profile(args.model, frame)
+    return Message(
+        f"Stored the reference profile of {args.model}: {len(profile.features)} feature(s) "
+        f"from {profile.rows:,} rows",
+        {"profile": profile.model_dump(mode="json")},
     )
 
 
@@ -312,39 +327,11 @@ def cmd_deployments_update(args: argparse.Namespace, ctx: Context) -> Result:
 def cmd_predict(args: argparse.Namespace, ctx: Context) -> Result:
     """``predict DEPLOYMENT --data X``: X is a DataFrame variable (magic) or a file (CLI)."""
     ws = ctx.workspace(args)
-    data = _load_data(args, ctx, ws.resolve_path)
+    data = load_data(args.data, ctx, ws.resolve_path)
     frame = ws.deployments.predict(args.name, data)
     table = Table(frame, title=f"{len(frame)} prediction(s) from {args.name}")
     table.value = frame
     return table
-
-
-def _load_data(args: argparse.Namespace, ctx: Context, resolve: Callable[..., Any]) -> Any:
-    import pandas as pd
-
-    source = args.data
-    namespace = ctx.user_ns or {}
-    if source in namespace:
-        return namespace[source]
-    if source.lstrip().startswith(("[", "{")):
-        import json
-
-        try:
-            return json.loads(source)
-        except ValueError as exc:
-            raise InvalidInput(f"--data is not valid JSON: {exc}", field="data") from None
-    path = resolve(source)
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix == ".csv":
-        return pd.read_csv(path)
-    if path.suffix == ".json":
-        return pd.read_json(path)
-    raise InvalidInput(
-        f"--data {source!r} is neither a variable of the notebook nor a .parquet, .csv or .json "
-        "file",
-        field="data",
-    )
 
 
 def cmd_package(args: argparse.Namespace, ctx: Context) -> Result:
@@ -382,6 +369,12 @@ def add_commands(sub: Subcommands, common: CommandParser) -> None:
     )
     p.add_argument("model", metavar="MODEL")
     p.set_defaults(handler=cmd_models_show)
+    p = msub.add_parser(
+        "profile", parents=[common], help="store a version's training-data profile (for drift)"
+    )
+    p.add_argument("model", metavar="NAME:VERSION", help="NAME, NAME@ALIAS or NAME:VERSION")
+    p.add_argument("--data", required=True, help="the training frame: a variable or a file")
+    p.set_defaults(handler=cmd_models_profile)
     p = msub.add_parser("compare", parents=[common], help="metrics of versions side by side")
     p.add_argument("name", metavar="NAME")
     p.add_argument("versions", nargs="+", type=positive, metavar="VERSION")

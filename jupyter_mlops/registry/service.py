@@ -161,6 +161,35 @@ class ModelRegistry:
             )
         return ReferenceProfile.model_validate_json(path.read_text(encoding="utf-8"))
 
+    def set_profile(
+        self, ref: str | ModelRef, training_data: pd.DataFrame, version: int | None = None
+    ) -> ReferenceProfile:
+        """Profile ``training_data`` and store it as the version's reference profile, replacing
+        one it has: for versions registered without a profile, or with an older format.
+
+        Raises:
+            NotFound: no such version.
+            InvalidInput: the frame has none of the version's input columns.
+        """
+        from jupyter_mlops.lineage import profile_frame
+
+        mv = self._resolve(ref, version)
+        detail = self._detail(mv)
+        inputs = [c["name"] for c in (detail.signature or {}).get("inputs", []) if "name" in c]
+        columns = [c for c in inputs if c in training_data.columns] if inputs else None
+        if inputs and not columns:
+            raise InvalidInput(
+                f"The data has none of {mv.name} v{mv.version}'s inputs "
+                f"({', '.join(inputs)})",
+                hint="Pass the frame the version was trained on.",
+                field="data",
+            )
+        profile = profile_frame(
+            training_data, columns=columns, source=f"set for {mv.name} v{mv.version}"
+        )
+        self._write_profile(str(mv.name), int(mv.version), profile)
+        return profile
+
     def compare(self, name: str, versions: Sequence[int]) -> dict[int, dict[str, float]]:
         """Metrics of several versions of one model, by version."""
         return {v: self._run_metrics(self._resolve(name, v).run_id) for v in versions}
