@@ -44,7 +44,7 @@ from jupyter_mlops.serving.spec import ServedVersionSpec, ServerSpec
 if TYPE_CHECKING:
     import pandas as pd
 
-    from jupyter_mlops.config import ServingConfig
+    from jupyter_mlops.config import PredictionsConfig, ServingConfig
     from jupyter_mlops.registry.service import ModelRegistry
 
 HOST = LOOPBACK
@@ -70,6 +70,7 @@ class Deployments:
         registry: ModelRegistry,
         features: FeaturePlanner,
         config: ServingConfig,
+        predictions: PredictionsConfig | None = None,
     ) -> None:
         """
         Args:
@@ -78,12 +79,15 @@ class Deployments:
             registry: resolves the model references deployed.
             features: resolves the online lookup of models trained on features.
             config: the ``[serving]`` section of ``mlops.toml``.
+            predictions: the ``[predictions]`` section (segment age, compaction, retention);
+                None: its defaults.
         """
         self.root = state_dir / "deployments"
         self.predictions = state_dir / "predictions"
         self.registry = registry
         self.features = features
         self.config = config
+        self.predictions_config = predictions
         self._samples: dict[str, tuple[float, dict[str, Any]]] = {}
 
     # -- reading ----------------------------------------------------------------------------------
@@ -314,7 +318,11 @@ class Deployments:
         return served, [spec]
 
     def _spec(self, name: str, models: builtins.list[ServedVersionSpec]) -> ServerSpec:
+        from jupyter_mlops.config import PredictionsConfig
+
         config = self.config
+        log = self.predictions_config or PredictionsConfig()
+        retention = log.retention(name)
         return ServerSpec(
             deployment=name,
             models=models,
@@ -322,6 +330,10 @@ class Deployments:
             max_body_bytes=max(1024, int(config.max_body_mb * 1024 * 1024)),
             log_predictions=config.log_predictions,
             fsync_interval=config.fsync_seconds,
+            segment_seconds=log.segment_seconds,
+            compact_seconds=log.compact_seconds,
+            max_age_days=retention.max_age_days,
+            max_size_mb=retention.max_size_mb,
         )
 
     def _folder(self, name: str) -> Path:

@@ -57,6 +57,22 @@ class ServerSpec(BaseModel):
     fsync_interval: float = Field(
         default=1.0, ge=0, description="seconds between fsyncs of the prediction log (0: never)"
     )
+    segment_seconds: float | None = Field(
+        default=60.0,
+        gt=0,
+        description="a replica closes its live log segment after this long (None: when full)",
+    )
+    compact_seconds: float | None = Field(
+        default=30.0,
+        gt=0,
+        description="how often the supervisor compacts closed segments to Parquet (None: never)",
+    )
+    max_age_days: float | None = Field(
+        default=30.0, gt=0, description="compacted log files older than this are dropped"
+    )
+    max_size_mb: float | None = Field(
+        default=2048.0, gt=0, description="oldest log files are dropped while the log is larger"
+    )
 
     def write(self, path: Path) -> None:
         """Write atomically (readers never see half a spec)."""

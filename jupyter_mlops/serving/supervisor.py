@@ -9,10 +9,16 @@ SIGHUP re-reads ``deployment.json`` and moves to its spec with zero downtime: th
 of replicas starts on the same socket and must load and answer its smoke request before the old
 generation is told to stop. If the new generation fails, it is stopped and the old one keeps
 serving; ``status.json`` says why.
+
+A thread of the supervisor compacts the prediction log (:mod:`.predictions`): every
+``compact_seconds`` of the spec serving now, closed segments become Parquet files typed by the
+served versions' signatures, then retention drops the oldest files. It runs at the lowest CPU
+priority, so it takes what the replicas leave, and it never stops the supervisor.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -21,6 +27,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +42,7 @@ from jupyter_mlops.serving.records import (
     spec_file,
 )
 from jupyter_mlops.serving.schemas import ReplicaInfo, State
+from jupyter_mlops.serving.spec import ServerSpec
 
 log = logging.getLogger("jupyter_mlops.serving.supervisor")
 
@@ -53,6 +61,80 @@ class Replica:
     started: float = field(default_factory=time.time)
 
 
+class Compactor:
+    """The supervisor's thread that compacts the prediction log and applies its retention."""
+
+    def __init__(self) -> None:
+        self.spec: ServerSpec | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+
+    def use(self, spec: ServerSpec) -> None:
+        """Compact with this spec from now on (the generation serving), starting at once."""
+        from jupyter_mlops.serving.logtable import LogSchema, schema_from_model, update_schema
+
+        if not spec.prediction_log or not spec.compact_seconds:
+            self.spec = None
+            return
+        schema = LogSchema()
+        for version in spec.models:
+            schema.merge(schema_from_model(Path(version.path)))
+        try:
+            update_schema(Path(spec.prediction_log), schema)
+        except OSError as exc:
+            log.warning("cannot write the prediction log's schema: %s", exc)
+        self.spec = spec
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="log-compactor", daemon=True)
+            self._thread.start()
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        with contextlib.suppress(OSError):  # Linux: a thread's own nice value
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        while not self._stop.is_set():
+            spec = self.spec
+            if spec is not None:
+                self.run_once(spec)
+            interval = spec.compact_seconds if spec and spec.compact_seconds else 30.0
+            self._wake.wait(interval)
+            self._wake.clear()
+
+    def run_once(self, spec: ServerSpec) -> None:
+        from jupyter_mlops.serving.predictions import apply_retention, compact
+
+        folder = Path(spec.prediction_log or "")
+        try:
+            report = compact(folder)
+            if report.files or report.errors or report.set_aside:
+                log.info(
+                    "compacted %s segment(s) into %s file(s): %s rows, %s damaged line(s), "
+                    "%s value(s) nulled%s",
+                    report.segments,
+                    len(report.files),
+                    report.rows,
+                    report.damaged,
+                    report.nulled,
+                    f"; left: {report.errors}" if report.errors else "",
+                )
+            for drop in apply_retention(
+                folder, max_age_days=spec.max_age_days, max_size_mb=spec.max_size_mb
+            ):
+                log.info("retention dropped %s (%s rows, %s)", drop.file, drop.rows, drop.reason)
+            self.last_error = None
+        except Exception as exc:  # the compactor never takes the deployment down
+            log.exception("compaction failed")
+            self.last_error = f"{type(exc).__name__}: {exc}"
+
+
 class Supervisor:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -66,6 +148,16 @@ class Supervisor:
         self.crashes: list[float] = []
         self.last_error: str | None = None
         self.state: State = "starting"
+        self.compactor = Compactor()
+
+    def use_spec(self, generation: int) -> None:
+        """Point the compactor at the spec of the generation serving."""
+        try:
+            spec = ServerSpec.read(self.folder / spec_file(generation))
+        except (OSError, ValueError) as exc:
+            log.warning("no compaction: cannot read the spec of generation %s: %s", generation, exc)
+            return
+        self.compactor.use(spec)
 
     # -- status -----------------------------------------------------------------------------------
 
@@ -215,6 +307,7 @@ class Supervisor:
             return 1
         self.state = "running"
         self.write_status()
+        self.use_spec(self.generation)
         log.info("running on %s:%s", self.record.host, self.record.port)
         while not self.stopping:
             if self.reload:
@@ -224,6 +317,7 @@ class Supervisor:
             time.sleep(0.2)
         self.state = "stopping"
         self.write_status()
+        self.compactor.stop()
         self.terminate(self.replicas)
         if self.sock is not None:
             self.sock.close()
@@ -296,6 +390,7 @@ class Supervisor:
         self.state = "running"
         self.write_status()
         self.terminate(old)
+        self.use_spec(generation)
         log.info("generation %s serving", generation)
 
     def _on_stop(self, signum: int, frame: object) -> None:

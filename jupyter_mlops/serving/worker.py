@@ -130,7 +130,9 @@ def _load(spec_path: Path) -> tuple[ModelServer, PredictionLog | None]:
     prediction_log = None
     if spec.prediction_log and spec.log_predictions:
         prediction_log = PredictionLog(
-            Path(spec.prediction_log), fsync_interval=spec.fsync_interval
+            Path(spec.prediction_log),
+            fsync_interval=spec.fsync_interval,
+            segment_seconds=spec.segment_seconds,
         )
     server = ModelServer(spec, store=store, prediction_log=prediction_log)
     server.smoke()
