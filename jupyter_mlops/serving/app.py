@@ -5,7 +5,8 @@ Routes:
 - MLflow scoring protocol: ``GET /ping``, ``GET /health``, ``GET /version``, ``POST /invocations``;
 - Open Inference Protocol v2: ``GET /v2``, ``/v2/health/live``, ``/v2/health/ready``,
   ``/v2/models/{name}[/versions/{v}]``, ``.../ready``, ``POST .../infer``;
-- ``GET /metrics`` (Prometheus), ``GET /openapi.json``, ``GET /deployment``.
+- ``GET /metrics`` (Prometheus), ``GET /openapi.json``, ``GET /deployment``;
+- ``POST /feedback``: ground truth for logged predictions (see :mod:`.feedback`).
 
 When a deployment serves several versions, ``/invocations`` and ``/v2/models/{name}/infer`` pick
 one per request by the versions' traffic weights; ``/v2/models/{name}/versions/{v}/infer`` asks
@@ -21,6 +22,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from itertools import accumulate
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -317,6 +319,38 @@ class ModelServer:
             "parameters": {"entity_keys": keys, "features": model.spec.features},
         }
 
+    # -- feedback ---------------------------------------------------------------------------------
+
+    async def feedback(self, request: Request) -> Response:
+        """POST /feedback: labels or values for logged predictions, by request id and row."""
+        from starlette.concurrency import run_in_threadpool
+
+        from jupyter_mlops.errors import MlopsError
+        from jupyter_mlops.serving.feedback import parse_feedback, record_feedback
+
+        if not self.spec.prediction_log:
+            return _json({"error": "This server keeps no prediction log to give feedback on"}, 404)
+        try:
+            body = await self._body(request)
+            try:
+                payload = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                raise RequestError(f"The body is not valid JSON: {exc}") from None
+            items = parse_feedback(payload)
+            folder = Path(self.spec.prediction_log)
+            # Checking the ids may scan segments: off the event loop.
+            result = await run_in_threadpool(record_feedback, folder, items)
+        except RequestError as exc:
+            return _json({"error": exc.message}, exc.status)
+        except MlopsError as exc:
+            return _json({"error": exc.message, "field": exc.field}, exc.status)
+        except Exception as exc:  # the log's storage failed: not the client's fault
+            logger.exception("Recording feedback failed")
+            return _json(
+                {"error": f"Feedback could not be stored: {type(exc).__name__}: {exc}"}, 503
+            )
+        return _json({"accepted": result.accepted, "duplicates": result.duplicates})
+
     # -- operations -------------------------------------------------------------------------------
 
     async def metrics_endpoint(self, request: Request) -> Response:
@@ -369,6 +403,7 @@ class ModelServer:
             r("/metrics", self.metrics_endpoint),
             r("/deployment", self.deployment),
             r("/openapi.json", self.openapi),
+            r("/feedback", self.feedback, "POST"),
         ]
 
     # -- smoke test -------------------------------------------------------------------------------

@@ -105,6 +105,29 @@ class V2Error(BaseModel):
     error: str
 
 
+class FeedbackItem(BaseModel):
+    """The ground truth of one predicted row: a label (a class) or a value (a number)."""
+
+    request_id: str = Field(min_length=1, max_length=256, description="x-request-id of the answer")
+    row: int = Field(default=0, ge=0, description="the row within the request")
+    label: str | int | float | bool | None = None
+    value: float | None = None
+
+
+class FeedbackBatch(BaseModel):
+    feedback: list[FeedbackItem] = Field(min_length=1, max_length=10_000)
+
+
+class FeedbackAccepted(BaseModel):
+    accepted: int = Field(description="items stored")
+    duplicates: int = Field(description="items already stored for the same request and row")
+
+
+class FeedbackError(BaseModel):
+    error: str
+    field: str | None = None
+
+
 class Live(BaseModel):
     live: bool
 
@@ -125,6 +148,10 @@ def model_server_openapi(deployment: str, served: Sequence[LoadedVersion]) -> di
         InferenceRequest,
         InferenceResponse,
         V2Error,
+        FeedbackItem,
+        FeedbackBatch,
+        FeedbackAccepted,
+        FeedbackError,
         Live,
         Ready,
     ]
@@ -220,6 +247,14 @@ def model_server_openapi(deployment: str, served: Sequence[LoadedVersion]) -> di
                 "parameters": [names, version],
                 "requestBody": body(ref("InferenceRequest")),
                 "responses": answers("InferenceResponse", "V2Error", "400", "404", "413"),
+            }
+        },
+        "/feedback": {
+            "post": {
+                "operationId": "feedback",
+                "summary": "Ground truth for logged predictions (unknown request id: 404)",
+                "requestBody": body({"oneOf": [ref("FeedbackItem"), ref("FeedbackBatch")]}),
+                "responses": answers("FeedbackAccepted", "FeedbackError", "400", "404", "413"),
             }
         },
         "/metrics": {
