@@ -114,7 +114,8 @@ def test_reference_profile_from_training_data(workspace: Workspace) -> None:
     tenure, plan = profile.features
     assert (tenure.kind, tenure.count, tenure.null_rate) == ("numeric", 100, 0.25)
     assert tenure.quantiles is not None and tenure.quantiles[0] == 1 and tenure.quantiles[-1] == 3
-    assert sum(tenure.histogram_counts or []) == 75
+    assert (tenure.edges, tenure.cumulative, tenure.exact) == ([1, 2, 3], [25, 50, 75], True)
+    assert profile.format == 2
     assert plan.kind == "categorical" and plan.categories == {"b": 0.5, "a": 0.25, "c": 0.25}
     second = workspace.registry.register(log_model_run(workspace), "churn")
     assert not second.has_profile
