@@ -3,6 +3,7 @@ import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { experimentsPlugin } from './panels/experiments/plugin';
 import { featuresPlugin } from './panels/features/plugin';
 import { modelsPlugin } from './panels/models/plugin';
+import { monitoringPlugin } from './panels/monitoring/plugin';
 import { clientPlugin, sidebarPlugin } from './plugin';
 
 export * from './api';
@@ -13,6 +14,7 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   sidebarPlugin,
   experimentsPlugin,
   featuresPlugin,
-  modelsPlugin
+  modelsPlugin,
+  monitoringPlugin
 ];
 export default plugins;

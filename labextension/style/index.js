@@ -1,3 +1,4 @@
 import './base.css';
 import './features.css';
 import './models.css';
+import './monitoring.css';

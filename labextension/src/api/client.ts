@@ -1,8 +1,12 @@
 import { ServerConnection } from '@jupyterlab/services';
 import { JSONObject } from '@lumino/coreutils';
 
-import { encodeQuery, requestAPI } from './request';
+import { encodeQuery, QueryParams, requestAPI } from './request';
 import {
+  IAlertEvent,
+  IApiMetrics,
+  ICheckList,
+  ICheckReport,
   IComparison,
   IComparisonQuery,
   IDeploymentInfo,
@@ -10,6 +14,9 @@ import {
   IDeploymentLogs,
   IDeploymentStats,
   IDeployRequest,
+  IDriftOptions,
+  IDriftReport,
+  IEventList,
   IExperiment,
   IExperimentList,
   IFeatureSnippet,
@@ -20,17 +27,23 @@ import {
   IFeatureViewStats,
   IFeatureViewSummary,
   IFeatureViewVersions,
+  IFeedbackRequest,
+  IFeedbackResult,
   IModelList,
   IModelVersionDetail,
   IModelVersionInfo,
+  IMonitorStatusList,
+  IMonitorWindow,
   IPromoteRequest,
   IPromotion,
+  IQualityReport,
   IRegisteredModelDetail,
   IRegisteredModelInfo,
   IRegisterRequest,
   IRunDetail,
   IRunPage,
   IRunQuery,
+  ISchedulerState,
   IUpdateRequest
 } from './types';
 
@@ -274,6 +287,113 @@ export class MlopsClient {
     return body.text;
   }
 
+  /** `GET mlops/api/monitoring` — every deployment at a glance, and the scheduler. */
+  getMonitoring(): Promise<IMonitorStatusList> {
+    return this._get<IMonitorStatusList>('monitoring');
+  }
+
+  /** `GET mlops/api/monitoring/scheduler` */
+  getMonitoringScheduler(): Promise<ISchedulerState> {
+    return this._get<ISchedulerState>('monitoring/scheduler');
+  }
+
+  /** `POST mlops/api/monitoring/scheduler` — start the scheduler unless it runs. */
+  startMonitoringScheduler(): Promise<ISchedulerState> {
+    return this._send<ISchedulerState>('POST', 'monitoring/scheduler');
+  }
+
+  /**
+   * `GET mlops/api/monitoring/events` (every deployment's) or
+   * `GET mlops/api/monitoring/deployments/{name}/events` — oldest first, since `since` (ISO).
+   */
+  async listMonitoringEvents(
+    options: { deployment?: string; since?: string } = {}
+  ): Promise<IAlertEvent[]> {
+    const search = encodeQuery({ since: options.since });
+    const path =
+      options.deployment === undefined
+        ? 'monitoring/events'
+        : `${monitored(options.deployment)}/events`;
+    const body = await this._get<IEventList>(`${path}${search}`);
+    return body.events;
+  }
+
+  /** `GET mlops/api/monitoring/deployments/{name}` — one deployment at a glance. */
+  getDeploymentMonitoring(name: string): Promise<IMonitorStatusList> {
+    return this._get<IMonitorStatusList>(monitored(name));
+  }
+
+  /** `GET mlops/api/monitoring/deployments/{name}/drift` */
+  getDriftReport(
+    name: string,
+    options: IDriftOptions = {}
+  ): Promise<IDriftReport> {
+    const search = encodeQuery({
+      ...windowQuery(options),
+      version: options.version,
+      test: options.test,
+      against: options.against
+    });
+    return this._get<IDriftReport>(`${monitored(name)}/drift${search}`);
+  }
+
+  /** `GET mlops/api/monitoring/deployments/{name}/metrics` — rate, errors, latency. */
+  getApiMetrics(
+    name: string,
+    window: IMonitorWindow = {}
+  ): Promise<IApiMetrics> {
+    return this._get<IApiMetrics>(
+      `${monitored(name)}/metrics${encodeQuery(windowQuery(window))}`
+    );
+  }
+
+  /** `GET mlops/api/monitoring/deployments/{name}/quality` */
+  getQualityReport(
+    name: string,
+    window: IMonitorWindow = {}
+  ): Promise<IQualityReport> {
+    return this._get<IQualityReport>(
+      `${monitored(name)}/quality${encodeQuery(windowQuery(window))}`
+    );
+  }
+
+  /** `GET mlops/api/monitoring/deployments/{name}/checks` — the time series, oldest first. */
+  listChecks(
+    name: string,
+    options: { limit?: number } = {}
+  ): Promise<ICheckList> {
+    return this._get<ICheckList>(
+      `${monitored(name)}/checks${encodeQuery({ limit: options.limit })}`
+    );
+  }
+
+  /** `POST mlops/api/monitoring/deployments/{name}/checks` — run a check now and store it. */
+  runCheck(name: string, window: IMonitorWindow = {}): Promise<ICheckReport> {
+    return this._send<ICheckReport>(
+      'POST',
+      `${monitored(name)}/checks${encodeQuery(windowQuery(window))}`
+    );
+  }
+
+  /** `GET mlops/api/monitoring/deployments/{name}/checks/{check_id}` */
+  getCheck(name: string, checkId: string): Promise<ICheckReport> {
+    return this._get<ICheckReport>(
+      `${monitored(name)}/checks/${encodeURIComponent(checkId)}`
+    );
+  }
+
+  /** `POST mlops/api/monitoring/deployments/{name}/feedback` — ground truth by request id. */
+  sendFeedback(
+    name: string,
+    request: IFeedbackRequest
+  ): Promise<IFeedbackResult> {
+    return this._send<IFeedbackResult>(
+      'POST',
+      `${monitored(name)}/feedback`,
+      request
+    );
+  }
+
   /** `GET mlops/api/openapi.json` */
   getOpenAPI(): Promise<JSONObject> {
     return this._get<JSONObject>('openapi.json');
@@ -295,6 +415,21 @@ export class MlopsClient {
     }
     return requestAPI<T>(endPoint, init, this.serverSettings);
   }
+}
+
+/** The monitoring resource of a deployment. */
+function monitored(name: string): string {
+  return `monitoring/deployments/${encodeURIComponent(name)}`;
+}
+
+/** A window as query parameters. */
+function windowQuery(window: IMonitorWindow): QueryParams {
+  return {
+    window: window.window,
+    start: window.start,
+    end: window.end,
+    last: window.last
+  };
 }
 
 export namespace MlopsClient {

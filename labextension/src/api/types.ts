@@ -448,3 +448,275 @@ export interface IUpdateRequest {
   model: string;
   replicas?: number;
 }
+
+// ---- Monitoring (jupyter_mlops/monitoring/schemas.py, monitoring/drift/report.py) ------------
+// Times are ISO 8601 strings in UTC.
+
+/** The part of a prediction log a figure was computed on (schema `WindowSpan`). */
+export interface IWindowSpan {
+  start?: string | null;
+  end?: string | null;
+  /** The last N predicted rows, when asked that way. */
+  last?: number | null;
+  /** How the window was asked for: `1h`, a time range, `last 500`. */
+  label: string;
+}
+
+/** API figures of one served version, or of all (`version` null) (schema `VersionMetrics`). */
+export interface IVersionMetrics {
+  model: string;
+  version?: number | null;
+  requests: number;
+  rows: number;
+  errors: number;
+  /** Share of requests answered with a status >= 400. */
+  error_rate: number | null;
+  errors_by_status: Record<string, number>;
+  /** Requests per second. */
+  request_rate?: number | null;
+  latency_p50_ms?: number | null;
+  latency_p95_ms?: number | null;
+  latency_p99_ms?: number | null;
+}
+
+/** Schema `ApiMetrics`. */
+export interface IApiMetrics {
+  deployment: string;
+  window: IWindowSpan;
+  overall: IVersionMetrics;
+  versions: IVersionMetrics[];
+}
+
+/** Schema `QualityMetrics`. */
+export interface IQualityMetrics {
+  model: string;
+  version?: number | null;
+  kind: 'classifier' | 'regressor';
+  labelled: number;
+  metrics: Record<string, number | null>;
+}
+
+/** Model quality on the predictions that got ground truth (schema `QualityReport`). */
+export interface IQualityReport {
+  deployment: string;
+  window: IWindowSpan;
+  predicted: number;
+  labelled: number;
+  overall?: IQualityMetrics | null;
+  versions: IQualityMetrics[];
+  message?: string | null;
+}
+
+/** Ground truth for one predicted row (schema `FeedbackItem`). */
+export interface IFeedbackItem {
+  request_id: string;
+  row?: number;
+  label: string | number | boolean;
+}
+
+/** Schema `FeedbackRequest`. */
+export interface IFeedbackRequest {
+  feedback: IFeedbackItem[];
+}
+
+/** Schema `FeedbackResult`. */
+export interface IFeedbackResult {
+  accepted: number;
+  duplicates: number;
+}
+
+/** Schema `StaleView`. */
+export interface IStaleView {
+  view: string;
+  version?: number | null;
+  stale: boolean;
+  last_event?: string | null;
+  ttl_seconds?: number | null;
+}
+
+/** What an alert is about (schema `AlertKind`). */
+export type AlertKind =
+  | 'drift_share'
+  | 'feature_drift'
+  | 'error_rate'
+  | 'latency'
+  | 'quality'
+  | 'stale_features';
+
+/** A threshold crossed (`firing`) or back within it (`resolved`) (schema `AlertEvent`). */
+export interface IAlertEvent {
+  id: string;
+  deployment: string;
+  time: string;
+  kind: AlertKind;
+  state: 'firing' | 'resolved';
+  /** The feature, metric or view concerned. */
+  subject: string;
+  value?: number | null;
+  threshold?: number | null;
+  message: string;
+  window: IWindowSpan;
+  /** The check whose report holds the evidence. */
+  report_id: string;
+  /** POSTed to the webhook (null: no webhook configured). */
+  delivered?: boolean | null;
+  delivery_error?: string | null;
+}
+
+/** Schema `EventList`. */
+export interface IEventList {
+  events: IAlertEvent[];
+}
+
+/** One point of a deployment's monitoring time series (schema `CheckSummary`). */
+export interface ICheckSummary {
+  id: string;
+  deployment: string;
+  time: string;
+  window: IWindowSpan;
+  rows: number;
+  drift_share?: number | null;
+  drifted: string[];
+  requests: number;
+  error_rate?: number | null;
+  latency_p95_ms?: number | null;
+  quality: Record<string, number | null>;
+  stale_views: string[];
+  /** Alerts firing after the check. */
+  firing: string[];
+}
+
+/** Everything one check found (schema `CheckReport`). */
+export interface ICheckReport {
+  summary: ICheckSummary;
+  metrics: IApiMetrics;
+  drift?: IDriftReport | null;
+  quality?: IQualityReport | null;
+  freshness: IStaleView[];
+  /** The events this check raised or resolved. */
+  events: IAlertEvent[];
+  message?: string | null;
+}
+
+/** A deployment's checks, oldest first (schema `CheckList`). */
+export interface ICheckList {
+  deployment: string;
+  checks: ICheckSummary[];
+}
+
+/** How a deployment is doing, from its latest check (schema `MonitorStatus`). */
+export interface IMonitorStatus {
+  deployment: string;
+  /** The deployment's state (running, stopped, ...). */
+  state: string;
+  /** `name:version` served. */
+  serving: string[];
+  request_rate?: number | null;
+  error_rate?: number | null;
+  latency_p95_ms?: number | null;
+  drift_share?: number | null;
+  drifted: string[];
+  /** Alerts firing now. */
+  firing: string[];
+  last_check?: string | null;
+  interval_seconds: number;
+  window: string;
+}
+
+/** Schema `MonitorStatusList`. */
+export interface IMonitorStatusList {
+  deployments: IMonitorStatus[];
+  scheduler: ISchedulerState;
+}
+
+/** The workspace's process that runs the scheduled checks (schema `SchedulerState`). */
+export interface ISchedulerState {
+  running: boolean;
+  pid?: number | null;
+  started?: string | null;
+  heartbeat?: string | null;
+  error?: string | null;
+}
+
+/** One test of one feature (schema `DriftCheck`). */
+export interface IDriftCheck {
+  test: string;
+  statistic: number | null;
+  p_value?: number | null;
+  threshold: number;
+  drifted: boolean;
+}
+
+/** Reference vs current: the share of all rows in each bin (schema `DriftChart`). */
+export interface IDriftChart {
+  bins: string[];
+  reference: number[];
+  current: number[];
+  /** Numeric features: the bins' edges (the first and last bins are open). */
+  edges?: number[] | null;
+}
+
+/** Schema `FeatureStatus`. */
+export type FeatureDriftStatus =
+  'ok' | 'drifted' | 'missing_in_current' | 'missing_in_reference' | 'no_data';
+
+/** The drift of one feature: its main test, other checks and verdict (schema `FeatureDrift`). */
+export interface IFeatureDrift {
+  feature: string;
+  kind?: 'numeric' | 'categorical' | null;
+  status: FeatureDriftStatus;
+  test?: string | null;
+  statistic?: number | null;
+  p_value?: number | null;
+  threshold?: number | null;
+  drifted: boolean;
+  /** The checks that fired. */
+  drifted_by: string[];
+  reference_rows: number;
+  current_rows: number;
+  missing_rate_reference?: number | null;
+  missing_rate_current?: number | null;
+  infinite_count: number;
+  infinite_count_reference: number;
+  checks: IDriftCheck[];
+  chart?: IDriftChart | null;
+  message?: string | null;
+}
+
+/** Drift of a window against a reference, feature by feature (schema `DriftReport`). */
+export interface IDriftReport {
+  status: 'ok' | 'drifted' | 'no_data';
+  message?: string | null;
+  reference_source: string;
+  reference_rows: number;
+  current_rows: number;
+  /** Family-wise alpha of the p-value checks. */
+  alpha: number;
+  /** The threshold of each p-value check (alpha / k). */
+  check_alpha: number;
+  /** Share of tested features that drifted; null if none was tested. */
+  drift_share?: number | null;
+  drifted: string[];
+  features: IFeatureDrift[];
+}
+
+/**
+ * Which window of the prediction log: a duration ending now (`1h`), a time range, or the last N
+ * predicted rows; nothing: the deployment's configured window.
+ */
+export interface IMonitorWindow {
+  window?: string;
+  start?: string;
+  end?: string;
+  last?: number;
+}
+
+/** A drift report's options: the window, and what to compare it with. */
+export interface IDriftOptions extends IMonitorWindow {
+  /** The served version whose reference to use (default: the main one). */
+  version?: number;
+  /** One drift test for every feature. */
+  test?: string;
+  /** Compare with the window of this duration just before, not the training profile. */
+  against?: string;
+}
