@@ -19,7 +19,7 @@ import pytest
 from tests.helpers import Fetch, get_json
 
 # Interfaces with no schema of their own on the server: the client turns them into query strings.
-CLIENT_ONLY = frozenset({"IRunQuery", "IComparisonQuery"})
+CLIENT_ONLY = frozenset({"IRunQuery", "IComparisonQuery", "IMonitorWindow", "IDriftOptions"})
 
 _INTERFACE = re.compile(
     r"(?:/\*\*(?P<doc>(?:(?!\*/).)*)\*/\s*)?"
@@ -193,3 +193,39 @@ async def test_interfaces_have_the_properties_of_their_schema(
                 f"{sorted(expected - actual)}, not in the schema {sorted(actual - expected)}"
             )
     assert not mismatches, "\n".join(mismatches)
+
+
+def _referenced(schemas: dict[str, Any], node: Any, found: set[str]) -> None:
+    """Collect the names of the schemas `node` refers to, and theirs in turn."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            name = ref.rsplit("/", 1)[1]
+            if name not in found:
+                found.add(name)
+                _referenced(schemas, schemas.get(name, {}), found)
+        for value in node.values():
+            _referenced(schemas, value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _referenced(schemas, value, found)
+
+
+async def test_every_monitoring_schema_has_an_interface(
+    jp_fetch: Fetch, ts_interfaces: dict[str, TsInterface]
+) -> None:
+    """The Monitoring section reads every monitoring resource: each schema its paths send or
+    take, and the schemas those contain, is mirrored by an interface of types.ts."""
+    doc = await get_json(jp_fetch, "openapi.json")
+    schemas: dict[str, Any] = doc["components"]["schemas"]
+    monitoring = {
+        path: item
+        for path, item in doc["paths"].items()
+        if "/monitoring" in path.split("api", 1)[-1]
+    }
+    assert monitoring, "the OpenAPI document has no monitoring path"
+    used: set[str] = set()
+    _referenced(schemas, monitoring, used)
+    mirrored = {i.schema for i in ts_interfaces.values()}
+    missing = sorted(used - mirrored - {"ErrorBody", "ErrorDetail"})
+    assert not missing, f"monitoring schemas with no interface in types.ts: {missing}"
