@@ -52,6 +52,7 @@ from jupyter_mlops.serving.predlog import (
     DONE_SUFFIX,
     OPEN_SUFFIX,
     ReadReport,
+    is_segment,
     parse_segment,
     read_segment,
     segment_paths,
@@ -287,7 +288,9 @@ def compact(folder: Path, *, schema: LogSchema | None = None) -> CompactionRepor
     with _compaction_lock(folder):
         known = read_schema(folder)
         done = {f.segment: f for f in compacted_files(folder)}
-        segments = sorted(folder.glob(f"*{DONE_SUFFIX}"), key=lambda p: p.name)
+        segments = sorted(
+            (p for p in folder.glob(f"*{DONE_SUFFIX}") if is_segment(p)), key=lambda p: p.name
+        )
         con: sqlite3.Connection | None = None
         try:
             for segment in segments:
@@ -595,7 +598,8 @@ def _window_sql(
     """The window's rows as SQL (Parquet files and pending segments, filtered on time), the
     columns asked, and the query's parameters."""
     con.register("_pending", window.pending)
-    available = set(window.pending.schema.names)
+    with_pending = bool(window.pending.num_rows) or not window.files
+    available = set(window.pending.schema.names) if with_pending else set()
     if window.files:
         described = con.execute(
             "DESCRIBE SELECT * FROM read_parquet(?, union_by_name = true)", [window.files]
@@ -629,7 +633,7 @@ def _window_sql(
     if window.files:
         parts.append(f"SELECT * FROM read_parquet(?, union_by_name = true){clause}")
         params += [window.files, *bounds]
-    if window.pending.num_rows or not parts:
+    if with_pending:
         parts.append(f"SELECT * FROM _pending{clause}")
         params += bounds
     return " UNION ALL BY NAME ".join(parts), names, params

@@ -27,6 +27,7 @@ import logging
 import mmap
 import os
 import re
+import secrets
 import stat
 import threading
 import time
@@ -156,7 +157,11 @@ class PredictionLog:
 
     def _open_segment(self, size: int) -> None:
         self._seq += 1
-        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{self._seq:06d}{OPEN_SUFFIX}"
+        # The random part keeps names unique across logs of one process and a reused pid: a
+        # compacted segment's Parquet file is found by this name.
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        unique = secrets.token_hex(3)
+        name = f"{stamp}-{os.getpid()}-{self._seq:06d}-{unique}{OPEN_SUFFIX}"
         path = self.folder / name
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         os.ftruncate(fd, size)
@@ -224,7 +229,7 @@ def recover_folder(folder: Path) -> Recovery:
     file, unreadable) is left alone, logged and named in the result, never raised."""
     done = Recovery()
     for path in sorted(folder.glob(f"*{OPEN_SUFFIX}")):
-        if _alive(_pid_of(path)):
+        if not is_segment(path) or _alive(_pid_of(path)):
             continue
         try:
             mode = path.lstat().st_mode
@@ -327,7 +332,15 @@ def segment_paths(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     paths = [*folder.glob(f"*{DONE_SUFFIX}"), *folder.glob(f"*{OPEN_SUFFIX}")]
-    return sorted((p for p in paths if p.is_file()), key=lambda p: p.name)
+    return sorted((p for p in paths if is_segment(p) and p.is_file()), key=lambda p: p.name)
+
+
+_SEGMENT = re.compile(r"^\d{8}T\d{6}-\d+-")
+
+
+def is_segment(path: Path) -> bool:
+    """Whether a file of the folder is a segment by its name (not ``retention.jsonl``)."""
+    return bool(_SEGMENT.match(path.name))
 
 
 def read_segment(path: Path, report: ReadReport | None = None) -> list[dict[str, Any]]:
