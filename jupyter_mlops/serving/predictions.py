@@ -67,9 +67,9 @@ INDEX_FILE = "log.sqlite"
 RETENTION_FILE = "retention.jsonl"
 DAMAGED_SUFFIX = ".jsonl.damaged"
 _STAMP = "%Y%m%dT%H%M%S"
-# The start of a logged record up to its row count (orjson writes the keys in this order, and
-# an unescaped '"rows":' cannot occur inside a JSON string before it).
-_RECORD_HEAD = re.compile(rb'(?:^|(?<=[\n\x00]))\{"id":("(?:[^"\\\n]|\\.)*"),[^\n]*?"rows":(\d+)')
+# A logged record from its id up to its row count (orjson writes the keys in this order, and an
+# unescaped '"rows":' cannot occur inside a JSON string before it).
+_RECORD_HEAD = re.compile(rb'\{"id":("(?:[^"\\\n]|\\.)*"),[^\n]*?"rows":(\d+)')
 _PARQUET = re.compile(r"^(\d{8}T\d{12}Z)_(\d{8}T\d{12}Z)_(.+)\.parquet$")
 
 
@@ -175,6 +175,33 @@ def _index(con: sqlite3.Connection, table: pa.Table, file: str) -> None:
         raise
 
 
+def _record_heads(data: bytes) -> Iterator[tuple[bytes, int]]:
+    """(JSON-encoded id, row count) of each record of a segment's bytes, without parsing them."""
+    at = data.find(b'{"id":')
+    while at >= 0:
+        if at == 0 or data[at - 1] in (0x0A, 0x00):  # a record starts a line (or follows NULs)
+            match = _RECORD_HEAD.match(data, at)
+            if match is not None:
+                yield match.group(1), max(int(match.group(2)), 1)
+        at = data.find(b'{"id":', at + 1)
+
+
+def _find_head(data: bytes, head: bytes) -> Iterator[tuple[bytes, int]]:
+    """The first record of one JSON-encoded id in a segment's bytes (at most one hit)."""
+    needle = b'{"id":' + head + b","
+    at = data.find(needle)
+    while at >= 0:
+        if at == 0 or data[at - 1] in (0x0A, 0x00):
+            match = _RECORD_HEAD.match(data, at)
+            if match is not None:
+                yield match.group(1), max(int(match.group(2)), 1)
+                return
+        at = data.find(needle, at + 1)
+
+
+_FEW = 16
+
+
 def find_requests(folder: Path, request_ids: Sequence[str]) -> dict[str, int]:
     """Which of these request ids the log holds (compacted or not), with their row counts.
 
@@ -191,10 +218,18 @@ def find_requests(folder: Path, request_ids: Sequence[str]) -> dict[str, int]:
             data = path.read_bytes()
         except OSError:
             continue
-        for match in _RECORD_HEAD.finditer(data):
-            rid = encoded.get(match.group(1))
+        data = data.rstrip(b"\0")  # the unwritten tail of an open segment
+        unseen = [head for head, rid in encoded.items() if rid not in found]
+        if len(unseen) <= _FEW:  # a few ids: the bytes are searched for each one
+            heads: Iterator[tuple[bytes, int]] = (
+                hit for head in unseen for hit in _find_head(data, head)
+            )
+        else:  # many: each record's id is looked at once
+            heads = _record_heads(data)
+        for head, rows in heads:
+            rid = encoded.get(head)
             if rid is not None and rid not in found:
-                found[rid] = max(int(match.group(2)), 1)
+                found[rid] = rows
     missing = [rid for rid in wanted if rid not in found]
     if missing and (folder / INDEX_FILE).exists():
         con = open_index(folder)
