@@ -1,0 +1,80 @@
+"""Handler of ``dashboard DEPLOYMENT``: a deployment's monitoring dashboard, served by Voila.
+
+In a terminal it runs until Ctrl-C; in a notebook (``%mlops dashboard churn``) it starts Voila in
+the background and returns the URL. The dashboard itself is
+:mod:`jupyter_mlops.dashboards.monitoring`; starting Voila is
+:mod:`jupyter_mlops.dashboards.serve`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import webbrowser
+from typing import TYPE_CHECKING
+
+from jupyter_mlops.commands.args import CommandParser, Subcommands, positive
+from jupyter_mlops.commands.results import Message, Result
+from jupyter_mlops.errors import BackendUnavailable
+
+if TYPE_CHECKING:
+    from jupyter_mlops.commands.context import Context
+
+
+def cmd_dashboard(args: argparse.Namespace, ctx: Context) -> Result:
+    """``dashboard DEPLOYMENT [--port P] [--no-browser] [--no-preheat]``."""
+    from jupyter_mlops.dashboards.serve import start_dashboard
+    from jupyter_mlops.process import free_port
+
+    ws = ctx.workspace(args)
+    info = ws.deployments.get(args.deployment)  # NotFound naming it, with close names
+    port = args.port or free_port()
+    server = start_dashboard(ws.root, info.name, port=port, preheat=args.preheat)
+    data = {"url": server.url, "pid": server.pid, "deployment": info.name}
+    if args.browser and not ctx.rich:
+        webbrowser.open(server.url)
+    if ctx.rich:
+        return Message(
+            f"Monitoring dashboard of {info.name}: {server.url} (Voila, pid {server.pid}; "
+            f"log {server.log_path})",
+            data,
+        )
+    sys.stderr.write(
+        f"Monitoring dashboard of {info.name} on {server.url}\n"
+        f"(Voila, pid {server.pid}, log {server.log_path}). Press Ctrl-C to stop it.\n"
+    )
+    sys.stderr.flush()
+    try:
+        code = server.process.wait()
+    except KeyboardInterrupt:
+        return Message(f"Stopped the dashboard of {info.name}.", data)
+    finally:
+        server.stop()
+    raise BackendUnavailable(
+        f"Voila stopped on its own (exit code {code}).",
+        hint=f"See its log in {server.log_path}.",
+    )
+
+
+def add_commands(sub: Subcommands, common: CommandParser) -> None:
+    """``dashboard``."""
+    p = sub.add_parser(
+        "dashboard",
+        parents=[common],
+        help="serve a deployment's monitoring dashboard (Voila) on 127.0.0.1",
+    )
+    p.add_argument("deployment", metavar="DEPLOYMENT")
+    p.add_argument("--port", type=positive, help="port (default: a free one)")
+    p.add_argument(
+        "--no-browser",
+        dest="browser",
+        action="store_false",
+        help="do not open the dashboard in a web browser",
+    )
+    p.add_argument(
+        "--preheat",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep a kernel ready with the dashboard's imports done (default: on)",
+    )
+    p.set_defaults(handler=cmd_dashboard)
