@@ -39,6 +39,12 @@ d. ours only: a model trained on 10 features of two feature views (5 + 5 float f
    (``{"dataframe_records": [{"customer_id": K}]}``, K cycling over 1,000 random keys): p50 at 1
    connection.
 
+``--logging off,on,compact`` measures ours three times per round instead of once: prediction
+logging off (``[serving] log_predictions = false``), on with compaction idle (the default run's
+setting: its figures are labelled ``ours``), and on with the supervisor compacting every 5 s
+(``[predictions] segment_seconds = compact_seconds = 5``), so the cost of logging and of
+compaction is read against the same run's logging-off figures.
+
 Server CPU per request (all processes of the server, from /proc) and wrk's own CPU are recorded
 with each figure: on 2 cores wrk competes with the server. Results go to
 ``benchmarks/results/serving.json`` with the machine, versions, date and command; a table is
@@ -420,11 +426,37 @@ def build_feature_model(ws: Any, log: Any) -> dict[str, Any]:
 # -- the servers ----------------------------------------------------------------------------------
 
 
+LOG_MODES = {"off": "ours-log-off", "on": "ours", "compact": "ours-compact"}
+
+
+def deployments_for(ws: Any, mode: str) -> Any:
+    """The workspace's deployments with the prediction log off, on (compaction idle), or on and
+    compacted every 5 s."""
+    from jupyter_mlops.config import PredictionsConfig
+    from jupyter_mlops.serving.deployments import Deployments
+
+    serving = ws.config.serving.model_copy(update={"log_predictions": mode != "off"})
+    if mode == "compact":
+        predictions = PredictionsConfig(segment_seconds=5, compact_seconds=5)
+    else:  # closed segments are compacted only after the run
+        predictions = PredictionsConfig(segment_seconds=3600, compact_seconds=1e9)
+    return Deployments(
+        ws.state_dir,
+        registry=ws.registry,
+        features=ws.features,
+        config=serving,
+        predictions=predictions,
+    )
+
+
 class Ours:
     label = "ours"
 
-    def __init__(self, ws: Any, model: str, name: str, replicas: int) -> None:
+    def __init__(
+        self, ws: Any, model: str, name: str, replicas: int, deployments: Any = None
+    ) -> None:
         self.ws, self.model, self.name, self.replicas = ws, model, name, replicas
+        self.deployments = deployments if deployments is not None else ws.deployments
         self.url = ""
         self.started = False
         self.describe = (
@@ -434,29 +466,33 @@ class Ours:
 
     def start(self) -> None:
         self.started = True
-        info = self.ws.deployments.deploy(self.model, name=self.name, replicas=self.replicas)
+        info = self.deployments.deploy(self.model, name=self.name, replicas=self.replicas)
         self.url = info.url
         wait_http(f"{self.url}/ping", None, Path(info.folder) / "logs" / "supervisor.log", 60)
 
     def pids(self) -> list[int]:
-        folder = Path(self.ws.deployments.get(self.name).folder)
+        folder = Path(self.deployments.get(self.name).folder)
         status = json.loads((folder / "status.json").read_text())
         return process_tree([int(status["pid"])])
 
     def replica_pids(self) -> list[int]:
-        info = self.ws.deployments.get(self.name)
+        info = self.deployments.get(self.name)
         return [r.pid for r in info.replica_processes]
 
     def stop(self) -> None:
         if self.started:
             self.started = False
-            info = self.ws.deployments.stop(self.name)
+            info = self.deployments.stop(self.name)
             folder = self.ws.state_dir / "predictions" / self.name
+            parquet = list(folder.glob("*.parquet"))
             self.after_stop = {
                 "state": info.state,
-                "segments_closed": len(list(folder.glob("*.jsonl"))),
-                "segments_left_open": len(list(folder.glob("*.jsonl.open"))),
-                "log_bytes": sum(p.stat().st_size for p in folder.glob("*.jsonl*")),
+                "segments_closed": len(list(folder.glob("2*.jsonl"))),
+                "segments_left_open": len(list(folder.glob("2*.jsonl.open"))),
+                "log_bytes": sum(p.stat().st_size for p in folder.glob("2*.jsonl*")),
+                "parquet_files": len(parquet),
+                "parquet_bytes": sum(p.stat().st_size for p in parquet),
+                "parquet_rows": parquet_rows(parquet),
             }
 
     def endpoints(self) -> dict[str, str]:
@@ -464,6 +500,12 @@ class Ours:
             "v2": f"{self.url}/v2/models/{self.model.split(':')[0]}/infer",
             "split": f"{self.url}/invocations",
         }
+
+
+def parquet_rows(paths: list[Path]) -> int:
+    import pyarrow.parquet as pq
+
+    return sum(pq.read_metadata(p).num_rows for p in paths)
 
 
 class Subprocess:
@@ -789,6 +831,25 @@ def judge(summary: dict[str, Any]) -> list[dict[str, Any]]:
             "<= 1.2",
             [v <= TARGETS["lookup1_p50_ms"] for v in lookup],
         )
+    off = summary.get("ours-log-off", {})
+    for label in ("ours", "ours-compact"):
+        mine = summary.get(label, {})
+        for figure, metric in (
+            ("single16_v2", "rps"),
+            ("single16_split", "rps"),
+            ("batch_v2", "rows_per_s"),
+            ("batch_split", "rows_per_s"),
+        ):
+            base = off.get(figure, {}).get(metric, [])
+            got = mine.get(figure, {}).get(metric, [])
+            if base and got:
+                ratios = [round(g / b, 3) if b else 0.0 for g, b in zip(got, base, strict=True)]
+                add(
+                    f"{label} / logging off, {figure} {metric}",
+                    ratios,
+                    ">= 0.90",
+                    [r >= 0.9 for r in ratios],
+                )
     return rows
 
 
@@ -814,7 +875,9 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk figure")
-    parser.add_argument("--rounds", type=int, default=2, help="times every server is measured")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="times every server is measured (0: none)"
+    )
     parser.add_argument("--connections", type=int, default=16, help="connections of figure a")
     parser.add_argument(
         "--batch-connections", type=int, default=4, help="connections of the 1,000-row batch figure"
@@ -834,9 +897,24 @@ def main(argv: list[str] | None = None) -> int:
         default="0,2",
         help="MLServer parallel_workers settings to measure (comma-separated)",
     )
+    parser.add_argument(
+        "--logging",
+        default="on",
+        help="prediction-log settings ours is measured with (comma-separated): off, on "
+        "(compaction idle), compact (compacted every 5 s while measured)",
+    )
+    parser.add_argument(
+        "--window-read",
+        action="store_true",
+        help="also time reading 1M logged rows back (compaction, read_window); with --rounds 0 "
+        "nothing else",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary workspace")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON")
     args = parser.parse_args(argv)
+    unknown = {m.strip() for m in args.logging.split(",")} - set(LOG_MODES)
+    if unknown:
+        parser.error(f"--logging takes {', '.join(LOG_MODES)}; not {', '.join(sorted(unknown))}")
 
     started = time.time()
 
@@ -881,6 +959,7 @@ def main(argv: list[str] | None = None) -> int:
             "split": {"single": split_body(single), "batch": split_body(batch)},
         }
         reference = in_process_reference(clf, single, batch)
+        window = time_window_read(work / "window-log", log) if args.window_read else None
         log(
             f"in-process predict: 1 row p50 {reference['predict_1_row_p50_ms']:.3f} ms, "
             f"1,000 rows p50 {reference['predict_1000_rows_p50_ms']:.2f} ms"
@@ -889,7 +968,17 @@ def main(argv: list[str] | None = None) -> int:
         def make_servers() -> list[Any]:
             # A new deployment name each round: a fresh prediction-log folder (see the README on
             # segments left open after a stop).
-            made: list[Any] = [Ours(ws, "churn:1", f"bench-churn-r{rnd}", args.workers)]
+            made: list[Any] = []
+            for mode in [m.strip() for m in args.logging.split(",") if m.strip()]:
+                ours = Ours(
+                    ws,
+                    "churn:1",
+                    f"bench-churn-{mode}-r{rnd}",
+                    args.workers,
+                    deployments_for(ws, mode),
+                )
+                ours.label = LOG_MODES[mode]
+                made.append(ours)
             if not args.skip_mlflow:
                 made.append(mlflow_server(model_dir, work, args.workers))
             if not args.skip_mlserver:
@@ -973,6 +1062,7 @@ def main(argv: list[str] | None = None) -> int:
                 "model) before timing",
             },
             "reference": reference,
+            "window_read": window,
             "targets": targets,
             "summary": summary,
             "rounds": rounds,
@@ -1045,6 +1135,75 @@ def in_process_reference(clf: Any, single: np.ndarray, batch: np.ndarray) -> dic
         "predict_1_row_p50_ms": round(p50(lambda: clf.predict(single), 2000), 4),
         "predict_1000_rows_p50_ms": round(p50(lambda: clf.predict(batch), 200), 3),
     }
+
+
+def time_window_read(folder: Path, log: Any) -> dict[str, Any]:
+    """The prediction log read back: 1,000 requests of 1,000 rows x 10 float inputs (1M
+    predicted rows) appended through the replicas' PredictionLog, compacted, then windows read
+    with read_window (best of 5 each)."""
+    from jupyter_mlops.serving.logtable import LogSchema, update_schema
+    from jupyter_mlops.serving.predictions import compact, query_window, read_window
+    from jupyter_mlops.serving.predlog import PredictionLog
+
+    rng = np.random.default_rng(2)
+    update_schema(
+        folder,
+        LogSchema({**{f"input.{c}": "float64" for c in COLUMNS}, "output": "float64"}),
+    )
+    plog = PredictionLog(folder, fsync_interval=0)
+    t0 = time.perf_counter()
+    start = time.time()
+    for i in range(1000):
+        x = rng.normal(size=(BATCH, N_FEATURES))
+        plog.append(
+            {
+                "id": f"req-{i:05d}",
+                "time": start + i * 0.01,
+                "deployment": "bench",
+                "model": "churn",
+                "version": 1,
+                "protocol": "v2",
+                "status": 200,
+                "latency_ms": 2.0,
+                "rows": BATCH,
+                "inputs": {"columns": COLUMNS, "data": x},
+                "outputs": (x[:, 0] > 0).astype(np.float64),
+            }
+        )
+    plog.close()
+    appended = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    report = compact(folder)
+    compacted = time.perf_counter() - t0
+
+    def best(fn: Any) -> tuple[float, int]:
+        times, rows = [], 0
+        for _ in range(5):
+            t = time.perf_counter()
+            rows = fn().num_rows
+            times.append(time.perf_counter() - t)
+        return round(min(times), 3), rows
+
+    figures = {
+        "all_columns": best(lambda: read_window(folder)),
+        "three_columns": best(lambda: read_window(folder, columns=["time", "input.f0", "output"])),
+        "half_window": best(lambda: read_window(folder, start=start + 5.0)),
+        "last_10000": best(lambda: read_window(folder, last=10_000)),
+        "sql_aggregate": best(
+            lambda: query_window(folder, "SELECT avg(output) AS a, count(*) AS n FROM predictions")
+        ),
+    }
+    out = {
+        "rows": report.rows,
+        "parquet_files": len(report.files),
+        "parquet_mb": round(sum(p.stat().st_size for p in folder.glob("*.parquet")) / 1e6, 1),
+        "append_s": round(appended, 2),
+        "compact_s": round(compacted, 2),
+        "read_s": {k: v[0] for k, v in figures.items()},
+        "read_rows": {k: v[1] for k, v in figures.items()},
+    }
+    log(f"window read of the prediction log: {out}")
+    return out
 
 
 def now_iso() -> str:
