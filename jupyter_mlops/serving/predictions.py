@@ -609,19 +609,25 @@ def _select(folder: Path, start: Moment | None, end: Moment | None, last: int | 
     pending = records_to_table(records, schema)[0] if records else empty_table(schema)
     files = [f for f in compacted_files(folder) if f.segment not in read]
     if last is not None:
-        chosen: list[CompactedFile] = []
-        have = pending.num_rows
-        for f in reversed(files):  # newest last record first
+        # Sources newest first (by their last row) until they hold `last` rows; the N-th newest
+        # row is then no older than the oldest first row among them, so any file ending before
+        # that cannot hold one of the last N.
+        sources: list[tuple[int, int, Path | None]] = []  # (last, first, file or pending)
+        if pending.num_rows:
+            micros = pending["time"].cast(pa.int64())
+            sources.append((pa.compute.max(micros).as_py(), pa.compute.min(micros).as_py(), None))
+        sources += [(f.last, f.first, f.path) for f in files]
+        have = 0
+        floor: int | None = None
+        for _, begin, path in sorted(sources, key=lambda s: (s[0], s[1]), reverse=True):
             if have >= last:
                 break
             try:
-                have += pq.read_metadata(f.path).num_rows
+                have += pending.num_rows if path is None else pq.read_metadata(path).num_rows
             except OSError:
                 continue
-            chosen.append(f)
-        if chosen:
-            floor = min(f.first for f in chosen)
-            chosen = [f for f in files if f.last >= floor]
+            floor = begin if floor is None else min(floor, begin)
+        chosen = [f for f in files if floor is None or f.last >= floor]
         return _Window([str(f.path) for f in chosen], pending, None, None, report, schema)
     chosen = [f for f in files if (lo is None or f.last >= lo) and (hi is None or f.first <= hi)]
     return _Window([str(f.path) for f in chosen], pending, lo, hi, report, schema)

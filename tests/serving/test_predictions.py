@@ -329,3 +329,16 @@ def test_a_deployment_compacts_in_its_supervisor(models_workspace: Workspace) ->
     finally:
         deployments.stop("compacting")
     assert time.time() > 0
+
+
+def test_the_last_rows_come_from_newer_files_than_a_quiet_replicas_segment(folder: Path) -> None:
+    write(folder, [request(i) for i in range(100, 110)], segment_bytes=1 << 20)
+    compact(folder)
+    log = PredictionLog(folder, fsync_interval=0)  # a quiet replica: old records, still open
+    for i in range(5):
+        log.append(request(i))
+    try:
+        ids = read_window(folder, last=4)["request_id"].to_pylist()
+        assert ids == ["r108", "r108", "r109", "r109"]
+    finally:
+        log.close()
