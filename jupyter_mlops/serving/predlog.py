@@ -10,9 +10,9 @@ page cache the moment they are copied: a replica killed with ``kill -9`` loses n
 acknowledged. A background thread ``msync``s the mapping every ``fsync_interval`` seconds (1 s by
 default), which bounds what a crash of the *machine* can lose to that interval. A full segment is
 closed (trimmed to its records, ``msync``ed, renamed from ``.jsonl.open`` to ``.jsonl``) and a new
-one mapped. A segment is also closed once it is ``segment_seconds`` old (checked against a
-monotonic deadline on append, and by the background thread when the log is idle), so that a
-quiet log still reaches the compactor (:mod:`.predictions`). On a clean shutdown the open
+one mapped. A segment is also closed once it is ``segment_seconds`` old, by the background
+thread (so the request path only ever checks the free space), so that a quiet log still reaches
+the compactor (:mod:`.predictions`). On a clean shutdown the open
 segment is closed the same way; after a crash the next replica that starts in the folder closes
 the orphan (the bytes after the last record are zeros).
 
@@ -72,11 +72,10 @@ class PredictionLog:
         folder.mkdir(parents=True, exist_ok=True)
         self.recovery = recover_folder(folder)
         # _lock: the mapping against msync/close; _append_lock: appends against a rotation by
-        # the background thread (uncontended on the request path, so it costs a few ns).
+        # the background thread (uncontended on the request path: a few tens of ns).
         self._lock = threading.Lock()
         self._append_lock = threading.Lock()
         self._deadline = float("inf")
-        self._last_append = 0.0
         self._seq = 0
         self._mm: mmap.mmap | None = None
         self._fd = -1
@@ -102,8 +101,7 @@ class PredictionLog:
         line = orjson.dumps(record, option=_DUMP)
         n = len(line)
         with self._append_lock:
-            now = time.monotonic()
-            if self._mm is None or self._pos + n > self._size or now >= self._deadline:
+            if self._mm is None or self._pos + n > self._size:
                 with self._lock:
                     self._close_segment()
                     self._open_segment(max(self.segment_bytes, n))
@@ -112,7 +110,6 @@ class PredictionLog:
             self._mm[pos : pos + n] = line
             self._pos = pos + n
             self._dirty = True
-            self._last_append = now
             self.records += 1
 
     def flush(self) -> None:
@@ -134,11 +131,13 @@ class PredictionLog:
     def rotate_if_due(self) -> bool:
         """Close the live segment if it is older than ``segment_seconds``; True if it did.
 
-        The background thread calls this so that an idle log's last records reach the compactor;
-        a busy log rotates on append. The next append opens a new segment.
+        The background thread calls this, not ``append``: the mapping is msynced first, while
+        appends go on, so the close that holds them back has almost nothing left to write. The
+        next append opens a new segment.
         """
         if self._mm is None or time.monotonic() < self._deadline:
             return False
+        self.flush()
         with self._append_lock, self._lock:
             if self._mm is None or time.monotonic() < self._deadline:
                 return False
