@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.config import CONFIG_FILE, DEFAULT_TOML, STATE_DIR, MlopsConfig, load_config
 from jupyter_mlops.errors import InvalidInput, WorkspaceNotFound
@@ -23,12 +23,16 @@ from jupyter_mlops.paths import inside
 if TYPE_CHECKING:
     from jupyter_mlops.features.schemas import FeatureUsage
     from jupyter_mlops.features.service import FeatureStore
+    from jupyter_mlops.monitoring.service import Monitoring
     from jupyter_mlops.registry.service import ModelRegistry
     from jupyter_mlops.serving.deployments import Deployments
+    from jupyter_mlops.serving.schemas import DeploymentInfo
     from jupyter_mlops.tracking.backend import MlflowBackend
     from jupyter_mlops.tracking.service import TrackingService
 
 ENV_VAR = "MLOPS_WORKSPACE"
+#: The module that runs the workspace's scheduler process (a face: it opens the workspace).
+SCHEDULER_MODULE = "jupyter_mlops.commands.scheduler"
 
 
 class Workspace:
@@ -183,6 +187,27 @@ class Workspace:
             features=self.features,
             config=self.config.serving,
         )
+
+    @cached_property
+    def monitoring(self) -> Monitoring:
+        """Drift, API metrics, quality, freshness and alerts of the deployments."""
+        from jupyter_mlops.monitoring.service import Monitoring
+
+        return Monitoring(
+            self.state_dir,
+            deployments=self.deployments,
+            registry=self.registry,
+            features=self.features,
+            config=self.config.monitoring,
+            scheduler_command=(SCHEDULER_MODULE, [str(self.root)]),
+        )
+
+    def deploy(self, model: str, **options: Any) -> DeploymentInfo:
+        """Deploy a model version (see :meth:`Deployments.deploy`) and make sure the scheduler
+        that monitors deployments runs, so checks happen whether or not JupyterLab is open."""
+        info = self.deployments.deploy(model, **options)
+        self.monitoring.ensure_scheduler()
+        return info
 
     def feature_usage(self, view: str) -> FeatureUsage:
         """Which runs, registered models and deployments use each version of a feature view:

@@ -179,8 +179,7 @@ class ModelRegistry:
         columns = [c for c in inputs if c in training_data.columns] if inputs else None
         if inputs and not columns:
             raise InvalidInput(
-                f"The data has none of {mv.name} v{mv.version}'s inputs "
-                f"({', '.join(inputs)})",
+                f"The data has none of {mv.name} v{mv.version}'s inputs ({', '.join(inputs)})",
                 hint="Pass the frame the version was trained on.",
                 field="data",
             )
