@@ -240,7 +240,7 @@ def _deployment_detail(d: DeploymentInfo, title: str | None = None) -> Detail:
 def cmd_deploy(args: argparse.Namespace, ctx: Context) -> Result:
     """``deploy MODEL [--name N] [--replicas R] [--port P]``."""
     ws = ctx.workspace(args)
-    d = ws.deployments.deploy(args.model, name=args.name, replicas=args.replicas, port=args.port)
+    d = ws.deploy(args.model, name=args.name, replicas=args.replicas, port=args.port)
     result = _deployment_detail(d, f"Deployed {args.model} as {d.name}")
     body, keys = _example_body(d.url)
     result.text = (

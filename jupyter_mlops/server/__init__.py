@@ -28,7 +28,11 @@ def setup_handlers(server_app: Any) -> None:
 
 def _warm_up(ref: WorkspaceRef, log: Any) -> None:
     try:
-        ref.get().tracking.list_experiments()
+        ws = ref.get()
+        ws.tracking.list_experiments()
+        # Deployments keep being monitored across restarts of the machine or of Jupyter.
+        if any(d.state in ("running", "degraded") for d in ws.deployments.list()):
+            ws.monitoring.ensure_scheduler()
     except MlopsError as exc:
         # No workspace yet, or its store is down: the panel will say so when asked.
         log.info("jupyter-mlops: not warmed up: %s", exc.message)

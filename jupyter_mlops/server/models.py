@@ -188,7 +188,7 @@ class DeploymentsHandler(MlopsHandler):
     async def post(self) -> None:
         body = self.body_model(DeployRequest)
         info = await in_thread(
-            self.workspace.deployments.deploy,
+            self.workspace.deploy,
             body.model,
             name=body.name,
             replicas=body.replicas,

@@ -20,6 +20,7 @@ from jupyter_mlops.server.experiments import (
 )
 from jupyter_mlops.server.features import HANDLERS as FEATURE_HANDLERS
 from jupyter_mlops.server.models import HANDLERS as MODEL_HANDLERS
+from jupyter_mlops.server.monitoring import HANDLERS as MONITORING_HANDLERS
 
 
 class ErrorDetail(BaseModel):
@@ -51,6 +52,7 @@ RESOURCES: list[type[MlopsHandler]] = [
     ComparisonsHandler,
     *FEATURE_HANDLERS,
     *MODEL_HANDLERS,
+    *MONITORING_HANDLERS,
 ]
 
 
