@@ -186,6 +186,7 @@ class Workspace:
             registry=self.registry,
             features=self.features,
             config=self.config.serving,
+            predictions=self.config.predictions,
         )
 
     @cached_property

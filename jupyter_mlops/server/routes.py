@@ -20,6 +20,7 @@ from jupyter_mlops.server.experiments import (
 )
 from jupyter_mlops.server.features import HANDLERS as FEATURE_HANDLERS
 from jupyter_mlops.server.models import HANDLERS as MODEL_HANDLERS
+from jupyter_mlops.server.dashboard import HANDLERS as DASHBOARD_HANDLERS
 from jupyter_mlops.server.monitoring import HANDLERS as MONITORING_HANDLERS
 
 
@@ -53,6 +54,7 @@ RESOURCES: list[type[MlopsHandler]] = [
     *FEATURE_HANDLERS,
     *MODEL_HANDLERS,
     *MONITORING_HANDLERS,
+    *DASHBOARD_HANDLERS,
 ]
 
 
