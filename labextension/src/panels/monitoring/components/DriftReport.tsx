@@ -53,7 +53,7 @@ function Trend(props: { model: MonitoringModel }): JSX.Element {
         label="Drift share"
         values={checks.map(c => c.drift_share)}
         format={formatShare}
-        floor={0.05}
+        floor={1}
       />
       <Sparkline
         name="error-rate"

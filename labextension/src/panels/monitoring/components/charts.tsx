@@ -9,19 +9,66 @@ import * as React from 'react';
 import { IDriftChart } from '../../../api';
 import { formatShare } from './format';
 
-const WIDTH = 320;
+const WIDTH = 360;
 const BARS_HEIGHT = 110;
-const LABELS_HEIGHT = 30;
+const LABELS_HEIGHT = 18;
 const AXIS_WIDTH = 34;
-/** Bin labels longer than this are cut (the full label is in the tooltip). */
-const LABEL_CHARS = 9;
-/** With more bins than this, only every few bins are labelled. */
-const LABELLED_BINS = 8;
+/** Category labels longer than this are cut (the full label is in the tooltip). */
+const LABEL_CHARS = 8;
+/** At most this many labels under the bars, so that they never overlap. */
+const MAX_LABELS = 5;
 
 function shortLabel(label: string): string {
   return label.length > LABEL_CHARS
     ? `${label.slice(0, LABEL_CHARS - 1)}…`
     : label;
+}
+
+/** An edge of a numeric bin, short: `12`, `0.35`, `1.2e+4`. */
+function edgeLabel(value: number): string {
+  if (!Number.isFinite(value)) {
+    return String(value);
+  }
+  const abs = Math.abs(value);
+  if (abs !== 0 && (abs < 1e-2 || abs >= 1e4)) {
+    return value.toExponential(1);
+  }
+  return String(Number(value.toPrecision(3)));
+}
+
+/** Every `step`-th of `count` items, so that at most MAX_LABELS are picked. */
+function picked(count: number): (i: number) => boolean {
+  const step = Math.max(1, Math.ceil(count / MAX_LABELS));
+  return i => i % step === 0;
+}
+
+/**
+ * The labels under the bars: the inner edges between numeric bins (the outer bins are open), or
+ * the categories; bins after the numeric ones (missing values, infinities) by their names.
+ */
+function axisLabels(
+  chart: IDriftChart,
+  x: (boundary: number) => number
+): { x: number; text: string }[] {
+  const edges = chart.edges ?? [];
+  // edges[i] is where numeric bin i starts: edges.length - 1 numeric bins.
+  const numeric = Math.max(0, edges.length - 1);
+  const labels: { x: number; text: string }[] = [];
+  const inner = edges.slice(1, -1);
+  const showEdge = picked(inner.length);
+  inner.forEach((edge, i) => {
+    if (showEdge(i)) {
+      labels.push({ x: x(i + 1), text: edgeLabel(edge) });
+    }
+  });
+  const named = chart.bins.slice(numeric);
+  const showBin = picked(named.length);
+  named.forEach((bin, i) => {
+    if (showBin(i)) {
+      labels.push({ x: x(numeric + i + 0.5), text: shortLabel(bin) });
+    }
+  });
+  return labels;
 }
 
 /**
@@ -40,7 +87,7 @@ export function ShareBars(props: {
   const group = plotWidth / Math.max(n, 1);
   const bar = Math.max(1, (group * 0.8) / 2);
   const y = (share: number) => BARS_HEIGHT - (share / top) * (BARS_HEIGHT - 6);
-  const every = n > LABELLED_BINS ? Math.ceil(n / LABELLED_BINS) : 1;
+  const boundary = (i: number) => AXIS_WIDTH + i * group;
   return (
     <figure className="jp-mlops-ShareBars" data-chart={feature}>
       <svg
@@ -99,16 +146,6 @@ export function ShareBars(props: {
                 width={bar}
                 height={BARS_HEIGHT - y(current)}
               />
-              {i % every === 0 && (
-                <text
-                  className="jp-mlops-Chart-tick"
-                  x={left + bar}
-                  y={BARS_HEIGHT + 12}
-                  textAnchor="middle"
-                >
-                  {shortLabel(bin)}
-                </text>
-              )}
             </g>
           );
         })}
@@ -119,6 +156,17 @@ export function ShareBars(props: {
           y1={BARS_HEIGHT}
           y2={BARS_HEIGHT}
         />
+        {axisLabels(chart, boundary).map(label => (
+          <text
+            key={label.x}
+            className="jp-mlops-Chart-tick"
+            x={label.x}
+            y={BARS_HEIGHT + 12}
+            textAnchor={label.x > WIDTH - 16 ? 'end' : 'middle'}
+          >
+            {label.text}
+          </text>
+        ))}
       </svg>
       <figcaption className="jp-mlops-Legend">
         <span className="jp-mlops-Legend-item">
