@@ -37,6 +37,14 @@ def _fmt(value: float | None, spec: str = ".3g", suffix: str = "") -> str:
     return "-" if value is None else f"{value:{spec}}{suffix}"
 
 
+def _firing(keys: list[str], shown: int = 3) -> str:
+    """``3 firing: drift_share, feature_drift:spend, ...``, short enough for a table cell."""
+    if not keys:
+        return "-"
+    more = f", +{len(keys) - shown}" if len(keys) > shown else ""
+    return f"{len(keys)}: " + ", ".join(keys[:shown]) + more
+
+
 def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
     import pandas as pd
 
@@ -90,7 +98,7 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> Result:
             "errors": _fmt(s.error_rate, ".1%"),
             "p95 ms": _fmt(s.latency_p95_ms, ".1f"),
             "drift": _fmt(s.drift_share, ".0%"),
-            "alerts": ", ".join(s.firing) or "-",
+            "alerts": _firing(s.firing),
             "last check": s.last_check.strftime("%Y-%m-%d %H:%M:%S") if s.last_check else "never",
         }
         for s in status.deployments
@@ -249,7 +257,7 @@ def cmd_checks(args: argparse.Namespace, ctx: Context) -> Result:
             "drift": _fmt(c.drift_share, ".0%"),
             "errors": _fmt(c.error_rate, ".2%"),
             "p95 ms": _fmt(c.latency_p95_ms, ".1f"),
-            "firing": ", ".join(c.firing) or "-",
+            "firing": _firing(c.firing),
         }
         for c in checks.checks
     ]

@@ -28,7 +28,7 @@ class Breach:
 
     @property
     def key(self) -> str:
-        return f"{self.kind}:{self.subject}"
+        return f"{self.kind}:{self.subject}" if self.subject else self.kind
 
 
 def thresholds_for(config: MonitoringConfig, deployment: str) -> AlertThresholds:

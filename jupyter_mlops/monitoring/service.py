@@ -155,6 +155,7 @@ class Monitoring:
         else:
             served = self._primary(info, version)
             ref = self._reference(served, current)
+            current = _align(current, ref)
         configured_tests, configured_thresholds = self._drift_settings(name)
         if isinstance(tests, str):
             configured_tests = dict.fromkeys(current.columns, tests)
@@ -318,6 +319,7 @@ class Monitoring:
 
         served = self._primary(info, None)
         reference = self._reference(served, current)
+        current = _align(current, reference)
         tests, thresholds = self._drift_settings(name)
         return drift_report(reference, current, tests=tests or None, thresholds=thresholds or None)
 
@@ -544,6 +546,22 @@ class Monitoring:
                 deliver(self.config.webhook_url, event)
         store.set_firing(firing)
         return events
+
+
+def _align(current: pd.DataFrame, reference: ReferenceProfile) -> pd.DataFrame:
+    """Current columns in the reference's terms: a model whose signature takes a boolean as a
+    number logs 0.0/1.0 where the training frame held False/True."""
+    out = current
+    for feature in reference.features:
+        name = feature.name
+        if name not in current.columns or feature.dtype not in ("bool", "boolean"):
+            continue
+        column = current[name]
+        if column.dtype.kind in "iuf" and column.dropna().isin([0, 1]).all():
+            if out is current:
+                out = current.copy()
+            out[name] = column.map({0: False, 1: True}).astype("boolean")
+    return out
 
 
 def _rate(summary: CheckSummary) -> float | None:

@@ -11,6 +11,7 @@ from pydantic.json_schema import models_json_schema
 
 from jupyter_mlops._version import __version__
 from jupyter_mlops.server.base import MlopsHandler, api
+from jupyter_mlops.server.dashboard import HANDLERS as DASHBOARD_HANDLERS
 from jupyter_mlops.server.experiments import (
     ComparisonsHandler,
     ExperimentHandler,
@@ -20,7 +21,6 @@ from jupyter_mlops.server.experiments import (
 )
 from jupyter_mlops.server.features import HANDLERS as FEATURE_HANDLERS
 from jupyter_mlops.server.models import HANDLERS as MODEL_HANDLERS
-from jupyter_mlops.server.dashboard import HANDLERS as DASHBOARD_HANDLERS
 from jupyter_mlops.server.monitoring import HANDLERS as MONITORING_HANDLERS
 
 
