@@ -326,13 +326,51 @@ def register_and_deploy(ws: Workspace, traffic: int = 200, *, deploy: bool = Tru
     if current is not None and current.state in {"running", "degraded"}:
         deployment = ws.deployments.update(MODEL, f"{MODEL}@champion")
     else:
-        deployment = ws.deployments.deploy(f"{MODEL}@champion", name=MODEL)
+        deployment = ws.deploy(f"{MODEL}@champion", name=MODEL)
     ids = customer_ids(ws)
     with httpx.Client(timeout=10) as client:
         for i in range(traffic):
             body = {"dataframe_records": [{"customer_id": ids[i % len(ids)]}]}
             client.post(f"{deployment.url}/invocations", json=body)
+    send_drifted_traffic(ws, deployment.url)
     return deployment.url
+
+
+def send_drifted_traffic(ws: Workspace, url: str, requests: int = 300) -> None:
+    """Traffic whose spend and support calls drifted (the caller sends them at request time,
+    and values sent win over the online store's), ground truth for some of it, then a check, so
+    the Monitoring panel and dashboard have drift, alerts and quality to show."""
+    import httpx
+    import numpy as np
+    import pandas as pd
+
+    labels = pd.read_parquet(ws.root / LABELS, columns=["customer_id", "churned"])
+    labels = labels.head(requests)
+    rng = np.random.default_rng(11)
+    spend = rng.normal(95, 15, len(labels)).round(2)  # the training data centres near 60
+    calls = rng.poisson(6, len(labels))  # and near 2
+    sent: list[tuple[str, bool]] = []
+    with httpx.Client(timeout=10) as client:
+        for i, row in enumerate(labels.itertuples(index=False)):
+            request_id = f"demo-drift-{i:04d}"
+            record = {
+                "customer_id": int(row.customer_id),
+                "monthly_spend": float(spend[i]),
+                "support_calls": int(calls[i]),
+            }
+            response = client.post(
+                f"{url}/invocations",
+                json={"dataframe_records": [record]},
+                headers={"x-request-id": request_id},
+            )
+            if response.status_code == 200:
+                sent.append((request_id, bool(row.churned)))
+    from jupyter_mlops.monitoring.schemas import FeedbackItem
+
+    feedback = [FeedbackItem(request_id=rid, label=int(y)) for rid, y in sent[: len(sent) // 2]]
+    if feedback:
+        ws.monitoring.feedback(MODEL, feedback)
+    ws.monitoring.check(MODEL)
 
 
 def customer_ids(ws: Workspace) -> list[int]:
