@@ -27,6 +27,8 @@ MONITORING_NOTEBOOK = Path(__file__).with_name("monitoring.ipynb")
 WORKSPACE_NOTEBOOK = PurePosixPath("dashboards/monitoring.ipynb")
 #: The deployment a standalone dashboard shows (a ``?deployment=`` query wins over it).
 DEPLOYMENT_ENV = "MLOPS_DASHBOARD_DEPLOYMENT"
+#: A file a pre-heated dashboard kernel creates once it waits for its request, ready to answer.
+READY_FILE_ENV = "MLOPS_DASHBOARD_READY_FILE"
 
 
 def install(workspace_root: Path) -> Path:

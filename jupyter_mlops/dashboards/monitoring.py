@@ -28,13 +28,14 @@ import html
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 from IPython.display import display
 
-from jupyter_mlops.dashboards import DEPLOYMENT_ENV
+from jupyter_mlops.dashboards import DEPLOYMENT_ENV, READY_FILE_ENV
 from jupyter_mlops.dashboards.figures import (
     drift_share_figure,
     feature_figure,
@@ -508,6 +509,10 @@ def _wait_for_voila_request() -> None:
 
         for fig in (health_figure([]), drift_share_figure([], 0.5), quality_figure([])):
             mime_output(fig)
+        ready = os.environ.get(READY_FILE_ENV)
+        if ready:
+            with contextlib.suppress(OSError):
+                Path(ready).touch()
         wait_for_request()
 
 

@@ -4,7 +4,9 @@ Voila runs as a child process on the packaged notebook, with the workspace and t
 its environment (its kernels inherit both). By default it keeps one *pre-heated* kernel: the
 notebook's imports and the workspace's opening run before anyone asks for the page, and the
 kernel waits there for the request (see :func:`jupyter_mlops.dashboards.monitoring.show`), so
-opening the URL costs only reading the newest stored check and drawing it.
+opening the URL costs only reading the newest stored check and drawing it. The kernel says it
+waits by creating a file (:data:`jupyter_mlops.dashboards.READY_FILE_ENV`); the URL is printed
+after that, so the first visitor gets the fast page too.
 
 Everything the page loads comes from Voila itself (its JupyterLab front end, the widgets
 manager, plotly's lab extension with plotly.js inside): it renders with no internet access.
@@ -25,7 +27,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from jupyter_mlops.config import STATE_DIR
-from jupyter_mlops.dashboards import DEPLOYMENT_ENV, MONITORING_NOTEBOOK
+from jupyter_mlops.dashboards import DEPLOYMENT_ENV, MONITORING_NOTEBOOK, READY_FILE_ENV
 from jupyter_mlops.errors import BackendUnavailable, Conflict
 from jupyter_mlops.process import LOOPBACK, check_port
 
@@ -33,9 +35,10 @@ LOG_FILE = Path("logs") / "dashboard.log"
 START_TIMEOUT = 60.0
 POLL_INTERVAL = 0.1
 LOG_TAIL_LINES = 30
-#: What Voila logs once its pool of pre-heated kernels is full.
-POOL_READY = "is filled with"
 CULL_IDLE_SECONDS = 600
+#: Seconds Voila waits before pre-heating the next kernel once one is used: pre-heating imports
+#: for seconds of CPU, which would slow the page being opened if it started at once.
+REFILL_DELAY = 10.0
 #: Voila loads every installed lab extension; ours expects JupyterLab's shell and REST API.
 DENIED_EXTENSIONS = ("jupyter-mlops",)
 # Loopback requests must not go through an HTTP proxy configured in the environment.
@@ -84,7 +87,11 @@ def voila_command(notebook: Path, port: int, *, preheat: bool) -> list[str]:
     ]
     command += [f"--VoilaConfiguration.extension_denylist={name}" for name in DENIED_EXTENSIONS]
     if preheat:
-        command += ["--preheat_kernel=True", "--pool_size=1"]
+        command += [
+            "--preheat_kernel=True",
+            "--pool_size=1",
+            f"--VoilaKernelManager.fill_delay={REFILL_DELAY}",
+        ]
     return command
 
 
@@ -109,6 +116,9 @@ def start_dashboard(
     env = dict(os.environ)
     env["MLOPS_WORKSPACE"] = str(root)
     env[DEPLOYMENT_ENV] = deployment
+    ready = ready_file(root, port)
+    ready.unlink(missing_ok=True)
+    env[READY_FILE_ENV] = str(ready)
     with log_path.open("ab") as log:
         start = log.tell()
         process = subprocess.Popen(
@@ -129,15 +139,20 @@ def start_dashboard(
         log_path=log_path,
     )
     try:
-        _wait_until_ready(server, base, start, preheat, timeout)
+        _wait_until_ready(server, base, start, ready if preheat else None, timeout)
     except BaseException:
         server.stop()
         raise
     return server
 
 
+def ready_file(root: Path, port: int) -> Path:
+    """The file a pre-heated kernel of the dashboard on ``port`` creates once it is ready."""
+    return root / STATE_DIR / "logs" / f"dashboard-{port}.ready"
+
+
 def _wait_until_ready(
-    server: DashboardServer, base: str, offset: int, preheat: bool, timeout: float
+    server: DashboardServer, base: str, offset: int, ready: Path | None, timeout: float
 ) -> None:
     deadline = time.monotonic() + timeout
     # Voila's static files answer once the server listens, without starting a kernel.
@@ -156,7 +171,7 @@ def _wait_until_ready(
                 f"Voila exited with code {code} before answering.\n{tail}",
                 hint=f"See the whole log in {server.log_path}.",
             )
-        if _answers(probe) and (not preheat or POOL_READY in _log_text(server.log_path, offset)):
+        if _answers(probe) and (ready is None or ready.exists()):
             return
         if time.monotonic() > deadline:
             raise BackendUnavailable(
