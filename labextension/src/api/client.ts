@@ -9,6 +9,7 @@ import {
   ICheckReport,
   IComparison,
   IComparisonQuery,
+  IDashboardLink,
   IDeploymentInfo,
   IDeploymentList,
   IDeploymentLogs,
@@ -380,6 +381,14 @@ export class MlopsClient {
     return this._get<ICheckReport>(
       `${monitored(name)}/checks/${encodeURIComponent(checkId)}`
     );
+  }
+
+  /**
+   * `GET mlops/api/monitoring/deployments/{name}/dashboard` — installs the monitoring dashboard
+   * in the workspace if needed, and says where Voila renders it on this server.
+   */
+  getDashboardLink(name: string): Promise<IDashboardLink> {
+    return this._get<IDashboardLink>(`${monitored(name)}/dashboard`);
   }
 
   /** `POST mlops/api/monitoring/deployments/{name}/feedback` — ground truth by request id. */

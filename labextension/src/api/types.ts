@@ -700,6 +700,14 @@ export interface IDriftReport {
   features: IFeatureDrift[];
 }
 
+/** Where a deployment's monitoring dashboard opens on this server (schema `DashboardLink`). */
+export interface IDashboardLink {
+  /** A path on the server with the deployment in the query: `/voila/render/...?deployment=churn`. */
+  url: string;
+  /** The dashboard notebook, relative to the server's root. */
+  path: string;
+}
+
 /**
  * Which window of the prediction log: a duration ending now (`1h`), a time range, or the last N
  * predicted rows; nothing: the deployment's configured window.

@@ -6,6 +6,7 @@ import {
   IAlertEvent,
   ICheckReport,
   ICheckSummary,
+  IDashboardLink,
   IDriftReport,
   IFeatureDrift,
   IMonitorStatus,
@@ -36,26 +37,26 @@ export const DRIFT_WINDOWS: ReadonlyArray<string> = [
   '7d'
 ];
 
-/** The Voila monitoring dashboard, by its path under the Jupyter server's root. */
+/** The Voila monitoring dashboard's path under the server's root, when the server does not say. */
 export const MONITORING_DASHBOARD = 'dashboards/monitoring.ipynb';
 
 /**
- * Where a deployment's monitoring dashboard is: Voila on the running Jupyter server
- * (`<base_url>voila/render/<dashboard>?deployment=<name>`), or the `dashboard_url` the server
- * sends, if it sends one. The one place that knows it.
+ * Where a deployment's monitoring dashboard opens: the server's link (`GET .../dashboard`, a
+ * path on this server such as `/voila/render/dashboards/monitoring.ipynb?deployment=churn`)
+ * when there is one, else Voila's server extension at `MONITORING_DASHBOARD`. The one place
+ * that knows it.
  */
 export function dashboardUrl(
-  status: IMonitorStatus,
+  deployment: string,
+  link: IDashboardLink | null = null,
   baseUrl: string = PageConfig.getBaseUrl()
 ): string {
-  if ('dashboard_url' in status && typeof status.dashboard_url === 'string') {
-    if (status.dashboard_url) {
-      return status.dashboard_url;
-    }
+  if (link?.url) {
+    return new URL(link.url, baseUrl).href;
   }
   const path = URLExt.encodeParts(MONITORING_DASHBOARD);
   const url = URLExt.join(baseUrl, 'voila', 'render', path);
-  return `${url}?${new URLSearchParams({ deployment: status.deployment })}`;
+  return `${url}?${new URLSearchParams({ deployment })}`;
 }
 
 /** States in which a deployment answers requests, so a check has traffic to look at. */
@@ -161,6 +162,10 @@ export class MonitoringModel extends VDomModel {
   get schedulerAction(): IMonitorAction<ISchedulerState> | null {
     return this._schedulerAction;
   }
+  /** The last "Open dashboard" of a deployment, while it asks the server or if it failed. */
+  dashboardAction(name: string): IMonitorAction<string> | null {
+    return this._dashboardActions.get(name) ?? null;
+  }
 
   /** Reload the status and events, and the chosen deployment's drift report and checks. */
   async refresh(): Promise<void> {
@@ -240,6 +245,51 @@ export class MonitoringModel extends VDomModel {
         this._selected === name ? this._loadDrift(name) : Promise.resolve()
       ]);
     }
+  }
+
+  /**
+   * Open a deployment's monitoring dashboard in a new browser tab. The server installs the
+   * dashboard notebook in the workspace and says where Voila renders it; the tab is opened
+   * before asking (in the click, so no popup blocker stops it) and sent there once known.
+   */
+  async openDashboard(name: string): Promise<void> {
+    const tab = window.open('', '_blank');
+    if (tab) {
+      // The dashboard needs no handle on JupyterLab's window.
+      tab.opener = null;
+    }
+    this._dashboardActions.set(name, {
+      status: 'busy',
+      label: `Opening the dashboard of ${name}…`
+    });
+    this.stateChanged.emit();
+    let action: IMonitorAction<string> | null;
+    try {
+      const link = await this.client.getDashboardLink(name);
+      const url = dashboardUrl(name, link);
+      if (tab) {
+        tab.location.href = url;
+      } else {
+        window.open(url, '_blank', 'noopener');
+      }
+      action = null;
+    } catch (reason) {
+      tab?.close();
+      action = {
+        status: 'error',
+        label: `Cannot open the dashboard of ${name}`,
+        error: MlopsApiError.from(reason)
+      };
+    }
+    if (this.isDisposed) {
+      return;
+    }
+    if (action === null) {
+      this._dashboardActions.delete(name);
+    } else {
+      this._dashboardActions.set(name, action);
+    }
+    this.stateChanged.emit();
   }
 
   /** Start the workspace's scheduler, which checks every deployment on its interval. */
@@ -353,6 +403,7 @@ export class MonitoringModel extends VDomModel {
   });
   private _checkActions = new Map<string, IMonitorAction<ICheckReport>>();
   private _schedulerAction: IMonitorAction<ISchedulerState> | null = null;
+  private _dashboardActions = new Map<string, IMonitorAction<string>>();
   private _timer: number | null = null;
 }
 

@@ -2,7 +2,7 @@ import * as React from 'react';
 
 import { IMonitorStatus } from '../../../api';
 import { Empty, ErrorMessage, Loading } from '../../../components/status';
-import { dashboardUrl, isLive, MonitoringModel } from '../model';
+import { isLive, MonitoringModel } from '../model';
 import {
   formatInterval,
   formatMs,
@@ -92,6 +92,7 @@ function MonitorCard(props: {
   const name = status.deployment;
   const selected = model.selected === name;
   const action = model.checkAction(name);
+  const dashboard = model.dashboardAction(name);
   const lastCheck = when(status.last_check);
   const window = `over ${status.window}`;
   return (
@@ -175,15 +176,15 @@ function MonitorCard(props: {
         >
           Check now
         </button>
-        <a
+        <button
+          type="button"
           className="jp-mlops-Button jp-mlops-Button--link"
-          href={dashboardUrl(status)}
-          target="_blank"
-          rel="noopener noreferrer"
-          title={`Open the monitoring dashboard of ${name} in a new browser tab`}
+          disabled={dashboard?.status === 'busy'}
+          title={`Open the monitoring dashboard of ${name} (Voila) in a new browser tab`}
+          onClick={() => void model.openDashboard(name)}
         >
           Open dashboard
-        </a>
+        </button>
       </div>
       {action?.status === 'busy' && <Loading label={action.label} />}
       {action?.status === 'done' && (
@@ -193,6 +194,9 @@ function MonitorCard(props: {
       )}
       {action?.status === 'error' && action.error && (
         <ErrorMessage title={action.label} error={action.error} />
+      )}
+      {dashboard?.status === 'error' && dashboard.error && (
+        <ErrorMessage title={dashboard.label} error={dashboard.error} />
       )}
       {!isLive(status) && status.state !== 'stopped' && (
         <div className="jp-mlops-muted">Not serving: no new traffic.</div>
