@@ -6,13 +6,14 @@ charts, the checks' trend and the alert events."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
@@ -233,14 +234,17 @@ def test_open_dashboard_goes_to_voila_on_this_server(
     open_lab(page, lab_server, request)
     section = monitoring_section(page)
     card = section.locator(f'.jp-mlops-MonitorCard[data-deployment="{DEPLOYMENT}"]')
-    link = card.get_by_role("link", name="Open dashboard")
-    expect(link).to_have_attribute("target", "_blank")
     with page.context.expect_page() as opened:
-        link.click()
+        card.get_by_role("button", name="Open dashboard").click()
     dashboard = opened.value
+    # The tab opens in the click, then goes where the server says Voila renders the dashboard.
+    dashboard.wait_for_url(re.compile(r"/voila/render/"))
     url = urlsplit(dashboard.url)
     assert url.netloc == urlsplit(lab_server.url).netloc
-    assert url.path.startswith("/voila/render/"), dashboard.url
     assert url.path.endswith(".ipynb"), dashboard.url
     assert f"deployment={DEPLOYMENT}" in url.query, dashboard.url
+    # The server put the dashboard notebook in the workspace, under its root, for Voila.
+    notebook = lab_server.workspace / unquote(url.path.removeprefix("/voila/render/"))
+    assert notebook.is_file(), notebook
+    expect(card.locator(".jp-mlops-Error")).to_have_count(0)
     dashboard.close()
