@@ -148,10 +148,10 @@ class Monitoring:
 
         info = self._deployment(name)
         table = self.read_log(name, window)
-        current = self._drift_frame(table)
+        current = self._drift_frame(self._answered(table))
         ref: pd.DataFrame | ReferenceProfile
         if reference is not None:
-            ref = self._drift_frame(self.read_log(name, reference))
+            ref = self._drift_frame(self._answered(self.read_log(name, reference)))
         else:
             served = self._primary(info, version)
             ref = self._reference(served, current)
@@ -169,7 +169,7 @@ class Monitoring:
     def quality(self, name: str, window: Window) -> QualityReport:
         """Model quality on the window's predictions that have feedback."""
         table = self.read_log(name, window)
-        return self._quality(name, window, table)
+        return self._quality(name, window, self._answered(table))
 
     def freshness(self, name: str) -> list[StaleView]:
         """Freshness of the feature views the served versions read."""
@@ -271,7 +271,8 @@ class Monitoring:
         report_id = new_id()
         messages: list[str] = []
         drift = None
-        current = self._drift_frame(table)
+        answered = self._answered(table)
+        current = self._drift_frame(answered)
         if len(current) >= self.config.min_rows:
             try:
                 drift = self.drift_of_table(name, info, current)
@@ -282,7 +283,7 @@ class Monitoring:
                 f"drift not computed: {len(current)} predicted rows in the window, fewer than "
                 f"min_rows = {self.config.min_rows}"
             )
-        quality = self._quality(name, window, table)
+        quality = self._quality(name, window, answered)
         freshness = self.freshness(name)
         summary = CheckSummary(
             id=report_id,
@@ -465,24 +466,30 @@ class Monitoring:
         thresholds = {f: c.threshold for f, c in per_feature.items() if c.threshold is not None}
         return tests, thresholds
 
-    def _drift_frame(self, table: pa.Table) -> pd.DataFrame:
-        """The answered rows' inputs (named as features) and outputs."""
+    def _answered(self, table: pa.Table) -> pa.Table:
+        """The rows answered without an error, with only what drift and quality read: ids,
+        model, version, inputs and outputs (selected before filtering: one copy, not two)."""
         import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
         names = table.column_names
+        ids = [c for c in ("request_id", "row", "model", "version") if c in names]
+        keep = ids + input_columns(names) + output_columns(names)
+        if "status" not in names or not table.num_rows:
+            return table.select(keep)
+        status = table["status"]
+        return table.select(keep).filter(pc.less(status, 400))
+
+    def _drift_frame(self, answered: pa.Table) -> pd.DataFrame:
+        """The answered rows' inputs (named as features) and outputs."""
+        names = answered.column_names
         keep = input_columns(names) + output_columns(names)
-        if "status" in names and table.num_rows:
-            table = table.filter(pc.less(table["status"], 400))
-        frame = table.select(keep).to_pandas()
+        frame = answered.select(keep).to_pandas()
         return frame.rename(columns={c: c[len(INPUT_PREFIX) :] for c in input_columns(names)})
 
-    def _quality(self, name: str, window: Window, table: pa.Table) -> QualityReport:
-        import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
-
+    def _quality(self, name: str, window: Window, answered: pa.Table) -> QualityReport:
         from jupyter_mlops.serving.feedback import read_feedback
 
-        names = table.column_names
-        answered = table.filter(pc.less(table["status"], 400)) if table.num_rows else table
+        names = answered.column_names
         labels = read_feedback(self._log_folder(name))
         keep = ["request_id", "row", "model", "version", *output_columns(names)]
         predicted = answered.select([c for c in keep if c in names])
