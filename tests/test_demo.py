@@ -9,7 +9,15 @@ import httpx
 import pytest
 from mlflow.tracking import MlflowClient
 
-from jupyter_mlops.demo import DEFINITIONS, EXPERIMENT, FEATURE_REFS, SEEDS, SWEEP, build_demo
+from jupyter_mlops.demo import (
+    DEFINITIONS,
+    EXPERIMENT,
+    FEATURE_REFS,
+    SEEDS,
+    SWEEP,
+    VIEWS,
+    build_demo,
+)
 from jupyter_mlops.lineage.tags import FEATURES_TAG
 
 
@@ -74,6 +82,17 @@ def test_demo_builds_runs_and_executes_the_notebook(tmp_path: Path) -> None:
         used = ws.feature_usage("customer_profile").versions[0]
         assert used.models == [{"name": "churn", "version": "1", "aliases": "champion"}]
         assert [d["name"] for d in used.deployments] == ["churn"]
+        # The demo's drifted traffic and feedback: its check found the injected drift, quality
+        # on the labelled half, and the feature views' freshness; the scheduler runs.
+        status = ws.monitoring.status("churn")
+        assert status.scheduler.running
+        [check] = [c for c in ws.monitoring.checks("churn").checks if c.rows >= 300]
+        assert {"monthly_spend", "support_calls"} <= set(check.drifted)
+        assert check.quality.get("roc_auc") is not None
+        report = ws.monitoring.check_report("churn", check.id)
+        assert sorted(v.view for v in report.freshness) == sorted(VIEWS)
+        assert "feature_drift:monthly_spend" in status.deployments[0].firing
     finally:
+        ws.monitoring.stop_scheduler()
         for d in ws.deployments.list():
             ws.deployments.stop(d.name)

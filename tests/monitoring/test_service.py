@@ -127,6 +127,18 @@ def test_metrics_count_what_was_sent_with_errors_by_status(deployed: Workspace) 
     assert m.overall.latency_p99_ms >= m.overall.latency_p50_ms
     assert any(v.version == 1 and v.rows >= 500 for v in m.versions)
 
+    # the same counts as the server's Prometheus counters (the replica has not restarted)
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    totals = {
+        family.name: sum(s.value for s in family.samples if s.name.endswith("_total"))
+        for family in text_string_to_metric_families(text)
+    }
+    assert totals["mlops_requests"] == m.overall.requests
+    assert totals["mlops_request_errors"] == m.overall.errors
+    assert totals["mlops_predicted_rows"] == m.overall.rows
+
 
 def test_drift_flags_a_shifted_window_and_not_an_unshifted_one(deployed: Workspace) -> None:
     ws = deployed
