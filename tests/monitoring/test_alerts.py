@@ -1,0 +1,109 @@
+"""Alert rules (pure): which figures of a check cross which thresholds, with overrides."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from jupyter_mlops.config import MlopsConfig
+from jupyter_mlops.errors import InvalidInput
+from jupyter_mlops.monitoring.alerts import breaches, thresholds_for
+from jupyter_mlops.monitoring.schemas import (
+    ApiMetrics,
+    CheckReport,
+    CheckSummary,
+    QualityMetrics,
+    QualityReport,
+    StaleView,
+    VersionMetrics,
+)
+from jupyter_mlops.monitoring.windows import Window
+
+NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
+
+
+def report(
+    *,
+    error_rate: float = 0.0,
+    p95: float = 10.0,
+    quality: dict[str, float | None] | None = None,
+    stale: bool = False,
+) -> CheckReport:
+    window = Window.parse("1h", now=NOW)
+    overall = VersionMetrics(
+        model="churn",
+        requests=1000,
+        rows=1000,
+        errors=int(error_rate * 1000),
+        error_rate=error_rate,
+        latency_p95_ms=p95,
+    )
+    q = None
+    if quality is not None:
+        q = QualityReport(
+            deployment="churn",
+            window=window.span(),
+            predicted=1000,
+            labelled=100,
+            overall=QualityMetrics(model="churn", kind="classifier", labelled=100, metrics=quality),
+        )
+    return CheckReport(
+        summary=CheckSummary(id="x", deployment="churn", time=NOW, window=window.span(), rows=1000),
+        metrics=ApiMetrics(deployment="churn", window=window.span(), overall=overall, versions=[]),
+        quality=q,
+        freshness=[StaleView(view="customer_activity", version=1, stale=stale)],
+    )
+
+
+def kinds(config: MlopsConfig, r: CheckReport) -> set[str]:
+    return {b.key for b in breaches(r, thresholds_for(config.monitoring, "churn"))}
+
+
+def test_defaults_alert_on_errors_latency_and_stale_views_only() -> None:
+    config = MlopsConfig()
+    assert kinds(config, report()) == set()
+    assert kinds(config, report(error_rate=0.2)) == {"error_rate"}
+    assert kinds(config, report(p95=5000)) == {"latency:p95"}
+    assert kinds(config, report(stale=True)) == {"stale_features:customer_activity"}
+
+
+def test_quality_minimums_and_maximums() -> None:
+    config = MlopsConfig.model_validate(
+        {"monitoring": {"quality": {"accuracy": 0.8, "log_loss": 0.5}}}
+    )
+    assert kinds(config, report(quality={"accuracy": 0.9, "log_loss": 0.3})) == set()
+    assert kinds(config, report(quality={"accuracy": 0.7, "log_loss": 0.6})) == {
+        "quality:accuracy",
+        "quality:log_loss",
+    }
+    assert kinds(config, report(quality={"accuracy": None})) == set()  # not computable: silent
+
+
+def test_a_deployment_overrides_only_the_keys_it_sets() -> None:
+    config = MlopsConfig.model_validate(
+        {
+            "monitoring": {
+                "error_rate": 0.01,
+                "deployment": {"churn": {"latency_p95_ms": 20, "stale_features": False}},
+            }
+        }
+    )
+    limits = thresholds_for(config.monitoring, "churn")
+    assert limits.error_rate == 0.01 and limits.latency_p95_ms == 20
+    assert thresholds_for(config.monitoring, "fraud").latency_p95_ms == 1000
+    assert kinds(config, report(p95=30, stale=True, error_rate=0.02)) == {
+        "latency:p95",
+        "error_rate",
+    }
+
+
+def test_windows() -> None:
+    w = Window.parse("90m", now=NOW)
+    assert w.end == NOW and w.start == NOW - timedelta(minutes=90) and w.seconds() == 5400
+    assert Window.parse(last=10).last == 10
+    assert Window.parse().label == "all"
+    with pytest.raises(InvalidInput, match="time zone"):
+        Window.parse(start=datetime(2026, 1, 1))
+    with pytest.raises(InvalidInput, match="before start"):
+        Window.parse(start=NOW, end=NOW - timedelta(1))
