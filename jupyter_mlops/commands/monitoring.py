@@ -133,9 +133,7 @@ def cmd_drift(args: argparse.Namespace, ctx: Context) -> Result:
     window = _window(args, ws.monitoring.window_for(args.name))
     reference = None
     if args.against:
-        from jupyter_mlops.monitoring.windows import Window
-
-        reference = Window.parse(args.against, end=window.start)
+        reference = window.before(args.against)
     report = ws.monitoring.drift(
         args.name, window, version=args.version, tests=args.test, reference=reference
     )

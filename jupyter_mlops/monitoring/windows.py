@@ -89,6 +89,20 @@ class Window:
         label = f"{start.isoformat() if start else '...'} to {end.isoformat() if end else 'now'}"
         return cls(start=start, end=end, label=label)
 
+    def before(self, duration: str) -> Window:
+        """The window of ``duration`` that ends where this one starts (to compare the two).
+
+        Raises:
+            InvalidInput: this window has no start (``last`` N rows, or everything).
+        """
+        if self.start is None:
+            raise InvalidInput(
+                f"Cannot compare {self.label!r} with the {duration} before it: it has no start",
+                hint="Give the current window as a duration (--window 1h) or a time range.",
+                field="against",
+            )
+        return Window.parse(duration, end=self.start)
+
     def span(self) -> WindowSpan:
         return WindowSpan(start=self.start, end=self.end, last=self.last, label=self.label)
 

@@ -100,7 +100,7 @@ class DriftHandler(MlopsHandler):
         q = self.query_model(DriftQuery)
         monitoring = self.workspace.monitoring
         window = _window(q, monitoring.window_for(name))
-        reference = Window.parse(q.against, end=window.start) if q.against else None
+        reference = window.before(q.against) if q.against else None
         report = await in_thread(
             monitoring.drift, name, window, version=q.version, tests=q.test, reference=reference
         )

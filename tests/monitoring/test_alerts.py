@@ -102,6 +102,10 @@ def test_windows() -> None:
     w = Window.parse("90m", now=NOW)
     assert w.end == NOW and w.start == NOW - timedelta(minutes=90) and w.seconds() == 5400
     assert Window.parse(last=10).last == 10
+    before = w.before("1h")
+    assert before.end == w.start and before.seconds() == 3600
+    with pytest.raises(InvalidInput, match="no start"):
+        Window.parse(last=10).before("1h")
     assert Window.parse().label == "all"
     with pytest.raises(InvalidInput, match="time zone"):
         Window.parse(start=datetime(2026, 1, 1))
