@@ -201,7 +201,12 @@ class Workspace:
             features=self.features,
             config=self.config.monitoring,
             scheduler_command=(SCHEDULER_MODULE, [str(self.root)]),
+            retention=self._retention,
         )
+
+    def _retention(self, deployment: str) -> tuple[float, float]:
+        kept = self.config.predictions.retention(deployment)
+        return kept.max_age_days, kept.max_size_mb
 
     def deploy(self, model: str, **options: Any) -> DeploymentInfo:
         """Deploy a model version (see :meth:`Deployments.deploy`) and make sure the scheduler

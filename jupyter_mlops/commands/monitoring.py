@@ -312,6 +312,41 @@ def _label(text: str) -> Any:
         return text
 
 
+def cmd_log(args: argparse.Namespace, ctx: Context) -> Result:
+    info = ctx.workspace(args).monitoring.log_info(args.name)
+
+    def when(t: Any) -> str:
+        return t.strftime("%Y-%m-%d %H:%M:%S") if t else "-"
+
+    facts = [
+        ("folder", info.folder),
+        ("parquet", f"{info.parquet_files} file(s), {info.parquet_bytes / 1e6:.1f} MB"),
+        ("pending", f"{info.pending_segments} segment(s), {info.pending_bytes / 1e6:.1f} MB"),
+        ("records", f"{when(info.first)} to {when(info.last)}"),
+        ("retention", f"{info.max_age_days:g} days, {info.max_size_mb:g} MB"),
+    ]
+    rows = [
+        {
+            "dropped": when(d.time),
+            "file": d.file,
+            "reason": d.reason,
+            "requests": d.requests,
+            "rows": d.rows,
+            "MB": round(d.bytes / 1e6, 2),
+            "records from": when(d.first),
+            "to": when(d.last),
+        }
+        for d in info.dropped
+    ]
+    columns = ["dropped", "file", "reason", "requests", "rows", "MB", "records from", "to"]
+    return Detail(
+        title=f"Prediction log of {args.name}",
+        facts=facts,
+        tables=[("Dropped by retention", _frame(rows, columns))],
+        data=info.model_dump(mode="json"),
+    )
+
+
 def cmd_scheduler(args: argparse.Namespace, ctx: Context) -> Result:
     from jupyter_mlops.commands.results import Message
 
@@ -386,6 +421,9 @@ def add_commands(sub: Subcommands, common: CommandParser) -> None:
     p.add_argument("--row", type=int, default=0, help="the row within that request")
     p.add_argument("--label", help="its true value (JSON or text)")
     p.set_defaults(handler=cmd_feedback)
+    p = msub.add_parser("log", parents=[common], help="the prediction log: size, what was dropped")
+    p.add_argument("name", help="deployment")
+    p.set_defaults(handler=cmd_log)
     p = msub.add_parser("scheduler", parents=[common], help="the process that runs checks")
     p.add_argument("action", choices=["status", "start", "stop"], nargs="?", default="status")
     p.set_defaults(handler=cmd_scheduler)

@@ -189,6 +189,35 @@ class SchedulerState(BaseModel):
     error: str | None = None
 
 
+class DroppedFile(BaseModel):
+    """A file of the prediction log that retention dropped."""
+
+    file: str
+    requests: int
+    rows: int
+    bytes: int
+    reason: str = Field(description="max_age_days or max_size_mb")
+    first: Timestamp
+    last: Timestamp
+    time: Timestamp = Field(description="when it was dropped")
+
+
+class LogInfo(BaseModel):
+    """What a deployment's prediction log holds now, and what retention dropped."""
+
+    deployment: str
+    folder: str
+    parquet_files: int
+    parquet_bytes: int
+    pending_segments: int = Field(description="JSON-lines segments not compacted yet")
+    pending_bytes: int
+    first: Timestamp | None = Field(default=None, description="oldest compacted record")
+    last: Timestamp | None = Field(default=None, description="newest compacted record")
+    max_age_days: float
+    max_size_mb: float
+    dropped: list[DroppedFile] = Field(default_factory=list)
+
+
 class WindowQuery(BaseModel):
     """Which window of the prediction log: a duration ending now, a time range, or the last N
     predicted rows. Nothing given: the deployment's configured window."""

@@ -15,6 +15,7 @@ training data has no predictions to compare with.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,9 +40,11 @@ from jupyter_mlops.monitoring.schemas import (
     CheckList,
     CheckReport,
     CheckSummary,
+    DroppedFile,
     EventList,
     FeedbackItem,
     FeedbackResult,
+    LogInfo,
     MonitorStatus,
     MonitorStatusList,
     QualityReport,
@@ -77,6 +80,7 @@ class Monitoring:
         config: ``[monitoring]``.
         scheduler_command: how to start the scheduler process (module and arguments), given by
             the workspace; None: this process cannot start one.
+        retention: a deployment's log retention (days, MB), for reporting it.
     """
 
     def __init__(
@@ -88,6 +92,7 @@ class Monitoring:
         features: FeatureStore,
         config: MonitoringConfig,
         scheduler_command: tuple[str, list[str]] | None = None,
+        retention: Callable[[str], tuple[float, float]] | None = None,
     ) -> None:
         self.folder = state_dir / "monitoring"
         self.deployments = deployments
@@ -95,6 +100,8 @@ class Monitoring:
         self.features = features
         self.config = config
         self.scheduler = Scheduler(self.folder / "scheduler", scheduler_command)
+        #: (max_age_days, max_size_mb) of a deployment's prediction log, from ``[predictions]``
+        self.retention = retention or (lambda name: (30.0, 2048.0))
 
     # -- the prediction log ------------------------------------------------------------------------
 
@@ -122,6 +129,47 @@ class Monitoring:
         ``row``, ``time``, ``model``, ``version``, ``status``, ``latency_ms``, ``input.<feature>``,
         ``key.<key>``, ``output`` (or ``output.<j>``)."""
         return self.read_log(name, window or Window()).to_pandas()
+
+    def log_info(self, name: str) -> LogInfo:
+        """What the deployment's prediction log holds (compacted and pending) and every file
+        retention dropped, with why."""
+        from jupyter_mlops.serving.predictions import (
+            compacted_files,
+            pending_segments,
+            read_retention,
+        )
+        from jupyter_mlops.timestamps import from_epoch_seconds
+
+        self._deployment(name)
+        folder = self._log_folder(name)
+        files = compacted_files(folder)
+        pending = pending_segments(folder) if folder.is_dir() else []
+        retention = self.retention(name)
+        return LogInfo(
+            deployment=name,
+            folder=str(folder),
+            parquet_files=len(files),
+            parquet_bytes=sum(f.bytes for f in files),
+            pending_segments=len(pending),
+            pending_bytes=sum(_size(p) for p in pending),
+            first=from_epoch_seconds(min(f.first for f in files) / 1e6) if files else None,
+            last=from_epoch_seconds(max(f.last for f in files) / 1e6) if files else None,
+            max_age_days=retention[0],
+            max_size_mb=retention[1],
+            dropped=[
+                DroppedFile(
+                    file=d.file,
+                    requests=d.records,
+                    rows=d.rows,
+                    bytes=d.bytes,
+                    reason=d.reason,
+                    first=d.first,
+                    last=d.last,
+                    time=d.time,
+                )
+                for d in read_retention(folder)
+            ],
+        )
 
     # -- figures ----------------------------------------------------------------------------------
 
@@ -553,6 +601,13 @@ class Monitoring:
                 deliver(self.config.webhook_url, event)
         store.set_firing(firing)
         return events
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def _align(current: pd.DataFrame, reference: ReferenceProfile) -> pd.DataFrame:

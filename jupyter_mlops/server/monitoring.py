@@ -13,6 +13,7 @@ from jupyter_mlops.monitoring.schemas import (
     EventsQuery,
     FeedbackRequest,
     FeedbackResult,
+    LogInfo,
     MonitorStatusList,
     QualityReport,
     SchedulerState,
@@ -191,6 +192,21 @@ class DeploymentEventsHandler(MlopsHandler):
         self.send(await in_thread(self.workspace.monitoring.events, name, q.since))
 
 
+class LogHandler(MlopsHandler):
+    """``.../monitoring/deployments/{name}/log``: the prediction log's files and retention."""
+
+    openapi_path = "/monitoring/deployments/{name}/log"
+    operations = {
+        "get": Operation(
+            "What the prediction log holds; what retention dropped", LogInfo, tags=TAGS
+        )
+    }
+
+    @api
+    async def get(self, name: str) -> None:
+        self.send(await in_thread(self.workspace.monitoring.log_info, name))
+
+
 class FeedbackHandler(MlopsHandler):
     """``/mlops/api/monitoring/deployments/{name}/feedback``: ground truth by request id."""
 
@@ -199,6 +215,7 @@ class FeedbackHandler(MlopsHandler):
         "post": Operation(
             "Record ground truth by request id (the same feedback twice counts once)",
             FeedbackResult,
+            LogInfo,
             body=FeedbackRequest,
             tags=TAGS,
         )
@@ -221,5 +238,6 @@ HANDLERS: list[type[MlopsHandler]] = [
     ChecksHandler,
     CheckHandler,
     DeploymentEventsHandler,
+    LogHandler,
     FeedbackHandler,
 ]

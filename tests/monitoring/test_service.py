@@ -277,3 +277,23 @@ def test_the_scheduler_checks_running_deployments_on_its_interval(deployed: Work
         stopped = ws.monitoring.stop_scheduler()
         (root / "mlops.toml").write_text(config)
     assert not stopped.running
+
+
+def test_log_info_reports_what_retention_dropped(deployed: Workspace) -> None:
+    """Last in the module: it stops the deployment and empties its log."""
+    from jupyter_mlops.serving.predictions import apply_retention, compact
+
+    ws = deployed
+    ws.deployments.stop("churn")  # replicas close their segments
+    folder = ws.deployments.predictions / "churn"
+    compact(folder)
+    before = ws.monitoring.log_info("churn")
+    assert before.parquet_files >= 1 and before.pending_segments == 0
+    assert (before.max_age_days, before.max_size_mb) == (30, 2048)
+    rows = len(ws.monitoring.predictions("churn"))
+    dropped = apply_retention(folder, max_age_days=None, max_size_mb=1e-6)
+    after = ws.monitoring.log_info("churn")
+    assert after.parquet_files == 0 and len(after.dropped) == len(dropped) >= 1
+    assert {d.reason for d in after.dropped} == {"max_size_mb"}
+    assert sum(d.rows for d in after.dropped) == rows
+    assert ws.monitoring.metrics("churn", Window()).overall.requests == 0
