@@ -23,7 +23,9 @@ LINE_COLOUR = "#2980b9"
 ALERT_COLOUR = "#c0392b"
 #: Quality metrics drawn over time, in this order when present.
 QUALITY_METRICS = ("roc_auc", "accuracy", "precision", "recall", "log_loss", "rmse", "mae", "r2")
-_CONFIG = {"displaylogo": False, "responsive": True}
+# No "responsive": on a window resize plotly then sized the charts from their container, whose
+# height is their own, and they collapsed to 0 px in Voila.
+_CONFIG = {"displaylogo": False}
 _MARGIN = {"l": 60, "r": 20, "t": 50, "b": 40}
 
 
