@@ -9,6 +9,7 @@ the background and returns the URL. The dashboard itself is
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import webbrowser
 from typing import TYPE_CHECKING
@@ -44,16 +45,25 @@ def cmd_dashboard(args: argparse.Namespace, ctx: Context) -> Result:
         f"(Voila, pid {server.pid}, log {server.log_path}). Press Ctrl-C to stop it.\n"
     )
     sys.stderr.flush()
+    # Voila runs in a session of its own (Ctrl-C reaches only us): being terminated or losing
+    # the terminal must stop it as Ctrl-C does, or it outlives the command.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         code = server.process.wait()
     except KeyboardInterrupt:
         return Message(f"Stopped the dashboard of {info.name}.", data)
     finally:
         server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     raise BackendUnavailable(
         f"Voila stopped on its own (exit code {code}).",
         hint=f"See its log in {server.log_path}.",
     )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def add_commands(sub: Subcommands, common: CommandParser) -> None:

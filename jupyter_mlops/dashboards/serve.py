@@ -57,7 +57,7 @@ class DashboardServer:
     def running(self) -> bool:
         return self.process.poll() is None
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 20.0) -> None:
         """Stop Voila and its kernels (its process group); harmless when already stopped."""
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
