@@ -290,3 +290,73 @@ def test_report_frame_json_charts_and_html(train: pd.DataFrame, rng: np.random.G
     assert 'src="http' not in html  # plotly.js is inline, not from a CDN: works offline
     quiet = drift_report(train, window(rng))._repr_html_()
     assert "<table" in quiet and "Plotly" not in quiet
+
+
+def test_rank_ks_orders_levels_by_pooled_rows_head_to_tail() -> None:
+    # Worked example. Rows per level, reference / window: a 40/10, b 30/10, c 20/15, d 10/15, so
+    # the pooled rows are 50, 40, 35, 25 and the order a, b, c, d. Cumulative shares: reference
+    # .4 .7 .9 1, window .2 .4 .7 1; the largest gap is .3, after b.
+    reference = pd.DataFrame({"level": list("a" * 40 + "b" * 30 + "c" * 20 + "d" * 10)})
+    current = pd.DataFrame({"level": list("a" * 10 + "b" * 10 + "c" * 15 + "d" * 15)})
+    got = drift_report(reference, current, tests="rank_ks").feature("level")
+    assert got.test == "rank_ks" and got.statistic == pytest.approx(0.3, abs=1e-12)
+    root = np.sqrt(100 * 50 / 150)
+    assert got.p_value == pytest.approx(stats.kstwobign.sf(0.3 * (root + 0.12 + 0.11 / root)))
+
+
+def test_rank_ks_is_a_two_sample_ks_on_the_levels_ranks(rng: np.random.Generator) -> None:
+    levels = np.array([f"L{i:02d}" for i in range(60)])
+    shares = 1 / np.arange(1, 61)
+    train = rng.choice(levels, 30_000, p=shares / shares.sum())
+    tilted = shares * np.linspace(0.8, 1.25, 60)
+    current = rng.choice(levels, 4_000, p=tilted / tilted.sum())
+    got = drift_report(
+        pd.DataFrame({"c": train}), pd.DataFrame({"c": current}), tests="rank_ks"
+    ).feature("c")
+    # The same test by hand: each row's level replaced by its rank in the pooled rows, levels
+    # with equal pooled rows sharing a rank (scipy's KS handles the ties).
+    pooled = pd.Series(np.r_[train, current]).value_counts()
+    rank = pooled.rank(method="min", ascending=False)
+    expected = stats.ks_2samp(rank[train].to_numpy(), rank[current].to_numpy(), method="asymp")
+    assert got.statistic == pytest.approx(expected.statistic, abs=1e-12)
+    assert got.p_value == pytest.approx(expected.pvalue, rel=0.25)
+
+
+def test_many_levels_get_rank_ks_which_sees_a_fatter_tail(rng: np.random.Generator) -> None:
+    levels = np.array([f"item{i:03d}" for i in range(500)])
+    zipf = 1 / np.arange(1, 501)
+    fatter = np.arange(1, 501) ** -0.95
+    train = pd.DataFrame(
+        {
+            "item": rng.choice(levels, 100_000, p=zipf / zipf.sum()),
+            "plan": rng.choice(LEVELS, 100_000),
+        }
+    )
+    window = pd.DataFrame(
+        {
+            "item": rng.choice(levels, 5_000, p=fatter / fatter.sum()),
+            "plan": rng.choice(LEVELS, 5_000),
+        }
+    )
+    report = drift_report(profile_frame(train), window)
+    item, plan = report.feature("item"), report.feature("plan")
+    assert item.test == "chi2" and [c.test for c in item.checks] == [
+        "chi2",
+        "rank_ks",
+        "missing_rate",
+    ]
+    assert [c.test for c in plan.checks] == ["chi2", "missing_rate"]  # 5 levels: chi2 alone
+    assert report.check_alpha == pytest.approx(0.01 / 3)  # chi2, rank_ks, chi2
+    assert item.drifted_by == ["rank_ks"]
+
+
+def test_rank_ks_has_no_false_alarms_on_equally_likely_levels(rng: np.random.Generator) -> None:
+    # Ordered by the reference's rows alone, the levels that drew more reference rows come first
+    # and the reference's cumulative share runs ahead of any window's: a gap of ~0.03 at 100,000
+    # rows, every window drifted. Ordered by the pooled rows, there is no such gap.
+    levels = np.array([f"item{i:03d}" for i in range(500)])
+    profile = profile_frame(pd.DataFrame({"item": rng.choice(levels, 100_000)}))
+    for size in (5_000, 100_000):
+        window = pd.DataFrame({"item": rng.choice(levels, size)})
+        check = {c.test: c for c in drift_report(profile, window).feature("item").checks}
+        assert not check["rank_ks"].drifted and check["rank_ks"].p_value > 0.01

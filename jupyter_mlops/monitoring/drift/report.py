@@ -6,17 +6,20 @@ The rule, by default:
   in the reference (flags, small counts) and categories: ``chi2``, whose cells are pooled until
   each expects 5 rows in the smaller sample - so the sample size decides how finely a column is
   tested: a 5,000-row window tests a 500-level column on the levels it can see, a 100,000-row
-  window on all of them. Every column also gets ``missing_rate`` (dropping NaNs before a test
-  would hide a rise in them) and numbers ``infinite_rate``; a feature drifted when any of its
-  checks did.
+  window on all of them. Categories with more than 20 levels tested by ``chi2`` also get
+  ``rank_ks``, a KS test over the levels ordered from the most frequent to the rarest: a
+  chi-square over hundreds of sparse cells cannot see rows moving between a long tail and the
+  head, which this sees as one gap. Every column also gets ``missing_rate`` (dropping NaNs
+  before a test would hide a rise in them) and numbers ``infinite_rate``; a feature drifted
+  when any of its checks did.
 - **Thresholds.** The p-value checks share a family-wise alpha of 0.01 (Bonferroni): each is
   drifted below ``0.01 / k``, k the number of p-value checks in the report that could reject (a
   rate check counts only when either sample has such values). With 55 columns that is about
   1e-4 a check, and a false alarm anywhere in the report about 1 in 100. A p-value check also
-  needs a minimal effect (``min_effect``: a KS gap of 0.01, a change in a missing or infinite
-  rate of 0.005 and 0.001): with windows of millions of rows a p-value flags differences nobody
-  would act on. Distance tests use fixed thresholds: ``psi`` 0.2, ``jensen_shannon`` 0.1,
-  ``wasserstein`` 0.1 (in reference standard deviations).
+  needs a minimal effect (``min_effect``: a KS gap of 0.01, for ``ks`` and ``rank_ks``, a
+  change in a missing or infinite rate of 0.005 and 0.001): with windows of millions of rows a
+  p-value flags differences nobody would act on. Distance tests use fixed thresholds: ``psi``
+  0.2, ``jensen_shannon`` 0.1, ``wasserstein`` 0.1 (in reference standard deviations).
 - **Per feature** ``tests`` picks another test and ``thresholds`` another threshold (a p-value
   for a p-value test, used as is, or a distance).
 
@@ -51,6 +54,8 @@ if TYPE_CHECKING:
 FeatureStatus = Literal["ok", "drifted", "missing_in_current", "missing_in_reference", "no_data"]
 DISCRETE_LEVELS = 20
 """Numbers with at most this many distinct reference values are tested as categories."""
+MANY_LEVELS = 20
+"""Categories with more reference levels than this get ``rank_ks`` besides ``chi2``."""
 FRAME_COLUMNS = [
     "feature",
     "kind",
@@ -84,7 +89,12 @@ class DriftThresholds(BaseModel):
         description="threshold of each distance test",
     )
     min_effect: dict[str, float] = Field(
-        default_factory=lambda: {"ks": 0.01, "missing_rate": 0.005, "infinite_rate": 0.001},
+        default_factory=lambda: {
+            "ks": 0.01,
+            "rank_ks": 0.01,
+            "missing_rate": 0.005,
+            "infinite_rate": 0.001,
+        },
         description="a p-value check also needs |statistic| at least this large",
     )
     features: dict[str, float] = Field(
@@ -329,7 +339,9 @@ class _Planned:
             return bool(cells.reference_missing or cells.current_missing)
         if name == "infinite_rate":
             return bool(cells.reference_infinite or cells.current_infinite)
-        return get_test(name).measures == "p_value" and self.threshold is None
+        if name == self.test.name and self.threshold is not None:
+            return False  # the feature's own threshold, outside the family
+        return get_test(name).measures == "p_value"
 
     def p_value_checks(self) -> int:
         return sum(self._can_reject(name) for name in self.outcomes)
@@ -408,7 +420,11 @@ def _plan(
         result.status = "no_data"
         side = "reference" if not cells.reference.sum() else "window"
         result.message = f"no {'finite ' if kind == 'numeric' else ''}values in the {side}"
-    for extra in ("missing_rate", "infinite_rate"):
+    extras = ["missing_rate", "infinite_rate"]
+    levels = cells.reference.size - 1  # the last cell: levels the reference never saw
+    if has_values and test.name == "chi2" and kind == "categorical" and levels > MANY_LEVELS:
+        extras.insert(0, "rank_ks")
+    for extra in extras:
         if extra != test.name and kind in get_test(extra).kinds:
             outcomes[extra] = get_test(extra)(cells)
     return _Planned(result, test, cells, outcomes, threshold)
