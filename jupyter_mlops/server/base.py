@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from jupyter_mlops.config import CONFIG_FILE
 from jupyter_mlops.errors import MlopsError
+from jupyter_mlops.tracking.backend import load_mlflow
 from jupyter_mlops.workspace import ENV_VAR, Workspace
 
 M = TypeVar("M", bound=BaseModel)
@@ -40,6 +41,9 @@ class WorkspaceRef:
         if self._cached is not None and self._cached[0] == key:
             return self._cached[1]
         self._cached = (key, found)
+        # Handlers run services in threads; MLflow must be imported once, under its lock, before
+        # two of them import it at the same time (the services themselves import it lazily).
+        load_mlflow()
         return found
 
 

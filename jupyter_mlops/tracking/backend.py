@@ -47,6 +47,7 @@ def load_mlflow() -> None:
 @contextmanager
 def mlflow_errors(subject: str = "") -> Iterator[None]:
     """Turn MLflow's exceptions into :class:`MlopsError` with the right status."""
+    load_mlflow()
     from mlflow.exceptions import MlflowException
 
     try:
@@ -90,11 +91,13 @@ class MlflowBackend:
         self.registry_uri = registry_uri
         self.artifact_root = artifact_root
         self.artifact_location = artifact_location
-        load_mlflow()
+        # MLflow itself is imported on first use (client, engine, errors): a face that only
+        # reads deployments or monitoring (the dashboard's kernel) never pays its 3 s import.
 
     @cached_property
     def client(self) -> MlflowClient:
         """The MLflow client on these stores (created on first use)."""
+        load_mlflow()
         from mlflow.tracking import MlflowClient
 
         if self.tracking_uri.startswith(_SQL_SCHEMES):
@@ -121,6 +124,7 @@ class MlflowBackend:
     @property
     def sql_engine(self) -> Any:
         """The SQLAlchemy engine of MLflow's store when it is a database, else None."""
+        load_mlflow()
         from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
         store = getattr(getattr(self.client, "_tracking_client", None), "store", None)

@@ -112,6 +112,19 @@ async def test_openapi_document_lists_every_route(jp_fetch: Fetch) -> None:
         "/mlops/api/deployments/{name}",
         "/mlops/api/deployments/{name}/stats",
         "/mlops/api/deployments/{name}/logs",
+        "/mlops/api/monitoring",
+        "/mlops/api/monitoring/scheduler",
+        "/mlops/api/monitoring/events",
+        "/mlops/api/monitoring/deployments/{name}",
+        "/mlops/api/monitoring/deployments/{name}/drift",
+        "/mlops/api/monitoring/deployments/{name}/metrics",
+        "/mlops/api/monitoring/deployments/{name}/quality",
+        "/mlops/api/monitoring/deployments/{name}/checks",
+        "/mlops/api/monitoring/deployments/{name}/checks/{check_id}",
+        "/mlops/api/monitoring/deployments/{name}/events",
+        "/mlops/api/monitoring/deployments/{name}/log",
+        "/mlops/api/monitoring/deployments/{name}/feedback",
+        "/mlops/api/monitoring/deployments/{name}/dashboard",
     }
     assert "RunPage" in doc["components"]["schemas"]
     runs_get = doc["paths"]["/mlops/api/experiments/{experiment_id}/runs"]["get"]
