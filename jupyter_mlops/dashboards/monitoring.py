@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
-from IPython.display import display
+from IPython.display import HTML, display
 
 from jupyter_mlops.dashboards import DEPLOYMENT_ENV, READY_FILE_ENV
 from jupyter_mlops.dashboards.figures import (
@@ -62,6 +62,9 @@ REFRESH_SECONDS = 60.0
 SERIES_LIMIT = 500
 RECENT_EVENTS = 10
 DRIFT_HEADING = "<h3>Data drift</h3>"
+#: The first-paint copy of the summary, hidden by the live one.
+_STATIC = "jp-mlops-dash-static"
+
 _STYLE = """
 <style>
 .jp-mlops-Dash { font-family: var(--jp-ui-font-family); color: var(--jp-ui-font-color1); }
@@ -419,10 +422,15 @@ class MonitoringDashboard:
             self._updating = False
         self._draw_feature(chosen)
 
+    def summary_html(self) -> str:
+        assert self.snapshot is not None
+        return header_html(self.snapshot, self.refresh_seconds) + alerts_html(self.snapshot)
+
     def _summarise(self) -> None:
         assert self.snapshot is not None
         self.summary.value = (
-            header_html(self.snapshot, self.refresh_seconds)
+            f"<style>.{_STATIC} {{ display: none; }}</style>"
+            + header_html(self.snapshot, self.refresh_seconds)
             + self._problem
             + alerts_html(self.snapshot)
             + f'<p class="jp-mlops-Dash jp-mlops-muted">Updated '
@@ -565,6 +573,9 @@ def show(
     except MlopsError as exc:
         display(widgets.HTML(_STYLE + _problem(exc)))
         return None
+    # First paint: the stored state as plain HTML, which the page shows without loading the
+    # widget manager or plotly; the live summary (first in the widgets) hides it once drawn.
+    display(HTML(f'<div class="{_STATIC}">{dash.summary_html()}</div>'))
     display(dash.widget)
     with contextlib.suppress(RuntimeError):  # no event loop: a plain script, no timer
         dash.start()

@@ -126,8 +126,11 @@ def figures_of(widgets: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 def test_the_notebook_draws_health_alerts_drift_api_and_quality(monitored: Workspace) -> None:
     nb = run_dashboard(monitored, {DEPLOYMENT_ENV: "churn"})
     (cell,) = nb.cells
-    assert [o.output_type for o in cell.outputs] == ["display_data"]  # no repr, no error
-    assert WIDGET_VIEW in cell.outputs[0].data
+    # no repr, no error: the first-paint HTML, then the live widgets
+    assert [o.output_type for o in cell.outputs] == ["display_data", "display_data"]
+    first_paint = cell.outputs[0].data["text/html"]
+    assert "jp-mlops-dash-static" in first_paint and "Needs attention" in first_paint
+    assert WIDGET_VIEW in cell.outputs[1].data
     widgets = widgets_of(nb)
     text = html_of(widgets)
     assert "Monitoring: churn" in text
