@@ -700,6 +700,36 @@ export interface IDriftReport {
   features: IFeatureDrift[];
 }
 
+/** A file of the prediction log that retention dropped (schema `DroppedFile`). */
+export interface IDroppedFile {
+  file: string;
+  requests: number;
+  rows: number;
+  bytes: number;
+  /** `max_age_days` or `max_size_mb`. */
+  reason: string;
+  first: string;
+  last: string;
+  /** When it was dropped. */
+  time: string;
+}
+
+/** What a deployment's prediction log holds, and what retention dropped (schema `LogInfo`). */
+export interface ILogInfo {
+  deployment: string;
+  folder: string;
+  parquet_files: number;
+  parquet_bytes: number;
+  /** JSON-lines segments not compacted yet. */
+  pending_segments: number;
+  pending_bytes: number;
+  first?: string | null;
+  last?: string | null;
+  max_age_days: number;
+  max_size_mb: number;
+  dropped: IDroppedFile[];
+}
+
 /** Where a deployment's monitoring dashboard opens on this server (schema `DashboardLink`). */
 export interface IDashboardLink {
   /** A path on the server with the deployment in the query: `/voila/render/...?deployment=churn`. */
