@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,29 @@ def _no_workspace_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MLOPS_WORKSPACE", raising=False)
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _stop_schedulers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Deploying through a face starts the workspace's monitoring scheduler (it exits a minute
+    after its last deployment stops); at the end of the session stop any a test left running."""
+    yield
+    import os
+    import signal
+
+    base = str(tmp_path_factory.getbasetemp())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"jupyter_mlops.commands.scheduler" in args and any(
+            a.decode(errors="replace").startswith(base) for a in args
+        ):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(proc.name), signal.SIGTERM)
 
 
 @pytest.fixture

@@ -4,9 +4,10 @@ interval, whether or not JupyterLab is open.
 It follows the process protocol of :mod:`jupyter_mlops.process`: ``.mlops/monitoring/scheduler/``
 holds ``status.json`` (pid, start, heartbeat, last error) written atomically; the pid counts only
 while ``/proc`` shows the scheduler's module on this workspace. Any face may start it
-(:meth:`Scheduler.ensure`); a second start finds it running and does nothing. It exits on SIGTERM
-and when no deployment has been running for ``idle_exit`` seconds. The module that runs it is given
-by the workspace's wiring (a domain never imports the faces).
+(:meth:`Scheduler.ensure`); a second start finds it running and does nothing. It exits on
+SIGTERM and when no deployment has been running for ``idle_exit`` seconds (a minute); deploying
+starts it again. The module that runs it is given by the workspace's wiring (a domain never
+imports the faces).
 """
 
 from __future__ import annotations
@@ -104,8 +105,8 @@ def run(
     due: Callable[[datetime], list[str]],
     check: Callable[[str], object],
     any_running: Callable[[], bool],
-    tick: float = 1.0,
-    idle_exit: float = 600.0,
+    tick: float = 2.0,
+    idle_exit: float = 60.0,
 ) -> int:
     """The scheduler's loop (in its own process): every ``tick`` seconds, check the deployments
     that are due, one after another; a failing check is recorded, never fatal."""

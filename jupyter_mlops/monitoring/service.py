@@ -102,6 +102,7 @@ class Monitoring:
         self.scheduler = Scheduler(self.folder / "scheduler", scheduler_command)
         #: (max_age_days, max_size_mb) of a deployment's prediction log, from ``[predictions]``
         self.retention = retention or (lambda name: (30.0, 2048.0))
+        self._last_check: dict[str, datetime | None] = {}
 
     # -- the prediction log ------------------------------------------------------------------------
 
@@ -361,6 +362,7 @@ class Monitoring:
             report.summary.firing = sorted(store.firing())
             store.save_check(report)
             store.save_events(report.events)
+        self._last_check[name] = summary.time
         return report
 
     def drift_of_table(self, name: str, info: DeploymentInfo, current: pd.DataFrame) -> DriftReport:
@@ -446,15 +448,17 @@ class Monitoring:
         return self.scheduler.stop(timeout)
 
     def due(self, now: datetime) -> list[str]:
-        """The running deployments whose next check is due at ``now``."""
+        """The running deployments whose next check is due at ``now`` (the time of each one's
+        last check is read once, then kept: this runs every few seconds in the scheduler)."""
         out = []
         for info in self.deployments.list():
             if info.state not in ("running", "degraded", "updating"):
                 continue
-            checks = self._store(info.name).checks(1)
-            if not checks or (now - checks[-1].time).total_seconds() >= self.interval_for(
-                info.name
-            ):
+            if info.name not in self._last_check:
+                checks = self._store(info.name).checks(1)
+                self._last_check[info.name] = checks[-1].time if checks else None
+            last = self._last_check[info.name]
+            if last is None or (now - last).total_seconds() >= self.interval_for(info.name):
                 out.append(info.name)
         return out
 

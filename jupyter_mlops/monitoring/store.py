@@ -67,8 +67,13 @@ class MonitorStore:
         self._append("events.jsonl", [e.model_dump_json().encode() for e in events])
 
     def checks(self, limit: int | None = None) -> list[CheckSummary]:
-        out = list(_lines(self.folder / "checks.jsonl", CheckSummary))
-        return out[-limit:] if limit else out
+        """The stored check summaries, oldest first (only the newest ``limit``, read from the
+        end of the file, when given)."""
+        path = self.folder / "checks.jsonl"
+        if not limit:
+            return list(_lines(path, CheckSummary))
+        out = list(_parse(_tail(path, limit), CheckSummary))
+        return out[-limit:]
 
     def check(self, check_id: str) -> CheckReport | None:
         path = self.folder / "checks" / f"{check_id}.json"
@@ -96,11 +101,34 @@ class MonitorStore:
         )
 
 
+def _tail(path: Path, count: int, chunk: int = 65536) -> bytes:
+    """The last ``count`` whole lines of a file (or all of it), reading backwards."""
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return b""
+    with f:
+        end = f.seek(0, os.SEEK_END)
+        start = end
+        data = b""
+        while start > 0 and data.count(b"\n") <= count:
+            start = max(0, start - chunk)
+            f.seek(start)
+            data = f.read(end - start)
+        if start > 0:
+            data = data.split(b"\n", 1)[-1]  # a partial first line
+        return data
+
+
 def _lines(path: Path, model: type[M]) -> Iterator[M]:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return
+    yield from _parse(data, model)
+
+
+def _parse(data: bytes, model: type[M]) -> Iterator[M]:
     for line in data.splitlines():
         if not line.strip():
             continue

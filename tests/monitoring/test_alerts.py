@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +112,17 @@ def test_windows() -> None:
         Window.parse(start=datetime(2026, 1, 1))
     with pytest.raises(InvalidInput, match="before start"):
         Window.parse(start=NOW, end=NOW - timedelta(1))
+
+
+def test_the_newest_checks_are_read_from_the_end_of_the_file(tmp_path: Path) -> None:
+    from jupyter_mlops.monitoring.store import MonitorStore
+
+    store = MonitorStore(tmp_path)
+    base = report()
+    for i in range(3000):  # about 1 MB of summaries: several chunks from the end
+        summary = base.summary.model_copy(update={"id": f"c{i:05d}", "rows": i})
+        store.save_check(base.model_copy(update={"summary": summary}))
+    assert [c.id for c in store.checks(2)] == ["c02998", "c02999"]
+    assert [c.rows for c in store.checks(1500)] == list(range(1500, 3000))
+    assert len(store.checks()) == 3000
+    assert MonitorStore(tmp_path / "none").checks(5) == []
