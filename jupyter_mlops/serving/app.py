@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 JSON = "application/json"
+CSV = "text/csv"
 _V2_TYPES = {
     "double": "FP64",
     "float": "FP32",
@@ -243,12 +244,36 @@ class ModelServer:
     # -- MLflow scoring protocol ------------------------------------------------------------------
 
     async def invocations(self, request: Request) -> Response:
-        """POST /invocations: MLflow's scoring protocol."""
+        """POST /invocations: MLflow's scoring protocol, with a JSON or a CSV body.
+
+        A body without a Content-Type is read as JSON; any type but JSON or CSV is a 415, as it is
+        for ``mlflow models serve``.
+        """
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media == CSV:
+            decode = _decode_csv
+        elif media in ("", JSON):
+            decode = _decode_json
+        else:
+            message = (
+                f"Content-Type {media!r} is not supported here; send {JSON} (with "
+                f"dataframe_split, dataframe_records, instances or inputs) or {CSV} (a header "
+                "row, then one row per prediction)"
+            )
+            started = time.perf_counter()
+            request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+            self._record(started, request_id, "mlflow", None, 415, 0, error=message)
+            return Response(
+                _mlflow_error(message, 415),
+                415,
+                media_type=JSON,
+                headers={"x-request-id": request_id},
+            )
         return await self._predict(
             request,
             "mlflow",
             self.choose,
-            lambda body, m: (codec.decode_mlflow(body, m.columns), None),
+            decode,
             lambda out, m, rid: codec.encode_mlflow(out),
             _mlflow_error,
         )
@@ -423,8 +448,21 @@ class ModelServer:
                 )
 
 
+def _decode_json(body: bytes, model: LoadedVersion) -> tuple[Batch, str | None]:
+    return codec.decode_mlflow(body, model.columns), None
+
+
+def _decode_csv(body: bytes, model: LoadedVersion) -> tuple[Batch, str | None]:
+    return codec.decode_csv(body), None
+
+
 def _mlflow_error(message: str, status: int) -> bytes:
-    code = {400: "BAD_REQUEST", 404: "RESOURCE_DOES_NOT_EXIST", 413: "REQUEST_TOO_LARGE"}
+    code = {
+        400: "BAD_REQUEST",
+        404: "RESOURCE_DOES_NOT_EXIST",
+        413: "REQUEST_TOO_LARGE",
+        415: "UNSUPPORTED_MEDIA_TYPE",
+    }
     return orjson.dumps({"error_code": code.get(status, "INTERNAL_ERROR"), "message": message})
 
 

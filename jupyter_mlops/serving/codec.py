@@ -78,6 +78,37 @@ def decode_mlflow(body: bytes, columns: Sequence[str]) -> Batch:
     return _rows(value, list(columns), kind)
 
 
+def decode_csv(body: bytes) -> Batch:
+    """A ``text/csv`` ``/invocations`` body (a header row, then one row per prediction) as a
+    batch. Values are typed the way ``mlflow models serve`` types them: by pandas' CSV reader."""
+    import csv
+    import io
+
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(io.BytesIO(body))
+    except pd.errors.EmptyDataError:
+        raise RequestError(
+            "The CSV body is empty; send a header row with the column names, then one row per "
+            "prediction"
+        ) from None
+    except (ValueError, csv.Error) as exc:  # ParserError and UnicodeDecodeError included
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RequestError(f"The body is not valid CSV: {first}") from None
+    names = [str(c) for c in frame.columns]
+    unnamed = [n for n in names if n.startswith("Unnamed: ")]
+    if unnamed:
+        raise RequestError(
+            "The CSV header has an empty column name; the first row must name every column"
+        )
+    columns = {
+        n: [None if v != v else v for v in frame[c].tolist()]  # NaN (an empty cell) -> null
+        for n, c in zip(names, frame.columns, strict=True)
+    }
+    return Batch(columns=names, rows=len(frame), data=columns)
+
+
 def _rows(data: Any, names: list[str], kind: str) -> Batch:
     if not isinstance(data, list) or not all(isinstance(r, list) for r in data):
         raise RequestError(f"{kind} rows must be a list of lists")

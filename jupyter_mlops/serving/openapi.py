@@ -207,8 +207,14 @@ def model_server_openapi(deployment: str, served: Sequence[LoadedVersion]) -> di
             "post": {
                 "operationId": "invocations",
                 "summary": "MLflow scoring protocol",
-                "requestBody": body(invocation),
-                "responses": answers("Predictions", "MlflowError", "400", "413"),
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": invocation},
+                        "text/csv": {"schema": {"type": "string"}},
+                    },
+                },
+                "responses": answers("Predictions", "MlflowError", "400", "413", "415"),
             }
         },
         "/ping": {"get": {"operationId": "ping", "responses": {"200": {"description": "up"}}}},

@@ -99,6 +99,44 @@ def test_open_inference_protocol(replica: Replica, models_workspace: Workspace) 
     close(np.reshape(answer["outputs"][0]["data"], (2, 2)), expected(models_workspace, "churn:2"))
 
 
+def test_mlflow_scoring_accepts_csv(replica: Replica, models_workspace: Workspace) -> None:
+    """``mlflow models serve`` answers ``text/csv`` bodies; so does this server, with the same
+    predictions as the JSON formats."""
+    body = ROWS[["calls", "tenure", "spend"]].to_csv(index=False).encode()
+    response = httpx.post(
+        f"{replica.url}/invocations",
+        content=body,
+        headers={"content-type": "text/csv; charset=utf-8"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    close(response.json()["predictions"], expected(models_workspace))
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "needle"),
+    [
+        ("text/csv", b"", 400, "CSV body is empty"),
+        ("text/csv", b"tenure,spend,calls\n1,2.0\n1,2,3,4,5\n", 400, "not valid CSV"),
+        ("text/csv", b"tenure,spend,calls\n1,high,0\n", 400, "'spend' is double"),
+        ("text/csv", b"tenure,,calls\n1,2.0,0\n", 400, "empty column name"),
+        ("text/plain", b"tenure=1", 415, "'text/plain' is not supported"),
+        ("application/x-www-form-urlencoded", b"tenure=1", 415, "send application/json"),
+    ],
+)
+def test_csv_errors_and_unsupported_content_types(
+    replica: Replica, content_type: str, body: bytes, status: int, needle: str
+) -> None:
+    response = httpx.post(
+        f"{replica.url}/invocations", content=body, headers={"content-type": content_type}
+    )
+    assert response.status_code == status, response.text
+    payload = response.json()
+    assert needle in payload["message"], payload
+    if status == 415:
+        assert payload["error_code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
 @pytest.mark.parametrize(
     ("path", "body", "status", "needle"),
     [
