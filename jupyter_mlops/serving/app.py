@@ -250,25 +250,7 @@ class ModelServer:
         for ``mlflow models serve``.
         """
         media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if media == CSV:
-            decode = _decode_csv
-        elif media in ("", JSON):
-            decode = _decode_json
-        else:
-            message = (
-                f"Content-Type {media!r} is not supported here; send {JSON} (with "
-                f"dataframe_split, dataframe_records, instances or inputs) or {CSV} (a header "
-                "row, then one row per prediction)"
-            )
-            started = time.perf_counter()
-            request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-            self._record(started, request_id, "mlflow", None, 415, 0, error=message)
-            return Response(
-                _mlflow_error(message, 415),
-                415,
-                media_type=JSON,
-                headers={"x-request-id": request_id},
-            )
+        decode = _MLFLOW_DECODERS.get(media, _unsupported_media(media))
         return await self._predict(
             request,
             "mlflow",
@@ -454,6 +436,24 @@ def _decode_json(body: bytes, model: LoadedVersion) -> tuple[Batch, str | None]:
 
 def _decode_csv(body: bytes, model: LoadedVersion) -> tuple[Batch, str | None]:
     return codec.decode_csv(body), None
+
+
+def _unsupported_media(
+    media: str,
+) -> Callable[[bytes, LoadedVersion], tuple[Batch, str | None]]:
+    def refuse(body: bytes, model: LoadedVersion) -> tuple[Batch, str | None]:
+        raise RequestError(
+            f"Content-Type {media!r} is not supported here; send {JSON} (with dataframe_split, "
+            f"dataframe_records, instances or inputs) or {CSV} (a header row, then one row per "
+            "prediction)",
+            415,
+        )
+
+    return refuse
+
+
+#: ``/invocations`` body readers by media type; no Content-Type at all reads as JSON.
+_MLFLOW_DECODERS = {"": _decode_json, JSON: _decode_json, CSV: _decode_csv}
 
 
 def _mlflow_error(message: str, status: int) -> bytes:

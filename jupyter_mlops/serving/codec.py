@@ -97,8 +97,7 @@ def decode_csv(body: bytes) -> Batch:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RequestError(f"The body is not valid CSV: {first}") from None
     names = [str(c) for c in frame.columns]
-    unnamed = [n for n in names if n.startswith("Unnamed: ")]
-    if unnamed:
+    if any(n.startswith("Unnamed: ") for n in names):
         raise RequestError(
             "The CSV header has an empty column name; the first row must name every column"
         )
