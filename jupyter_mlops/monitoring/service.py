@@ -313,6 +313,10 @@ class Monitoring:
         """Compute every figure over a window (the configured one by default), store it as a
         point of the time series with its evidence, and raise or resolve alerts."""
         info = self._deployment(name)
+        # A check is dated when it starts reading the log, not when it ends: two checks that
+        # overlap (the scheduler's and one asked for by hand) are then ordered by the data they
+        # saw, whichever finishes last.
+        as_of = utc_now()
         if window is None:
             window = Window.parse(self.window_for(name))
         table = self.read_log(name, window)
@@ -337,7 +341,7 @@ class Monitoring:
         summary = CheckSummary(
             id=report_id,
             deployment=name,
-            time=utc_now(),
+            time=as_of,
             window=window.span(),
             rows=len(current),
             drift_share=drift.drift_share if drift is not None else None,
@@ -358,11 +362,17 @@ class Monitoring:
         )
         store = self._store(name)
         with store.locked():
-            report.events = self._alerts(store, report)
-            report.summary.firing = sorted(store.firing())
+            newest = store.checks(1)
+            if newest and newest[-1].time > summary.time:
+                # A check that started later has already stored what it saw: this older one
+                # joins the series but does not move alerts back to an earlier state.
+                report.summary.firing = sorted(store.firing())
+            else:
+                report.events = self._alerts(store, report)
+                report.summary.firing = sorted(store.firing())
+                store.save_events(report.events)
             store.save_check(report)
-            store.save_events(report.events)
-        self._last_check[name] = summary.time
+        self._last_check[name] = max(summary.time, self._last_check.get(name) or summary.time)
         return report
 
     def drift_of_table(self, name: str, info: DeploymentInfo, current: pd.DataFrame) -> DriftReport:

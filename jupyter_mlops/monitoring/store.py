@@ -17,6 +17,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -71,8 +72,10 @@ class MonitorStore:
         end of the file, when given)."""
         path = self.folder / "checks.jsonl"
         if not limit:
-            return list(_lines(path, CheckSummary))
-        out = list(_parse(_tail(path, limit), CheckSummary))
+            return sorted(_lines(path, CheckSummary), key=_check_time)
+        # Lines are appended as checks finish; overlapping checks can finish out of order, so
+        # read a few more than asked and order them by the time each one started.
+        out = sorted(_parse(_tail(path, limit + _REORDER_SLACK), CheckSummary), key=_check_time)
         return out[-limit:]
 
     def check(self, check_id: str) -> CheckReport | None:
@@ -99,6 +102,13 @@ class MonitorStore:
         write_json(
             self.folder / "firing.json", {k: v.model_dump(mode="json") for k, v in firing.items()}
         )
+
+
+_REORDER_SLACK = 16
+
+
+def _check_time(summary: CheckSummary) -> datetime:
+    return summary.time
 
 
 def _tail(path: Path, count: int, chunk: int = 65536) -> bytes:

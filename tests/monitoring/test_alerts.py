@@ -126,3 +126,20 @@ def test_the_newest_checks_are_read_from_the_end_of_the_file(tmp_path: Path) -> 
     assert [c.rows for c in store.checks(1500)] == list(range(1500, 3000))
     assert len(store.checks()) == 3000
     assert MonitorStore(tmp_path / "none").checks(5) == []
+
+
+def test_overlapping_checks_are_ordered_by_the_time_they_started(tmp_path: Path) -> None:
+    """The scheduler's check can start before a check asked for by hand and finish after it:
+    the newest check is the one that saw the newest data, not the last line written."""
+    from jupyter_mlops.monitoring.store import MonitorStore
+
+    store = MonitorStore(tmp_path / "churn")
+    later = report(error_rate=0.063)
+    later.summary.id, later.summary.time = "later", NOW
+    earlier = report(error_rate=0.0)
+    earlier.summary.id, earlier.summary.time = "earlier", NOW - timedelta(seconds=2)
+    store.save_check(later)
+    store.save_check(earlier)  # finished last
+    assert [c.id for c in store.checks(1)] == ["later"]
+    assert [c.id for c in store.checks()] == ["earlier", "later"]
+    assert [c.id for c in store.checks(5)] == ["earlier", "later"]
