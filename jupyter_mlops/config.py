@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from jupyter_mlops.errors import ConfigError
 
@@ -176,6 +176,38 @@ class MonitoringConfig(AlertThresholds):
     )
 
 
+class JobsConfig(_Section):
+    """Notebooks run as jobs by papermill."""
+
+    executor: str = Field(
+        default="local",
+        description='"local" (worker processes on this machine) or "dask://host:8786"',
+    )
+    slots: int = Field(default=2, ge=1, le=64, description="jobs the local executor runs at once")
+    experiment: str | None = Field(
+        default=None, description="experiment of job runs; empty: [tracking] default_experiment"
+    )
+    requeue_interrupted: int = Field(
+        default=1,
+        ge=0,
+        description="times a job whose worker died (kill, reboot) is queued again before it fails",
+    )
+    idle_exit_seconds: float = Field(
+        default=600.0, gt=0, description="a local worker with nothing to run exits after this long"
+    )
+    output_dir: str = Field(
+        default="executed",
+        description="workspace folder of executed notebooks (<notebook>-<job id>.ipynb)",
+    )
+
+    @field_validator("executor")
+    @classmethod
+    def _executor(cls, value: str) -> str:
+        if value != "local" and not value.startswith(("dask://", "tcp://")):
+            raise ValueError('executor is "local" or a Dask scheduler address "dask://host:8786"')
+        return value
+
+
 class MlopsConfig(_Section):
     """The whole ``mlops.toml``."""
 
@@ -185,6 +217,7 @@ class MlopsConfig(_Section):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     predictions: PredictionsConfig = Field(default_factory=PredictionsConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    jobs: JobsConfig = Field(default_factory=JobsConfig)
 
 
 DEFAULT_TOML = """\
@@ -231,6 +264,11 @@ latency_p95_ms = 1000
 # threshold = 0.1
 # [monitoring.deployment.churn]
 # window = "1d"
+
+[jobs]
+executor = "local"       # or a Dask scheduler: "dask://scheduler:8786"
+slots = 2                # jobs run at once by the local executor
+requeue_interrupted = 1  # a job whose worker died is queued again this many times, then fails
 """
 
 

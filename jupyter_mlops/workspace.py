@@ -23,6 +23,7 @@ from jupyter_mlops.paths import inside
 if TYPE_CHECKING:
     from jupyter_mlops.features.schemas import FeatureUsage
     from jupyter_mlops.features.service import FeatureStore
+    from jupyter_mlops.jobs.service import Jobs
     from jupyter_mlops.monitoring.service import Monitoring
     from jupyter_mlops.registry.service import ModelRegistry
     from jupyter_mlops.serving.deployments import Deployments
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 ENV_VAR = "MLOPS_WORKSPACE"
 #: The module that runs the workspace's scheduler process (a face: it opens the workspace).
 SCHEDULER_MODULE = "jupyter_mlops.commands.scheduler"
+#: The module that runs one slot of the local job executor (a face: it opens the workspace).
+JOB_WORKER_MODULE = "jupyter_mlops.commands.jobworker"
 
 
 class Workspace:
@@ -202,6 +205,20 @@ class Workspace:
             config=self.config.monitoring,
             scheduler_command=(SCHEDULER_MODULE, [str(self.root)]),
             retention=self._retention,
+        )
+
+    @cached_property
+    def jobs(self) -> Jobs:
+        """Notebooks run as jobs by papermill."""
+        from jupyter_mlops.jobs.service import Jobs
+
+        return Jobs(
+            self.root,
+            self.state_dir / "jobs",
+            self.tracking,
+            self.config.jobs,
+            default_experiment=self.config.tracking.default_experiment,
+            worker_command=(JOB_WORKER_MODULE, [str(self.root)]),
         )
 
     def _retention(self, deployment: str) -> tuple[float, float]:

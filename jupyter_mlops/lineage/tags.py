@@ -56,3 +56,11 @@ PROFILE_ARTIFACT = "mlops/training_profile.json"
 FEATURES_ARTIFACT = "mlops/features.json"
 #: The folder of the notebook snapshot a run keeps.
 NOTEBOOK_ARTIFACT_DIR = "notebook"
+
+#: On a run made by a job: the job's id, the sweep it belongs to, and the executed notebook.
+JOB_TAG = "mlops.job"
+SWEEP_TAG = "mlops.sweep"
+JOB_OUTPUT_ARTIFACT = "job/output.ipynb"
+#: Environment variables a job's kernel gets (set by the job's first, injected cell).
+JOB_RUN_ENV = "MLOPS_JOB_RUN_ID"
+JOB_ID_ENV = "MLOPS_JOB_ID"

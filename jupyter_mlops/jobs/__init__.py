@@ -1,0 +1,1 @@
+"""Training jobs: papermill runs parameterised notebooks as tracked jobs, with gates."""

@@ -1,0 +1,436 @@
+"""Notebooks run as jobs: submit, sweep, follow, cancel, re-run.
+
+A job is papermill running a notebook with parameters, on a slot of the local executor (see
+:mod:`jupyter_mlops.jobs.worker`) or on a Dask cluster. The job owns one MLflow run: its
+parameters are the notebook's, ``%%mlops run`` cells in the notebook log into it, the executed
+notebook is stored with it, and it is tagged with the job's id (the job names the run back).
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import itertools
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_mlops.config import JobsConfig
+from jupyter_mlops.errors import Conflict, InvalidInput, NotFound, did_you_mean
+from jupyter_mlops.jobs.params import check_parameters, inspect_parameters
+from jupyter_mlops.jobs.schemas import (
+    FINAL_STATES,
+    ExecutorState,
+    Job,
+    JobList,
+    JobRecord,
+    JobStatus,
+    NotebookParameters,
+    Sweep,
+)
+from jupyter_mlops.jobs.store import ID_LENGTH, JobStore, new_job_id
+from jupyter_mlops.jobs.worker import slot_alive
+from jupyter_mlops.paths import inside
+from jupyter_mlops.process import start_detached
+from jupyter_mlops.timestamps import utc_now
+
+if TYPE_CHECKING:
+    from jupyter_mlops.tracking.service import TrackingService
+
+MAX_SWEEP = 1000
+
+
+class Jobs:
+    """The jobs of one workspace."""
+
+    def __init__(
+        self,
+        root: Path,
+        folder: Path,
+        tracking: TrackingService,
+        config: JobsConfig,
+        *,
+        default_experiment: str,
+        worker_command: tuple[str, list[str]] | None,
+    ) -> None:
+        self.root = root.resolve()
+        self.store = JobStore(folder)
+        self.tracking = tracking
+        self.config = config
+        self.default_experiment = default_experiment
+        self.worker_command = worker_command
+
+    # -- notebooks and parameters -----------------------------------------------------------------
+
+    def _notebook(self, notebook: str | os.PathLike[str]) -> tuple[Path, str]:
+        path = inside(self.root, notebook, must_exist=True)
+        if path.suffix != ".ipynb" or not path.is_file():
+            raise InvalidInput(
+                f"{notebook} is not a notebook",
+                hint="Give the path of a .ipynb file inside the workspace.",
+                field="notebook",
+            )
+        return path, str(path.relative_to(self.root))
+
+    def parameters(self, notebook: str | os.PathLike[str]) -> NotebookParameters:
+        """The parameters a notebook declares in its ``parameters`` cell."""
+        path, shown = self._notebook(notebook)
+        return inspect_parameters(path, shown)
+
+    # -- submitting -------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        notebook: str | os.PathLike[str],
+        parameters: dict[str, Any] | None = None,
+        *,
+        experiment: str | None = None,
+        run_name: str | None = None,
+        from_text: bool = False,
+        sweep: str | None = None,
+    ) -> Job:
+        """Queue a notebook with parameters and make sure workers run it.
+
+        Args:
+            from_text: the values are command-line text, converted to each parameter's type.
+
+        Raises:
+            InvalidInput: a path outside the workspace, not a notebook, an unknown parameter
+                (the message lists the notebook's), a value of the wrong type.
+        """
+        record, warnings = self._record(
+            notebook, parameters or {}, experiment, run_name, from_text, sweep
+        )
+        self.store.add(record)
+        self.ensure_workers()
+        job = self._job(record, self.store.status(record.id))
+        job.warnings = warnings
+        return job
+
+    def _record(
+        self,
+        notebook: str | os.PathLike[str],
+        parameters: dict[str, Any],
+        experiment: str | None,
+        run_name: str | None,
+        from_text: bool,
+        sweep: str | None,
+    ) -> tuple[JobRecord, list[str]]:
+        path, shown = self._notebook(notebook)
+        declared = inspect_parameters(path, shown)
+        values, warnings = check_parameters(declared, parameters, from_text=from_text)
+        record = JobRecord(
+            id=new_job_id(),
+            notebook=shown,
+            parameters=values,
+            experiment=experiment or self.config.experiment or self.default_experiment,
+            run_name=run_name,
+            sweep=sweep,
+            created=utc_now(),
+            parameters_cell=declared.has_parameters_cell,
+        )
+        return record, warnings
+
+    def sweep(
+        self,
+        notebook: str | os.PathLike[str],
+        *,
+        grid: dict[str, list[Any]] | None = None,
+        sets: list[dict[str, Any]] | None = None,
+        parameters: dict[str, Any] | None = None,
+        experiment: str | None = None,
+        name: str | None = None,
+        from_text: bool = False,
+    ) -> Sweep:
+        """Queue one job per parameter set: every combination of ``grid``, or each of ``sets``,
+        over the common ``parameters``. Every set is checked before any job is queued."""
+        if bool(grid) == bool(sets):
+            raise InvalidInput(
+                "A sweep needs a grid or a list of parameter sets (one of them)",
+                hint="e.g. grid={'n_estimators': [100, 200], 'seed': [1, 2, 3]}",
+                field="grid",
+            )
+        combos: list[dict[str, Any]]
+        if grid:
+            for key, values in grid.items():
+                if not isinstance(values, list) or not values:
+                    raise InvalidInput(
+                        f"The grid's {key!r} needs a non-empty list of values", field=key
+                    )
+            keys = list(grid)
+            combos = [
+                dict(zip(keys, vals, strict=True)) for vals in itertools.product(*grid.values())
+            ]
+        else:
+            combos = [dict(s) for s in sets or []]
+        if len(combos) > MAX_SWEEP:
+            raise InvalidInput(
+                f"The sweep has {len(combos)} parameter sets, more than {MAX_SWEEP}",
+                hint="Split it into smaller sweeps.",
+                field="grid",
+            )
+        sweep_id = name or f"sweep-{new_job_id()[-8:]}"
+        records = [
+            self._record(
+                notebook, {**(parameters or {}), **combo}, experiment, None, from_text, sweep_id
+            )
+            for combo in combos
+        ]
+        for record, _ in records:
+            self.store.add(record)
+        self.ensure_workers()
+        jobs = [self._job(r, self.store.status(r.id)) for r, _ in records]
+        return Sweep(
+            id=sweep_id,
+            notebook=records[0][0].notebook,
+            experiment=records[0][0].experiment,
+            jobs=jobs,
+        )
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def _resolve(self, job_id: str) -> str:
+        job_id = job_id.strip()
+        if len(job_id) == ID_LENGTH and self.store.record(job_id) is not None:
+            return job_id
+        ids = self.store.ids()
+        found = [i for i in ids if i.startswith(job_id) or i.endswith(job_id)] if job_id else []
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise Conflict(
+                f"{job_id!r} names {len(found)} jobs",
+                hint="Give more characters of the id.",
+                field="job",
+            )
+        raise NotFound(
+            f"There is no job {job_id!r}",
+            hint=did_you_mean(job_id, ids, listing=None)
+            or "List jobs with `jupyter mlops job list`.",
+            field="job",
+        )
+
+    def get(self, job_id: str) -> Job:
+        """One job (a unique prefix or suffix of its id is enough)."""
+        self.store.recover(self.config.requeue_interrupted)
+        job_id = self._resolve(job_id)
+        record = self.store.record(job_id)
+        assert record is not None
+        return self._job(record, self.store.status(job_id))
+
+    def list(
+        self, *, state: str | None = None, sweep: str | None = None, limit: int | None = None
+    ) -> JobList:
+        """Jobs, newest first."""
+        self.store.recover(self.config.requeue_interrupted)
+        out = []
+        for job_id in reversed(self.store.ids()):
+            record = self.store.record(job_id)
+            if record is None or (sweep and record.sweep != sweep):
+                continue
+            job = self._job(record, self.store.status(job_id))
+            if state and job.state != state:
+                continue
+            out.append(job)
+            if limit and len(out) >= limit:
+                break
+        return JobList(jobs=out)
+
+    def output_path(self, record: JobRecord) -> Path:
+        stem = Path(record.notebook).stem
+        return self.root / self.config.output_dir / f"{stem}-{record.id}.ipynb"
+
+    def _job(self, record: JobRecord, status: JobStatus) -> Job:
+        output = self.store.job_dir(record.id) / "output.ipynb"
+        published = self.output_path(record)
+        shown = None
+        if published.is_file():
+            shown = str(published.relative_to(self.root))
+        elif output.is_file():
+            shown = str(output.relative_to(self.root))
+        duration = None
+        if status.started is not None:
+            end = status.finished or utc_now()
+            duration = (end - status.started).total_seconds()
+        return Job(
+            id=record.id,
+            notebook=record.notebook,
+            parameters=record.parameters,
+            experiment=record.experiment,
+            run_name=record.run_name,
+            sweep=record.sweep,
+            created=record.created,
+            state=status.state,
+            cells_done=status.cells_done,
+            cells_total=status.cells_total,
+            current_cell=status.current_cell,
+            started=status.started,
+            finished=status.finished,
+            duration_seconds=duration,
+            run_id=status.run_id,
+            output=shown,
+            worker=status.worker,
+            error=status.error,
+            message=status.message,
+            interrupted=status.interrupted,
+        )
+
+    def log(self, job_id: str) -> str:
+        """What the job's cells printed, cell by cell, from the executed notebook."""
+        job = self.get(job_id)
+        path = self.store.job_dir(job.id) / "output.ipynb"
+        if not path.is_file():
+            return f"job {job.id} is {job.state}: no output yet\n"
+        import nbformat
+
+        nb = nbformat.read(str(path), as_version=4)
+        lines = []
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+            lines.append(f"--- cell {i} [{cell.get('execution_count') or ' '}] {first[:70]}")
+            for out in cell.get("outputs", []):
+                kind = out.get("output_type")
+                if kind == "stream":
+                    lines.append(out.get("text", "").rstrip("\n"))
+                elif kind == "error":
+                    lines.append(f"{out.get('ename')}: {out.get('evalue')}")
+                elif kind in ("execute_result", "display_data"):
+                    text = out.get("data", {}).get("text/plain")
+                    if text:
+                        lines.append(str(text).rstrip("\n"))
+        if job.message:
+            lines.append(f"--- {job.state}: {job.message}")
+        return "\n".join(lines) + "\n"
+
+    # -- changing ---------------------------------------------------------------------------------
+
+    def cancel(self, job_id: str, *, wait: float = 10.0) -> Job:
+        """Cancel a queued job, or stop a running one's kernel. A finished job is a conflict."""
+        job = self.get(job_id)
+        if job.state in FINAL_STATES:
+            raise Conflict(
+                f"Job {job.id} already {job.state}",
+                hint="Only a queued or running job can be cancelled.",
+                field="job",
+            )
+        self.store.request_cancel(job.id)
+        if self.store.unqueue(job.id):
+            lock = self.store.lock(job.id)
+            if lock.acquire():
+                try:
+                    status = self.store.status(job.id)
+                    status.state = "cancelled"
+                    status.finished = utc_now()
+                    status.message = "cancelled while queued"
+                    self.store.write_status(job.id, status)
+                finally:
+                    lock.release()
+            return self.get(job.id)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            current = self.get(job.id)
+            if current.state in FINAL_STATES:
+                return current
+            time.sleep(0.05)
+        return self.get(job.id)
+
+    def rerun(
+        self, job_id: str, parameters: dict[str, Any] | None = None, *, from_text: bool = False
+    ) -> Job:
+        """Queue a job's notebook again, with its parameters updated by ``parameters``."""
+        job = self.get(job_id)
+        return self.submit(
+            job.notebook,
+            {**job.parameters, **(parameters or {})},
+            experiment=job.experiment,
+            run_name=job.run_name,
+            from_text=from_text,
+            sweep=job.sweep,
+        )
+
+    def wait(
+        self,
+        job_id: str,
+        *,
+        timeout: float | None = None,
+        on_progress: Callable[[Job], None] | None = None,
+        poll: float = 0.02,
+    ) -> Job:
+        """Block until the job is succeeded, failed or cancelled (or ``timeout`` passes)."""
+        job = self.get(job_id)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last = None
+        while True:
+            status = self.store.status(job.id)
+            key = (status.state, status.cells_done, status.cells_total)
+            if key != last:
+                last = key
+                job = self._job(self.store.record(job.id) or _missing(job.id), status)
+                if on_progress is not None:
+                    on_progress(job)
+            if status.state in FINAL_STATES:
+                return job
+            if deadline is not None and time.monotonic() > deadline:
+                return job
+            time.sleep(poll)
+
+    # -- the executor -----------------------------------------------------------------------------
+
+    def _slots(self) -> builtins.list[str]:
+        return [f"slot-{i}" for i in range(1, self.config.slots + 1)]
+
+    def executor_state(self) -> ExecutorState:
+        workers = self.store.workers_dir()
+        alive = [s for s in self._slots() if slot_alive(workers, s)]
+        busy = [s.removeprefix("claimed/") for s in self.store.iter_claimed()]
+        return ExecutorState(
+            executor=self.config.executor,
+            slots=self.config.slots,
+            alive=alive,
+            busy=busy,
+            queued=len(self.store.queued()),
+        )
+
+    def ensure_workers(self) -> ExecutorState:
+        """Start a worker for every slot that has none (they exit when idle)."""
+        if self.worker_command is None:
+            raise InvalidInput("This process cannot start job workers")
+        self.store.ensure()
+        workers = self.store.workers_dir()
+        module, args = self.worker_command
+        for slot in self._slots():
+            if not slot_alive(workers, slot):
+                start_detached(
+                    module,
+                    [*args, slot],
+                    cwd=self.root,
+                    log=workers / f"{slot}.log",
+                    env=os.environ,
+                )
+        return self.executor_state()
+
+    def stop_workers(self, timeout: float = 15.0) -> ExecutorState:
+        """SIGTERM every worker; each finishes the job it runs first."""
+        import signal
+
+        from jupyter_mlops.jobs.worker import SlotStatus
+        from jupyter_mlops.process import Unreadable, read_json
+
+        workers = self.store.workers_dir()
+        for slot in self._slots():
+            st = read_json(workers / f"{slot}.json", SlotStatus)
+            if st is not None and not isinstance(st, Unreadable) and slot_alive(workers, slot):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(st.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(slot_alive(workers, s) for s in self._slots()):
+            time.sleep(0.05)
+        return self.executor_state()
+
+
+def _missing(job_id: str) -> JobRecord:
+    raise NotFound(f"Job {job_id} lost its job.json", field="job")

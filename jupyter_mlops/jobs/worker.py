@@ -1,0 +1,392 @@
+"""A slot of the local executor: one detached process that runs queued jobs one at a time.
+
+It imports papermill and MLflow once and keeps one kernel started ahead of the next job (a warm
+kernel), so a short job pays neither a Python start nor a kernel start. A kernel serves exactly
+one job and is shut down after it. The process holds ``workers/slot-N.lock`` for its life (so a
+second worker for the same slot does not start) and each job's ``run.lock`` while running it.
+It exits after ``idle_exit`` seconds without work, and on SIGTERM after the job it is running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from jupyter_mlops.jobs.schemas import CellError, JobRecord, JobStatus
+from jupyter_mlops.jobs.store import JobLock, JobStore
+from jupyter_mlops.lineage.tags import (
+    JOB_ID_ENV,
+    JOB_OUTPUT_ARTIFACT,
+    JOB_RUN_ENV,
+    JOB_TAG,
+    NOTEBOOK_TAG,
+    ORIGIN_TAG,
+    SOURCE_NAME_TAG,
+    SOURCE_TYPE_TAG,
+    SWEEP_TAG,
+)
+from jupyter_mlops.process import write_json
+from jupyter_mlops.timestamps import Timestamp, utc_now
+
+POLL_SECONDS = 0.02
+RECOVER_SECONDS = 2.0
+INJECTED_TAG = "injected-by-jupyter-mlops"
+CANCELLED = "cancelled: its kernel was stopped"
+
+
+class SlotStatus(BaseModel):
+    """``workers/slot-N.json``: the worker of one slot."""
+
+    slot: str
+    pid: int
+    started: Timestamp
+    heartbeat: Timestamp
+    job: str | None = None
+    jobs_run: int = 0
+    error: str | None = None
+
+
+def slot_lock(folder: Path, slot: str) -> int | None:
+    """Lock a slot for this process; None when another worker holds it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / f"{slot}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def slot_alive(folder: Path, slot: str) -> bool:
+    """Whether some worker holds the slot's lock."""
+    path = folder / f"{slot}.lock"
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+class WarmKernel:
+    """A Python kernel started before it is needed, in the workspace folder."""
+
+    def __init__(self, cwd: Path) -> None:
+        from jupyter_client.manager import KernelManager
+
+        env = {k: v for k, v in os.environ.items() if k not in ("JPY_SESSION_NAME", JOB_RUN_ENV)}
+        self.km = KernelManager(kernel_name="python3")
+        self.km.start_kernel(cwd=str(cwd), env=env)
+        kc = self.km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=60)
+        finally:
+            kc.stop_channels()
+
+    @property
+    def pid(self) -> int | None:
+        provisioner = getattr(self.km, "provisioner", None)
+        pid = getattr(provisioner, "pid", None)
+        return int(pid) if pid else None
+
+    def kill(self) -> None:
+        with contextlib.suppress(Exception):
+            self.km.shutdown_kernel(now=True)
+
+
+def _setup_cell(notebook: Path, job_id: str, run_id: str) -> Any:
+    """The first cell of a job: the notebook's folder as the working directory (as when a user
+    runs it in JupyterLab), and the job's run for ``%%mlops run`` cells to log into."""
+    import nbformat
+
+    source = (
+        "# Added by jupyter-mlops: this job's working directory and MLflow run.\n"
+        "import os as _mlops_os\n"
+        f"_mlops_os.chdir({str(notebook.parent)!r})\n"
+        f"_mlops_os.environ[{JOB_RUN_ENV!r}] = {run_id!r}\n"
+        f"_mlops_os.environ[{JOB_ID_ENV!r}] = {job_id!r}\n"
+        f"_mlops_os.environ['JPY_SESSION_NAME'] = {str(notebook)!r}\n"
+        "del _mlops_os"
+    )
+    return nbformat.v4.new_code_cell(source, metadata={"tags": [INJECTED_TAG]})
+
+
+def _cell_error(exc: Any, nb: Any | None) -> CellError:
+    index = 0
+    if nb is not None:
+        for i, cell in enumerate(nb.cells):
+            for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+                if out.get("output_type") == "error":
+                    index = i
+    return CellError(
+        index=index,
+        execution_count=getattr(exc, "exec_count", None),
+        source=str(getattr(exc, "source", "")),
+        ename=str(getattr(exc, "ename", type(exc).__name__)),
+        evalue=str(getattr(exc, "evalue", exc)),
+        traceback=[str(t) for t in getattr(exc, "traceback", [])],
+    )
+
+
+class JobRunner:
+    """Runs one claimed job on a warm kernel and records everything about it."""
+
+    def __init__(
+        self, store: JobStore, root: Path, tracking: Any, worker: str, output_dir: str
+    ) -> None:
+        self.store = store
+        self.root = root
+        self.tracking = tracking
+        self.worker = worker
+        self.output_dir = output_dir
+
+    def published(self, record: JobRecord) -> Path:
+        """Where the executed notebook is kept in the workspace, for a user to open."""
+        return self.root / self.output_dir / f"{Path(record.notebook).stem}-{record.id}.ipynb"
+
+    def run(self, job_id: str, kernel: WarmKernel) -> JobStatus:
+        import papermill
+        from papermill.exceptions import PapermillExecutionError
+
+        from jupyter_mlops.jobs.engine import ENGINE_NAME
+
+        record = self.store.record(job_id)
+        status = self.store.status(job_id)
+        if record is None:
+            status.state, status.message = "failed", "job.json is missing or unreadable"
+            self.store.write_status(job_id, status)
+            return status
+        folder = self.store.job_dir(job_id)
+        status.state = "running"
+        status.attempt += 1
+        status.started = utc_now()
+        status.finished = None
+        status.error = None
+        status.worker, status.worker_pid, status.kernel_pid = self.worker, os.getpid(), kernel.pid
+        if self.store.cancel_requested(job_id):
+            return self._final(job_id, status, "cancelled", "cancelled before it started")
+        self.store.write_status(job_id, status)
+        notebook = self.root / record.notebook
+        try:
+            rec = self._start_run(record, notebook, job_id)
+        except Exception as exc:
+            return self._final(job_id, status, "failed", f"could not start its run: {exc}")
+        status.run_id = rec.run_id
+        self.store.write_status(job_id, status)
+        output = folder / "output.ipynb"
+        last_write = [0.0]
+
+        def on_progress(done: int, total: int, current: int | None) -> None:
+            status.cells_done, status.cells_total, status.current_cell = done, total, current
+            now = time.monotonic()
+            if now - last_write[0] > 0.05 or done == total:
+                last_write[0] = now
+                self.store.write_status(job_id, status)
+
+        watcher = _CancelWatcher(self.store, job_id, kernel)
+        watcher.start()
+        state, message, run_status = "succeeded", None, "FINISHED"
+        try:
+            import nbformat
+
+            nb = nbformat.read(str(notebook), as_version=4)
+            nb.cells.insert(0, _setup_cell(notebook, job_id, rec.run_id))
+            papermill.execute_notebook(
+                nb,
+                str(output),
+                parameters=record.parameters,
+                engine_name=ENGINE_NAME,
+                km=kernel.km,
+                progress_bar=False,
+                request_save_on_cell_execute=True,
+                on_progress=on_progress,
+            )
+        except PapermillExecutionError as exc:
+            state, run_status = "failed", "FAILED"
+            status.error = _cell_error(exc, _read(output))
+            message = f"cell {status.error.index} raised {exc.ename}: {exc.evalue}"
+        except BaseException as exc:  # a dead kernel (cancel, OOM), a broken notebook
+            if watcher.cancelled:
+                state, run_status, message = (
+                    "cancelled",
+                    "KILLED",
+                    "cancelled: its kernel was stopped",
+                )
+            else:
+                state, run_status = "failed", "FAILED"
+                message = f"{type(exc).__name__}: {exc}"
+                (folder / "worker-error.txt").write_text(traceback.format_exc())
+        finally:
+            watcher.stop()
+        if watcher.cancelled and state != "cancelled":
+            state, run_status, message = "cancelled", "KILLED", CANCELLED
+        if output.is_file():
+            try:
+                target = self.published(record)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(output, target)
+            except OSError as exc:
+                message = f"{message + '; ' if message else ''}executed notebook not copied: {exc}"
+        self._finish_run(rec, output, run_status)
+        return self._final(job_id, status, state, message)
+
+    def _start_run(self, record: JobRecord, notebook: Path, job_id: str) -> Any:
+        from jupyter_mlops.tracking.environment import environment_tags, git_state
+
+        rec = self.tracking.start_run(record.experiment, record.run_name)
+        tags = {
+            ORIGIN_TAG: "job",
+            JOB_TAG: job_id,
+            NOTEBOOK_TAG: record.notebook,
+            SOURCE_NAME_TAG: str(notebook),
+            SOURCE_TYPE_TAG: "NOTEBOOK",
+            **environment_tags(),
+        }
+        if record.sweep:
+            tags[SWEEP_TAG] = record.sweep
+        if self.tracking.run_config.record_git:
+            tags.update(git_state(notebook.parent))
+        rec.set_tags(tags)
+        rec.log_params(record.parameters)
+        rec.flush()
+        return rec
+
+    def _finish_run(self, rec: Any, output: Path, run_status: str) -> None:
+        with contextlib.suppress(Exception):
+            if output.is_file():
+                rec.log_artifact(output, JOB_OUTPUT_ARTIFACT.rsplit("/", 1)[0])
+        with contextlib.suppress(Exception):
+            rec.backend.client.set_terminated(rec.run_id, status=run_status)
+
+    def _final(self, job_id: str, status: JobStatus, state: str, message: str | None) -> JobStatus:
+        status.state = state  # type: ignore[assignment]
+        status.message = message
+        status.finished = utc_now()
+        status.current_cell = None
+        status.kernel_pid = None
+        self.store.write_status(job_id, status)
+        return status
+
+
+def _read(path: Path) -> Any | None:
+    import nbformat
+
+    try:
+        return nbformat.read(str(path), as_version=4)
+    except Exception:
+        return None
+
+
+class _CancelWatcher:
+    """Stops the job's kernel once a cancel is asked for (the ``cancel`` file appears)."""
+
+    def __init__(self, store: JobStore, job_id: str, kernel: WarmKernel) -> None:
+        self.store, self.job_id, self.kernel = store, job_id, kernel
+        self.cancelled = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.1):
+            if self.store.cancel_requested(self.job_id):
+                self.cancelled = True
+                pid = self.kernel.pid
+                if pid:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                return
+
+
+def serve_slot(
+    store: JobStore,
+    root: Path,
+    slot: str,
+    *,
+    tracking_factory: Callable[[], Any],
+    requeue: int,
+    idle_exit: float,
+    output_dir: str,
+) -> int:
+    """The worker loop of one slot (in its own process)."""
+    store.ensure()
+    workers = store.workers_dir()
+    fd = slot_lock(workers, slot)
+    if fd is None:
+        return 0  # another worker serves this slot
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    status = SlotStatus(slot=slot, pid=os.getpid(), started=utc_now(), heartbeat=utc_now())
+    write_json(workers / f"{slot}.json", status)
+    tracking = tracking_factory()
+    runner = JobRunner(store, root, tracking, slot, output_dir)
+    kernel: WarmKernel | None = None
+    idle_since = time.monotonic()
+    next_recover = 0.0
+    try:
+        while not stop.is_set():
+            if kernel is None:
+                kernel = WarmKernel(root)
+            now = time.monotonic()
+            if now >= next_recover:
+                store.recover(requeue)
+                next_recover = now + RECOVER_SECONDS
+                status.heartbeat = utc_now()
+                write_json(workers / f"{slot}.json", status)
+            claimed: tuple[str, JobLock] | None = None
+            for entry in store.queued():
+                claimed = store.claim(entry)
+                if claimed is not None:
+                    break
+            if claimed is None:
+                if time.monotonic() - idle_since > idle_exit:
+                    break
+                stop.wait(POLL_SECONDS)
+                continue
+            job_id, lock = claimed
+            status.job = job_id
+            write_json(workers / f"{slot}.json", status)
+            try:
+                runner.run(job_id, kernel)
+            except Exception as exc:
+                status.error = f"{job_id}: {type(exc).__name__}: {exc}"
+            finally:
+                kernel.kill()
+                kernel = None
+                store.release(job_id, lock)
+            status.job = None
+            status.jobs_run += 1
+            idle_since = time.monotonic()
+            write_json(workers / f"{slot}.json", status)
+    finally:
+        if kernel is not None:
+            kernel.kill()
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    return 0
