@@ -1,8 +1,9 @@
-"""A slot of the local job executor: ``python -m jupyter_mlops.commands.jobworker ROOT SLOT``.
+"""A job worker: ``python -m jupyter_mlops.commands.jobworker ROOT SLOT``.
 
-Started detached by :meth:`jupyter_mlops.jobs.Jobs.ensure_workers`; see
-:mod:`jupyter_mlops.jobs.worker` for what it does. It lives with the faces because it opens the
-workspace.
+Started detached by :meth:`jupyter_mlops.jobs.Jobs.ensure_workers`. SLOT ``slot-N`` is a slot
+of the local executor (see :mod:`jupyter_mlops.jobs.worker`); SLOT ``dask`` is the dispatcher
+that runs the queue on the Dask cluster of ``[jobs] executor`` (see
+:mod:`jupyter_mlops.jobs.dask_executor`). It lives with the faces because it opens the workspace.
 """
 
 from __future__ import annotations
@@ -17,19 +18,36 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 2:
         sys.stderr.write("usage: python -m jupyter_mlops.commands.jobworker WORKSPACE SLOT\n")
         return 2
-    from jupyter_mlops.jobs.worker import serve_slot
     from jupyter_mlops.workspace import Workspace
 
     ws = Workspace.open(args[0])
     jobs = ws.jobs
+    config = ws.config.jobs
+    if args[1] == "dask":
+        from jupyter_mlops.jobs.dask_executor import serve_dask
+
+        return serve_dask(
+            jobs.store,
+            ws.root,
+            executor=config.executor,
+            tracking_factory=lambda: ws.tracking,
+            tracking_uri=ws.tracking_uri,
+            artifact_location=ws.artifact_location,
+            experiment=config.experiment or ws.config.tracking.default_experiment,
+            requeue=config.requeue_interrupted,
+            idle_exit=config.idle_exit_seconds,
+            output_dir=config.output_dir,
+        )
+    from jupyter_mlops.jobs.worker import serve_slot
+
     return serve_slot(
         jobs.store,
         ws.root,
         args[1],
         tracking_factory=lambda: ws.tracking,
-        requeue=ws.config.jobs.requeue_interrupted,
-        idle_exit=ws.config.jobs.idle_exit_seconds,
-        output_dir=ws.config.jobs.output_dir,
+        requeue=config.requeue_interrupted,
+        idle_exit=config.idle_exit_seconds,
+        output_dir=config.output_dir,
     )
 
 

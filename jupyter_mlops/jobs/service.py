@@ -37,6 +37,7 @@ from jupyter_mlops.process import start_detached
 from jupyter_mlops.timestamps import utc_now
 
 if TYPE_CHECKING:
+    from jupyter_mlops.jobs.dask_cluster import ExecutorCheck
     from jupyter_mlops.tracking.service import TrackingService
 
 MAX_SWEEP = 1000
@@ -103,6 +104,7 @@ class Jobs:
         record, warnings = self._record(
             notebook, parameters or {}, experiment, run_name, from_text, sweep
         )
+        self._check_reachable()
         self.store.add(record)
         self.ensure_workers()
         job = self._job(record, self.store.status(record.id))
@@ -178,6 +180,7 @@ class Jobs:
             )
             for combo in combos
         ]
+        self._check_reachable()
         for record, _ in records:
             self.store.add(record)
         self.ensure_workers()
@@ -380,8 +383,55 @@ class Jobs:
 
     # -- the executor -----------------------------------------------------------------------------
 
+    #: Until when (monotonic seconds) the Dask scheduler counts as reachable without a check.
+    _reachable_until: float = 0.0
+
+    @property
+    def _on_dask(self) -> bool:
+        return self.config.executor != "local"
+
     def _slots(self) -> builtins.list[str]:
+        if self._on_dask:
+            from jupyter_mlops.jobs.dask_executor import DISPATCHER
+
+            return [DISPATCHER]
         return [f"slot-{i}" for i in range(1, self.config.slots + 1)]
+
+    def _check_reachable(self) -> None:
+        """On the Dask executor, refuse a job before queueing it when nothing answers at the
+        scheduler's address (a TCP connect, at most 5 s; a success is trusted for 30 s)."""
+        if not self._on_dask or time.monotonic() < self._reachable_until:
+            return
+        from jupyter_mlops.jobs.dask_cluster import check_reachable
+
+        check_reachable(self.config.executor)
+        self._reachable_until = time.monotonic() + 30.0
+
+    def check_executor(self) -> ExecutorCheck:
+        """The up-front checks of ``[jobs] executor``: on Dask, that the scheduler answers and
+        which workers can import papermill and jupyter-mlops, start a kernel, read the tracking
+        store and write to the artifact location (with what each one lacks).
+
+        Example:
+            >>> ws.jobs.check_executor().ok  # doctest: +SKIP
+            True
+        """
+        from jupyter_mlops.jobs.dask_cluster import ExecutorCheck, check_executor
+
+        if not self._on_dask:
+            return ExecutorCheck(executor=self.config.executor, ok=True)
+        # Workers read the experiment of job runs: it exists (and so does an embedded store)
+        # before they look.
+        experiment = self.config.experiment or self.default_experiment
+        self.tracking.ensure_experiment(experiment)
+        backend = self.tracking.backend
+        return check_executor(
+            self.config.executor,
+            tracking_uri=backend.tracking_uri,
+            artifact_location=backend.artifact_location,
+            experiment=experiment,
+            root=str(self.root),
+        )
 
     def executor_state(self) -> ExecutorState:
         workers = self.store.workers_dir()
@@ -389,14 +439,15 @@ class Jobs:
         busy = [s.removeprefix("claimed/") for s in self.store.iter_claimed()]
         return ExecutorState(
             executor=self.config.executor,
-            slots=self.config.slots,
+            slots=len(self._slots()),
             alive=alive,
             busy=busy,
             queued=len(self.store.queued()),
         )
 
     def ensure_workers(self) -> ExecutorState:
-        """Start a worker for every slot that has none (they exit when idle)."""
+        """Start a worker for every slot that has none (they exit when idle); on Dask, the one
+        dispatcher that runs the queue on the cluster."""
         if self.worker_command is None:
             raise InvalidInput("This process cannot start job workers")
         self.store.ensure()

@@ -18,6 +18,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,7 @@ class WarmKernel:
             self.km.shutdown_kernel(now=True)
 
 
-def _setup_cell(notebook: Path, job_id: str, run_id: str) -> Any:
+def setup_cell(notebook: Path, job_id: str, run_id: str) -> Any:
     """The first cell of a job: the notebook's folder as the working directory (as when a user
     runs it in JupyterLab), and the job's run for ``%%mlops run`` cells to log into."""
     import nbformat
@@ -163,25 +164,22 @@ class JobRunner:
         """Where the executed notebook is kept in the workspace, for a user to open."""
         return self.root / self.output_dir / f"{Path(record.notebook).stem}-{record.id}.ipynb"
 
-    def run(self, job_id: str, kernel: WarmKernel) -> JobStatus:
-        import papermill
-        from papermill.exceptions import PapermillExecutionError
-
-        from jupyter_mlops.jobs.engine import ENGINE_NAME
-
+    def begin(self, job_id: str, *, kernel_pid: int | None = None) -> StartedJob | JobStatus:
+        """Mark a claimed job running and start its MLflow run (tags, parameters). Returns the
+        job's final status instead when it ends before running: job.json unreadable, a cancel
+        already asked for, or a tracking store that refuses the run."""
         record = self.store.record(job_id)
         status = self.store.status(job_id)
         if record is None:
             status.state, status.message = "failed", "job.json is missing or unreadable"
             self.store.write_status(job_id, status)
             return status
-        folder = self.store.job_dir(job_id)
         status.state = "running"
         status.attempt += 1
         status.started = utc_now()
         status.finished = None
         status.error = None
-        status.worker, status.worker_pid, status.kernel_pid = self.worker, os.getpid(), kernel.pid
+        status.worker, status.worker_pid, status.kernel_pid = self.worker, os.getpid(), kernel_pid
         if self.store.cancel_requested(job_id):
             return self._final(job_id, status, "cancelled", "cancelled before it started")
         self.store.write_status(job_id, status)
@@ -192,7 +190,34 @@ class JobRunner:
             return self._final(job_id, status, "failed", f"could not start its run: {exc}")
         status.run_id = rec.run_id
         self.store.write_status(job_id, status)
-        output = folder / "output.ipynb"
+        output = self.store.job_dir(job_id) / "output.ipynb"
+        return StartedJob(job_id, record, status, rec, notebook, output)
+
+    def complete(
+        self, job: StartedJob, state: str, run_status: str, message: str | None
+    ) -> JobStatus:
+        """Publish the executed notebook (when there is one), log it with the run, end the run
+        with ``run_status`` and write the job's final ``state``."""
+        if job.output.is_file():
+            try:
+                target = self.published(job.record)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(job.output, target)
+            except OSError as exc:
+                message = f"{message + '; ' if message else ''}executed notebook not copied: {exc}"
+        self._finish_run(job.run, job.output, run_status)
+        return self._final(job.job_id, job.status, state, message)
+
+    def run(self, job_id: str, kernel: WarmKernel) -> JobStatus:
+        import papermill
+        from papermill.exceptions import PapermillExecutionError
+
+        from jupyter_mlops.jobs.engine import ENGINE_NAME
+
+        started = self.begin(job_id, kernel_pid=kernel.pid)
+        if isinstance(started, JobStatus):
+            return started
+        status, notebook, output = started.status, started.notebook, started.output
         last_write = [0.0]
 
         def on_progress(done: int, total: int, current: int | None) -> None:
@@ -209,11 +234,11 @@ class JobRunner:
             import nbformat
 
             nb = nbformat.read(str(notebook), as_version=4)
-            nb.cells.insert(0, _setup_cell(notebook, job_id, rec.run_id))
+            nb.cells.insert(0, setup_cell(notebook, job_id, started.run.run_id))
             papermill.execute_notebook(
                 nb,
                 str(output),
-                parameters=record.parameters,
+                parameters=started.record.parameters,
                 engine_name=ENGINE_NAME,
                 km=kernel.km,
                 progress_bar=False,
@@ -222,7 +247,7 @@ class JobRunner:
             )
         except PapermillExecutionError as exc:
             state, run_status = "failed", "FAILED"
-            status.error = _cell_error(exc, _read(output))
+            status.error = failed_cell(exc, output)
             message = f"cell {status.error.index} raised {exc.ename}: {exc.evalue}"
         except BaseException as exc:  # a dead kernel (cancel, OOM), a broken notebook
             if watcher.cancelled:
@@ -234,20 +259,12 @@ class JobRunner:
             else:
                 state, run_status = "failed", "FAILED"
                 message = f"{type(exc).__name__}: {exc}"
-                (folder / "worker-error.txt").write_text(traceback.format_exc())
+                (output.parent / "worker-error.txt").write_text(traceback.format_exc())
         finally:
             watcher.stop()
         if watcher.cancelled and state != "cancelled":
             state, run_status, message = "cancelled", "KILLED", CANCELLED
-        if output.is_file():
-            try:
-                target = self.published(record)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(output, target)
-            except OSError as exc:
-                message = f"{message + '; ' if message else ''}executed notebook not copied: {exc}"
-        self._finish_run(rec, output, run_status)
-        return self._final(job_id, status, state, message)
+        return self.complete(started, state, run_status, message)
 
     def _start_run(self, record: JobRecord, notebook: Path, job_id: str) -> Any:
         from jupyter_mlops.tracking.environment import environment_tags, git_state
@@ -285,6 +302,23 @@ class JobRunner:
         status.kernel_pid = None
         self.store.write_status(job_id, status)
         return status
+
+
+@dataclass
+class StartedJob:
+    """A job whose run has started: what :meth:`JobRunner.complete` needs to finish it."""
+
+    job_id: str
+    record: JobRecord
+    status: JobStatus
+    run: Any = field(repr=False)
+    notebook: Path
+    output: Path
+
+
+def failed_cell(exc: Any, output: Path) -> CellError:
+    """The cell a papermill execution stopped at, from the executed notebook it saved."""
+    return _cell_error(exc, _read(output))
 
 
 def _read(path: Path) -> Any | None:
