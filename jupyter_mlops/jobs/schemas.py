@@ -143,3 +143,31 @@ class ExecutorState(BaseModel):
     busy: list[str] = Field(default_factory=list)
     alive: list[str] = Field(default_factory=list)
     queued: int = 0
+
+
+class JobsQuery(BaseModel):
+    """``GET /jobs``: which jobs, newest first."""
+
+    state: JobState | None = None
+    sweep: str | None = None
+    limit: int | None = Field(default=None, ge=1, le=10000)
+
+
+class ParametersQuery(BaseModel):
+    """``GET /jobs/parameters``: the notebook to read."""
+
+    notebook: str = Field(description="path of the notebook, inside the workspace")
+
+
+class RerunRequest(BaseModel):
+    """Run a job's notebook again; ``parameters`` override the job's."""
+
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobLog(BaseModel):
+    """What a job's cells printed, cell by cell."""
+
+    id: str
+    state: JobState
+    text: str

@@ -20,6 +20,7 @@ from jupyter_mlops.server.experiments import (
     RunHandler,
 )
 from jupyter_mlops.server.features import HANDLERS as FEATURE_HANDLERS
+from jupyter_mlops.server.jobs import HANDLERS as JOB_HANDLERS
 from jupyter_mlops.server.models import HANDLERS as MODEL_HANDLERS
 from jupyter_mlops.server.monitoring import HANDLERS as MONITORING_HANDLERS
 
@@ -54,6 +55,7 @@ RESOURCES: list[type[MlopsHandler]] = [
     *FEATURE_HANDLERS,
     *MODEL_HANDLERS,
     *MONITORING_HANDLERS,
+    *JOB_HANDLERS,
     *DASHBOARD_HANDLERS,
 ]
 
