@@ -1,7 +1,8 @@
 """``%mlops`` and ``%%mlops``: the notebook face of the command tree.
 
 ``%load_ext jupyter_mlops`` registers them. The line magic runs any command of the CLI and renders
-the result richly; the cell magic ``%%mlops run`` runs its cell inside a tracked run.
+the result richly; the cell magic ``%%mlops run`` runs its cell inside a tracked run, and
+``%%mlops gate`` checks the current run against the gates in its cell (and raises if one fails).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import Markdown, display
 
+from jupyter_mlops.commands.ci import cmd_gate
 from jupyter_mlops.commands.context import Context
 from jupyter_mlops.commands.handlers import execute
 from jupyter_mlops.commands.parser import HelpShown, parse
@@ -30,7 +32,10 @@ def _show_error(exc: MlopsError) -> None:
 
 @magics_class
 class MlopsMagics(Magics):  # type: ignore[misc]
-    """The ``%mlops`` line magic and the ``%%mlops run`` cell magic."""
+    """The ``%mlops`` line magic and the ``%%mlops run`` and ``%%mlops gate`` cell magics."""
+
+    #: The run of the last ``%%mlops run`` cell: what a following ``%%mlops gate`` checks.
+    last_run_id: str | None = None
 
     @line_cell_magic  # type: ignore[untyped-decorator]
     def mlops(self, line: str, cell: str | None = None) -> Any:
@@ -38,8 +43,15 @@ class MlopsMagics(Magics):  # type: ignore[misc]
         try:
             args = parse(shlex.split(line), prog="%mlops")
             if cell is not None:
+                if args.handler is cmd_gate:
+                    return self._gate_cell(args, cell)
                 if args.handler is not cmd_run:
-                    display(Markdown("Only `run` is a cell command: `%%mlops run [options]`."))
+                    display(
+                        Markdown(
+                            "Only `run` and `gate` are cell commands: `%%mlops run [options]`, "
+                            "`%%mlops gate [options]`."
+                        )
+                    )
                     return None
                 return self._run_cell(args, cell)
             if args.handler is cmd_run:
@@ -92,6 +104,7 @@ class MlopsMagics(Magics):  # type: ignore[misc]
                 ns.pop("mlops_run", None)
             else:
                 ns["mlops_run"] = previous
+        self.last_run_id = recorder.run_id
         status = "failed" if failed else "finished"
         note = f"Run **{recorder.run_name}** `{recorder.run_id}` {status}"
         if run.notebook is None:
@@ -99,6 +112,32 @@ class MlopsMagics(Magics):  # type: ignore[misc]
         if problems:
             note += "\n\nNot logged: " + "; ".join(problems)
         display(Markdown(note))
+
+    def _gate_cell(self, args: Any, cell: str) -> None:
+        """Check the current run; raise :class:`GateFailed` (failing a job at this cell) when a
+        check fails or cannot be evaluated, unless ``--no-fail``."""
+        from jupyter_mlops.commands.ci import check_gate_cell
+        from jupyter_mlops.jobs.gates import GateFailed
+
+        try:
+            ws = Workspace.open(args.workspace) if args.workspace else Workspace.find(Path.cwd())
+            report = check_gate_cell(args, cell, ws, self.last_run_id)
+        except MlopsError as exc:
+            _show_error(exc)
+            if args.no_fail:
+                return None
+            raise GateFailed(f"the gates could not be checked: {exc.message}") from None
+        if args.json:
+            display(report.to_json())
+        else:
+            display(Markdown(report.markdown()))
+        failed = [c for c in report.outcome.checks if not c.passed]
+        if failed and not args.no_fail:
+            lines = "; ".join(f"{c.name}: {c.message}" for c in failed)
+            raise GateFailed(
+                f"{len(failed)} of {len(report.outcome.checks)} check(s) failed: {lines}"
+            )
+        return None
 
 
 def load_ipython_extension(ipython: Any) -> None:
