@@ -155,7 +155,7 @@ def start_detached(
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as err:
         subprocess.run(
-            [sys.executable, "-m", module, "--detach", *args],
+            [os.path.abspath(sys.executable), "-m", module, "--detach", *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,

@@ -25,7 +25,8 @@ def _no_workspace_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True, scope="session")
 def _stop_schedulers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Deploying through a face starts the workspace's monitoring scheduler (it exits a minute
-    after its last deployment stops); at the end of the session stop any a test left running."""
+    after its last deployment stops), and submitting a job starts job workers (they exit when
+    idle); at the end of the session stop any a test left running."""
     yield
     import os
     import signal
@@ -38,9 +39,11 @@ def _stop_schedulers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]
             args = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"jupyter_mlops.commands.scheduler" in args and any(
-            a.decode(errors="replace").startswith(base) for a in args
-        ):
+        ours = (
+            b"jupyter_mlops.commands.scheduler" in args
+            or b"jupyter_mlops.commands.jobworker" in args
+        )
+        if ours and any(a.decode(errors="replace").startswith(base) for a in args):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(proc.name), signal.SIGTERM)
 

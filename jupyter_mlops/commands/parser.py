@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from jupyter_mlops.commands import ci, dashboard, features, handlers, models, monitoring, tracking
+from jupyter_mlops.commands import (
+    ci,
+    dashboard,
+    features,
+    handlers,
+    jobs,
+    models,
+    monitoring,
+    tracking,
+)
 from jupyter_mlops.commands.args import CommandParser, HelpShown, UsageError
 
 __all__ = ["CommandParser", "HelpShown", "UsageError", "build_parser", "parse"]
@@ -28,6 +37,7 @@ def build_parser(prog: str = "jupyter mlops") -> CommandParser:
     features.add_commands(sub, common)
     models.add_commands(sub, common)
     monitoring.add_commands(sub, common)
+    jobs.add_commands(sub, common)
     ci.add_commands(sub, common)
     dashboard.add_commands(sub, common)
     return parser

@@ -91,7 +91,7 @@ def _convert_text(name: str, kind: str, text: str) -> Any:
     except (ValueError, SyntaxError, json.JSONDecodeError) as exc:
         raise InvalidInput(
             f"Parameter {name!r} is {kind} but {text!r} is not",
-            hint=f"Give a {kind} value for {name}.",
+            hint=f"Give {name} a value of type {kind}.",
             field=name,
         ) from exc
     if kind in ("any", "None"):
@@ -120,7 +120,7 @@ def _check_value(name: str, kind: str, value: Any) -> Any:
     if not ok:
         raise InvalidInput(
             f"Parameter {name!r} is {kind} but the value given is {type(value).__name__} {value!r}",
-            hint=f"Give a {kind} value for {name}.",
+            hint=f"Give {name} a value of type {kind}.",
             field=name,
         )
     return float(value) if kind == "float" else value

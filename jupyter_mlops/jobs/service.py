@@ -31,7 +31,7 @@ from jupyter_mlops.jobs.schemas import (
     Sweep,
 )
 from jupyter_mlops.jobs.store import ID_LENGTH, JobStore, new_job_id
-from jupyter_mlops.jobs.worker import slot_alive
+from jupyter_mlops.jobs.worker import recover, slot_alive
 from jupyter_mlops.paths import inside
 from jupyter_mlops.process import start_detached
 from jupyter_mlops.timestamps import utc_now
@@ -105,6 +105,9 @@ class Jobs:
             notebook, parameters or {}, experiment, run_name, from_text, sweep
         )
         self._check_reachable()
+        # The tracking store and the experiment are created here, once, rather than by several
+        # workers at the same moment.
+        self.tracking.ensure_experiment(record.experiment)
         self.store.add(record)
         self.ensure_workers()
         job = self._job(record, self.store.status(record.id))
@@ -181,6 +184,7 @@ class Jobs:
             for combo in combos
         ]
         self._check_reachable()
+        self.tracking.ensure_experiment(records[0][0].experiment)
         for record, _ in records:
             self.store.add(record)
         self.ensure_workers()
@@ -217,7 +221,7 @@ class Jobs:
 
     def get(self, job_id: str) -> Job:
         """One job (a unique prefix or suffix of its id is enough)."""
-        self.store.recover(self.config.requeue_interrupted)
+        self._recover()
         job_id = self._resolve(job_id)
         record = self.store.record(job_id)
         assert record is not None
@@ -227,7 +231,7 @@ class Jobs:
         self, *, state: str | None = None, sweep: str | None = None, limit: int | None = None
     ) -> JobList:
         """Jobs, newest first."""
-        self.store.recover(self.config.requeue_interrupted)
+        self._recover()
         out = []
         for job_id in reversed(self.store.ids()):
             record = self.store.record(job_id)
@@ -380,6 +384,12 @@ class Jobs:
             if deadline is not None and time.monotonic() > deadline:
                 return job
             time.sleep(poll)
+
+    def _recover(self) -> None:
+        """Requeue (or fail) jobs whose worker died, and start workers for the requeued ones."""
+        touched = recover(self.store, self.tracking, self.config.requeue_interrupted)
+        if touched and self.store.queued() and self.worker_command is not None:
+            self.ensure_workers()
 
     # -- the executor -----------------------------------------------------------------------------
 

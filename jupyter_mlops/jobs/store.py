@@ -149,9 +149,9 @@ class JobStore:
     def request_cancel(self, job_id: str) -> None:
         (self.job_dir(job_id) / "cancel").touch()
 
-    def recover(self, requeue: int) -> list[str]:
+    def recover(self, requeue: int) -> list[tuple[str, str | None]]:
         """Find claimed jobs whose worker died; requeue each up to ``requeue`` times, then fail
-        it. Returns the ids it touched."""
+        it. Returns the jobs it touched, each with the run its interrupted attempt had."""
         touched = []
         try:
             claimed = os.listdir(self.claimed)
@@ -174,6 +174,8 @@ class JobStore:
                     (self.claimed / job_id).unlink(missing_ok=True)
                     continue
                 status.interrupted += 1
+                lost_run = status.run_id
+                status.run_id = None
                 cancelled = self.cancel_requested(job_id)
                 if cancelled:
                     status.state = "cancelled"
@@ -202,7 +204,7 @@ class JobStore:
                     os.rename(self.claimed / job_id, self.queue / f"{seq:020d}-{job_id}")
                 else:
                     (self.claimed / job_id).unlink(missing_ok=True)
-                touched.append(job_id)
+                touched.append((job_id, lost_run))
             finally:
                 lock.release()
         return touched

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import signal
 import threading
@@ -28,6 +29,7 @@ from jupyter_mlops.jobs.schemas import CellError, JobRecord, JobStatus
 from jupyter_mlops.jobs.store import JobLock, JobStore
 from jupyter_mlops.lineage.tags import (
     JOB_ID_ENV,
+    JOB_INTERRUPTED_TAG,
     JOB_OUTPUT_ARTIFACT,
     JOB_RUN_ENV,
     JOB_TAG,
@@ -44,6 +46,7 @@ POLL_SECONDS = 0.02
 RECOVER_SECONDS = 2.0
 INJECTED_TAG = "injected-by-jupyter-mlops"
 CANCELLED = "cancelled: its kernel was stopped"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class SlotStatus(BaseModel):
@@ -94,9 +97,15 @@ class WarmKernel:
         from jupyter_client.manager import KernelManager
 
         env = {k: v for k, v in os.environ.items() if k not in ("JPY_SESSION_NAME", JOB_RUN_ENV)}
-        self.km = KernelManager(kernel_name="python3")
+        # nbclient drives the kernel through km.client(): an asynchronous client, so that its
+        # liveness poll runs while a cell executes (a blocking one would wait on a dead kernel
+        # for ever after a cancel).
+        self.km = KernelManager(
+            kernel_name="python3",
+            client_class="jupyter_client.asynchronous.AsyncKernelClient",
+        )
         self.km.start_kernel(cwd=str(cwd), env=env)
-        kc = self.km.client()
+        kc = self.km.blocking_client()
         kc.start_channels()
         try:
             kc.wait_for_ready(timeout=60)
@@ -131,20 +140,28 @@ def setup_cell(notebook: Path, job_id: str, run_id: str) -> Any:
     return nbformat.v4.new_code_cell(source, metadata={"tags": [INJECTED_TAG]})
 
 
+_NOT_THE_USERS = {INJECTED_TAG, "injected-parameters", "papermill-error-cell-tag"}
+
+
 def _cell_error(exc: Any, nb: Any | None) -> CellError:
-    index = 0
+    """The failing cell, numbered as in the user's notebook: the cells papermill and we add
+    (parameters, our setup cell, the error banner) are not counted."""
+    index, position = 0, 0
     if nb is not None:
-        for i, cell in enumerate(nb.cells):
-            for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
-                if out.get("output_type") == "error":
-                    index = i
+        for cell in nb.cells:
+            if _NOT_THE_USERS & set(cell.get("metadata", {}).get("tags", [])):
+                continue
+            outputs = cell.get("outputs", []) if cell.cell_type == "code" else []
+            if any(out.get("output_type") == "error" for out in outputs):
+                index = position
+            position += 1
     return CellError(
         index=index,
         execution_count=getattr(exc, "exec_count", None),
         source=str(getattr(exc, "source", "")),
         ename=str(getattr(exc, "ename", type(exc).__name__)),
         evalue=str(getattr(exc, "evalue", exc)),
-        traceback=[str(t) for t in getattr(exc, "traceback", [])],
+        traceback=[_ANSI.sub("", str(t)) for t in getattr(exc, "traceback", [])],
     )
 
 
@@ -218,14 +235,11 @@ class JobRunner:
         if isinstance(started, JobStatus):
             return started
         status, notebook, output = started.status, started.notebook, started.output
-        last_write = [0.0]
 
         def on_progress(done: int, total: int, current: int | None) -> None:
+            # one small atomic write per cell start and end: cheap next to any cell's work
             status.cells_done, status.cells_total, status.current_cell = done, total, current
-            now = time.monotonic()
-            if now - last_write[0] > 0.05 or done == total:
-                last_write[0] = now
-                self.store.write_status(job_id, status)
+            self.store.write_status(job_id, status)
 
         watcher = _CancelWatcher(self.store, job_id, kernel)
         watcher.start()
@@ -357,6 +371,31 @@ class _CancelWatcher:
                 return
 
 
+def _warm_imports(tracking: Any) -> None:
+    """Pay for imports and the tracking store's connection before the first job, not in it."""
+    import papermill  # noqa: F401
+    from papermill.exceptions import PapermillExecutionError  # noqa: F401
+
+    import jupyter_mlops.jobs.engine  # noqa: F401
+    from jupyter_mlops.tracking.environment import environment_tags
+
+    environment_tags()
+    with contextlib.suppress(Exception):
+        tracking.list_experiments()
+
+
+def recover(store: JobStore, tracking: Any, requeue: int) -> list[str]:
+    """Requeue or fail the jobs whose worker died (see :meth:`JobStore.recover`), and mark the
+    runs of their interrupted attempts KILLED so no run stays RUNNING for ever."""
+    touched = store.recover(requeue)
+    for _, run_id in touched:
+        if run_id is not None:
+            with contextlib.suppress(Exception):
+                tracking.client.set_tag(run_id, JOB_INTERRUPTED_TAG, "true")
+                tracking.client.set_terminated(run_id, status="KILLED")
+    return [job_id for job_id, _ in touched]
+
+
 def serve_slot(
     store: JobStore,
     root: Path,
@@ -379,6 +418,7 @@ def serve_slot(
     status = SlotStatus(slot=slot, pid=os.getpid(), started=utc_now(), heartbeat=utc_now())
     write_json(workers / f"{slot}.json", status)
     tracking = tracking_factory()
+    _warm_imports(tracking)
     runner = JobRunner(store, root, tracking, slot, output_dir)
     kernel: WarmKernel | None = None
     idle_since = time.monotonic()
@@ -389,7 +429,7 @@ def serve_slot(
                 kernel = WarmKernel(root)
             now = time.monotonic()
             if now >= next_recover:
-                store.recover(requeue)
+                recover(store, tracking, requeue)
                 next_recover = now + RECOVER_SECONDS
                 status.heartbeat = utc_now()
                 write_json(workers / f"{slot}.json", status)

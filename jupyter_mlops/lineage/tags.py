@@ -64,3 +64,5 @@ JOB_OUTPUT_ARTIFACT = "job/output.ipynb"
 #: Environment variables a job's kernel gets (set by the job's first, injected cell).
 JOB_RUN_ENV = "MLOPS_JOB_RUN_ID"
 JOB_ID_ENV = "MLOPS_JOB_ID"
+#: On the run of a job attempt whose worker died (the run is marked KILLED).
+JOB_INTERRUPTED_TAG = "mlops.job.interrupted"

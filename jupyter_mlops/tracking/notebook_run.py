@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.lineage.tags import (
+    JOB_RUN_ENV,
     NOTEBOOK_ARTIFACT_DIR,
     NOTEBOOK_TAG,
     ORIGIN_TAG,
@@ -53,9 +55,16 @@ class NotebookRun:
         """Create the run, tag it with its origin, and make it MLflow's active run."""
         import mlflow
 
-        rec = self.tracking.start_run(self.experiment, self.run_name)
+        job_run = os.environ.get(JOB_RUN_ENV)
+        if job_run:
+            # The notebook runs as a job: the job owns a run, and the cell logs into it.
+            rec = self.tracking.resume_run(job_run)
+        else:
+            rec = self.tracking.start_run(self.experiment, self.run_name)
         self.recorder = rec
-        tags: dict[str, str] = {ORIGIN_TAG: "notebook-cell", **environment_tags()}
+        tags: dict[str, str] = dict(environment_tags())
+        if not job_run:
+            tags[ORIGIN_TAG] = "notebook-cell"
         if self.notebook is not None:
             tags[SOURCE_NAME_TAG] = str(self.notebook)
             tags[SOURCE_TYPE_TAG] = "NOTEBOOK"

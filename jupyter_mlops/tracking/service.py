@@ -276,6 +276,14 @@ class TrackingService:
             run = self.client.create_run(exp_id, run_name=run_name)
         return RunRecorder(self.backend, run.info.run_id, exp_id, run.info.run_name)
 
+    def resume_run(self, run_id: str) -> RunRecorder:
+        """A recorder that logs to an existing run (the run a job owns)."""
+        from jupyter_mlops.tracking.recorder import RunRecorder
+
+        with mlflow_errors():
+            run = self.client.get_run(run_id)
+        return RunRecorder(self.backend, run_id, run.info.experiment_id, run.info.run_name)
+
 
 def _check_order(clauses: Sequence[str]) -> None:
     from mlflow.exceptions import MlflowException
