@@ -2,6 +2,7 @@ import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { experimentsPlugin } from './panels/experiments/plugin';
 import { featuresPlugin } from './panels/features/plugin';
+import { jobsPlugin } from './panels/jobs/plugin';
 import { modelsPlugin } from './panels/models/plugin';
 import { monitoringPlugin } from './panels/monitoring/plugin';
 import { clientPlugin, sidebarPlugin } from './plugin';
@@ -15,6 +16,7 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   experimentsPlugin,
   featuresPlugin,
   modelsPlugin,
-  monitoringPlugin
+  monitoringPlugin,
+  jobsPlugin
 ];
 export default plugins;

@@ -2,3 +2,4 @@ import './base.css';
 import './features.css';
 import './models.css';
 import './monitoring.css';
+import './jobs.css';

@@ -18,6 +18,7 @@ import {
   IDriftOptions,
   IDriftReport,
   IEventList,
+  IExecutorState,
   IExperiment,
   IExperimentList,
   IFeatureSnippet,
@@ -30,11 +31,16 @@ import {
   IFeatureViewVersions,
   IFeedbackRequest,
   IFeedbackResult,
+  IJob,
+  IJobList,
+  IJobLog,
+  IJobRequest,
   IModelList,
   IModelVersionDetail,
   IModelVersionInfo,
   IMonitorStatusList,
   IMonitorWindow,
+  INotebookParameters,
   IPromoteRequest,
   IPromotion,
   IQualityReport,
@@ -45,7 +51,10 @@ import {
   IRunPage,
   IRunQuery,
   ISchedulerState,
-  IUpdateRequest
+  ISweep,
+  ISweepRequest,
+  IUpdateRequest,
+  JobState
 } from './types';
 
 /** The typed client of the jupyter-mlops REST API: one method per endpoint. */
@@ -403,6 +412,60 @@ export class MlopsClient {
     );
   }
 
+  /** `GET mlops/api/jobs` — jobs, newest first. */
+  async listJobs(
+    query: { state?: JobState; sweep?: string; limit?: number } = {}
+  ): Promise<IJob[]> {
+    const search = encodeQuery({
+      state: query.state,
+      sweep: query.sweep,
+      limit: query.limit
+    });
+    return (await this._get<IJobList>(`jobs${search}`)).jobs;
+  }
+
+  /** `POST mlops/api/jobs` — queue a notebook with parameters as a job. */
+  submitJob(request: IJobRequest): Promise<IJob> {
+    return this._send<IJob>('POST', 'jobs', request);
+  }
+
+  /** `GET mlops/api/jobs/parameters` — the parameters a notebook declares. */
+  getNotebookParameters(notebook: string): Promise<INotebookParameters> {
+    return this._get<INotebookParameters>(
+      `jobs/parameters${encodeQuery({ notebook })}`
+    );
+  }
+
+  /** `POST mlops/api/jobs/sweeps` — a job per parameter set. */
+  submitSweep(request: ISweepRequest): Promise<ISweep> {
+    return this._send<ISweep>('POST', 'jobs/sweeps', request);
+  }
+
+  /** `GET mlops/api/jobs/executor` */
+  getJobExecutor(): Promise<IExecutorState> {
+    return this._get<IExecutorState>('jobs/executor');
+  }
+
+  /** `GET mlops/api/jobs/{job}` (a unique prefix of the id is enough). */
+  getJob(id: string): Promise<IJob> {
+    return this._get<IJob>(job(id));
+  }
+
+  /** `POST mlops/api/jobs/{job}/cancel` — a 409 once the job has finished. */
+  cancelJob(id: string): Promise<IJob> {
+    return this._send<IJob>('POST', `${job(id)}/cancel`);
+  }
+
+  /** `POST mlops/api/jobs/{job}/rerun` — the job's notebook again, `parameters` overriding. */
+  rerunJob(id: string, parameters: JSONObject = {}): Promise<IJob> {
+    return this._send<IJob>('POST', `${job(id)}/rerun`, { parameters });
+  }
+
+  /** `GET mlops/api/jobs/{job}/log` — what the job's cells printed. */
+  async getJobLog(id: string): Promise<string> {
+    return (await this._get<IJobLog>(`${job(id)}/log`)).text;
+  }
+
   /** `GET mlops/api/openapi.json` */
   getOpenAPI(): Promise<JSONObject> {
     return this._get<JSONObject>('openapi.json');
@@ -429,6 +492,11 @@ export class MlopsClient {
 /** The monitoring resource of a deployment. */
 function monitored(name: string): string {
   return `monitoring/deployments/${encodeURIComponent(name)}`;
+}
+
+/** The resource of a job. */
+function job(id: string): string {
+  return `jobs/${encodeURIComponent(id)}`;
 }
 
 /** A window as query parameters. */

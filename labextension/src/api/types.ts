@@ -758,3 +758,119 @@ export interface IDriftOptions extends IMonitorWindow {
   /** Compare with the window of this duration just before, not the training profile. */
   against?: string;
 }
+
+/** Where a job stands. */
+export type JobState =
+  'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** One variable of a notebook's `parameters` cell (schema `NotebookParameter`). */
+export interface INotebookParameter {
+  name: string;
+  /** `int`, `float`, `bool`, `str`, `list`, `dict`, `tuple`, `None` or `any`, from the default. */
+  type: string;
+  /** The default as written in the cell (Python: `'base'`, `True`, `[1, 2]`). */
+  default: string;
+  help: string;
+}
+
+/** The parameters a notebook declares (schema `NotebookParameters`). */
+export interface INotebookParameters {
+  notebook: string;
+  has_parameters_cell: boolean;
+  parameters: INotebookParameter[];
+  /** The experiment the notebook's first `%%mlops run` cell names: its jobs run there. */
+  experiment?: string | null;
+}
+
+/** Run a notebook as a job (schema `JobRequest`). */
+export interface IJobRequest {
+  /** Path of the notebook, inside the workspace. */
+  notebook: string;
+  parameters?: JSONObject;
+  experiment?: string | null;
+  run_name?: string | null;
+  sweep?: string | null;
+}
+
+/** Run a notebook once per parameter set: a grid or a list (schema `SweepRequest`). */
+export interface ISweepRequest {
+  notebook: string;
+  grid?: Record<string, unknown[]>;
+  sets?: JSONObject[];
+  parameters?: JSONObject;
+  experiment?: string | null;
+  name?: string | null;
+}
+
+/** Run a job's notebook again; these parameters override the job's (schema `RerunRequest`). */
+export interface IRerunRequest {
+  parameters?: JSONObject;
+}
+
+/** The cell a failed job stopped at (schema `CellError`). */
+export interface ICellError {
+  /** Position of the cell in the user's notebook (0-based). */
+  index: number;
+  execution_count?: number | null;
+  source: string;
+  ename: string;
+  evalue: string;
+  traceback: string[];
+}
+
+/** A job: what was asked and where it stands (schema `Job`). */
+export interface IJob {
+  id: string;
+  notebook: string;
+  parameters: JSONObject;
+  experiment: string;
+  run_name?: string | null;
+  sweep?: string | null;
+  created: string;
+  state: JobState;
+  cells_done: number;
+  cells_total: number;
+  current_cell?: number | null;
+  started?: string | null;
+  finished?: string | null;
+  duration_seconds?: number | null;
+  /** The job's MLflow run. */
+  run_id?: string | null;
+  /** Workspace-relative path of the executed notebook. */
+  output?: string | null;
+  worker?: string | null;
+  error?: ICellError | null;
+  message?: string | null;
+  /** Times a worker died under it. */
+  interrupted: number;
+  warnings: string[];
+}
+
+/** Schema `JobList`: newest first. */
+export interface IJobList {
+  jobs: IJob[];
+}
+
+/** A group of jobs over parameter sets (schema `Sweep`). */
+export interface ISweep {
+  id: string;
+  notebook: string;
+  experiment: string;
+  jobs: IJob[];
+}
+
+/** What a job's cells printed, cell by cell (schema `JobLog`). */
+export interface IJobLog {
+  id: string;
+  state: JobState;
+  text: string;
+}
+
+/** The job executor: its slots and whether a worker holds each (schema `ExecutorState`). */
+export interface IExecutorState {
+  executor: string;
+  slots: number;
+  busy: string[];
+  alive: string[];
+  queued: number;
+}

@@ -1,0 +1,210 @@
+import { Time } from '@jupyterlab/coreutils';
+import { JSONValue } from '@lumino/coreutils';
+import * as React from 'react';
+
+import { IJob } from '../../../api';
+import { Empty, ErrorMessage, Loading } from '../../../components/status';
+import { isActive, JobsModel, shortId } from '../model';
+
+/** Seconds as people say them: `0.8 s`, `42 s`, `3 min 5 s`, `2 h 10 min`. */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) {
+    return '';
+  }
+  if (seconds < 10) {
+    return `${Number(seconds.toFixed(1))} s`;
+  }
+  if (seconds < 60) {
+    return `${Math.round(seconds)} s`;
+  }
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) {
+    return `${minutes} min ${Math.round(seconds % 60)} s`;
+  }
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+function showValue(value: JSONValue): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** `alpha=2 · name=api`, or '' for a job run with the defaults. */
+export function parametersLine(job: IJob): string {
+  return Object.entries(job.parameters)
+    .map(([name, value]) => `${name}=${showValue(value)}`)
+    .join(' · ');
+}
+
+/** Cells done out of the cells to run. */
+function Progress(props: { job: IJob }): JSX.Element {
+  const { job } = props;
+  const total = job.cells_total;
+  const done = Math.min(job.cells_done, total);
+  const share = total > 0 ? done / total : job.state === 'succeeded' ? 1 : 0;
+  return (
+    <div
+      className={`jp-mlops-JobProgress jp-mlops-JobProgress--${job.state}`}
+      role="progressbar"
+      aria-label={`Cells run by job ${shortId(job.id)}`}
+      aria-valuemin={0}
+      aria-valuemax={total}
+      aria-valuenow={done}
+      title={total > 0 ? `${done} of ${total} cells run` : 'Not started'}
+    >
+      <div
+        className="jp-mlops-JobProgress-bar"
+        style={{ width: `${Math.round(share * 100)}%` }}
+      />
+    </div>
+  );
+}
+
+/** Where a failed job stopped: the cell, its exception, and its source. */
+function CellErrorView(props: { job: IJob }): JSX.Element | null {
+  const error = props.job.error;
+  if (!error) {
+    return null;
+  }
+  return (
+    <div className="jp-mlops-JobError" role="alert">
+      <div className="jp-mlops-JobError-summary">
+        <span className="jp-mlops-JobError-cell">cell {error.index + 1}</span>{' '}
+        <span className="jp-mlops-JobError-ename">{error.ename}</span>
+        {error.evalue && (
+          <span className="jp-mlops-JobError-evalue">: {error.evalue}</span>
+        )}
+      </div>
+      {error.source && (
+        <pre className="jp-mlops-JobError-source">{error.source}</pre>
+      )}
+    </div>
+  );
+}
+
+function JobCard(props: {
+  model: JobsModel;
+  job: IJob;
+  onOpenNotebook: (path: string) => void;
+}): JSX.Element {
+  const { model, job, onOpenNotebook } = props;
+  const active = isActive(job);
+  const action = model.jobAction(job.id);
+  const params = parametersLine(job);
+  const created = new Date(job.created);
+  const duration = formatDuration(job.duration_seconds);
+  const notebook = job.notebook.split('/').pop() ?? job.notebook;
+  return (
+    <li
+      className={`jp-mlops-JobCard jp-mlops-JobCard--${job.state}`}
+      data-job={job.id}
+      data-state={job.state}
+      aria-label={`Job ${shortId(job.id)} of ${notebook}`}
+    >
+      <div className="jp-mlops-JobCard-header">
+        <span className="jp-mlops-JobCard-name" title={job.notebook}>
+          {notebook}
+        </span>
+        <span
+          className={`jp-mlops-JobState jp-mlops-JobState--${job.state}`}
+          data-state={job.state}
+        >
+          {job.state}
+        </span>
+      </div>
+      <Progress job={job} />
+      <div className="jp-mlops-JobCard-meta">
+        <span title={`Job ${job.id}`}>{shortId(job.id)}</span>
+        <span title={Time.format(created)}>{Time.formatHuman(created)}</span>
+        {job.cells_total > 0 && (
+          <span data-figure="cells">
+            {Math.min(job.cells_done, job.cells_total)}/{job.cells_total} cells
+          </span>
+        )}
+        {duration && <span data-figure="duration">{duration}</span>}
+      </div>
+      {params && (
+        <div className="jp-mlops-JobCard-params" title={params}>
+          {params}
+        </div>
+      )}
+      {job.state === 'failed' && <CellErrorView job={job} />}
+      {job.message && !(job.state === 'failed' && job.error) && (
+        <div className="jp-mlops-JobCard-message">{job.message}</div>
+      )}
+      <div className="jp-mlops-JobCard-actions">
+        {job.output && (
+          <button
+            type="button"
+            className="jp-mlops-Button jp-mlops-Button--link"
+            title={`Open the executed notebook ${job.output}`}
+            onClick={() => job.output && onOpenNotebook(job.output)}
+          >
+            Open
+          </button>
+        )}
+        {active && (
+          <button
+            type="button"
+            className="jp-mlops-Button jp-mlops-Button--link"
+            disabled={action?.status === 'busy'}
+            onClick={() => void model.cancel(job.id)}
+          >
+            {action?.status === 'busy' ? 'Cancelling…' : 'Cancel'}
+          </button>
+        )}
+        <button
+          type="button"
+          className="jp-mlops-Button jp-mlops-Button--link"
+          title="Run this notebook again: the form is filled with this job's parameters"
+          onClick={() => void model.rerunForm(job)}
+        >
+          Re-run
+        </button>
+      </div>
+      {action?.status === 'error' && action.error && (
+        <ErrorMessage error={action.error} title={action.label} />
+      )}
+    </li>
+  );
+}
+
+/** The jobs, newest first. */
+export function JobList(props: {
+  model: JobsModel;
+  onOpenNotebook: (path: string) => void;
+}): JSX.Element {
+  const { model, onOpenNotebook } = props;
+  const jobs = model.jobs;
+  let body: JSX.Element;
+  if (model.jobsStatus === 'loading' && jobs.length === 0) {
+    body = <Loading label="Loading jobs…" />;
+  } else if (jobs.length === 0 && model.jobsStatus === 'ready') {
+    body = <Empty>No jobs yet.</Empty>;
+  } else {
+    body = (
+      <ul className="jp-mlops-JobList">
+        {jobs.map(job => (
+          <JobCard
+            key={job.id}
+            model={model}
+            job={job}
+            onOpenNotebook={onOpenNotebook}
+          />
+        ))}
+      </ul>
+    );
+  }
+  return (
+    <section className="jp-mlops-JobsList" aria-label="Jobs">
+      <div className="jp-mlops-Jobs-heading">Jobs</div>
+      {model.jobsStatus === 'error' && model.jobsError && (
+        <ErrorMessage
+          error={model.jobsError}
+          title="Cannot list jobs"
+          onRetry={() => void model.refresh()}
+        />
+      )}
+      {body}
+    </section>
+  );
+}

@@ -1,0 +1,388 @@
+import { VDomModel } from '@jupyterlab/ui-components';
+import { JSONObject } from '@lumino/coreutils';
+import { Signal } from '@lumino/signaling';
+
+import {
+  IJob,
+  INotebookParameter,
+  INotebookParameters,
+  JobState,
+  MlopsApiError,
+  MlopsClient
+} from '../../api';
+import { Loader, LoadStatus } from '../load';
+import { defaultValue, FieldValue, jobValue, parseField } from './form';
+
+/** How often the job list is re-read while a job is queued or running and the section shown. */
+export const POLL_INTERVAL_MS = 1000;
+
+/** The most jobs listed (the newest). */
+export const JOB_LIMIT = 50;
+
+const ACTIVE: ReadonlySet<JobState> = new Set(['queued', 'running']);
+
+export function isActive(job: IJob): boolean {
+  return ACTIVE.has(job.state);
+}
+
+/** A user action in flight, done or failed; `label` says what it is doing or did. */
+export interface IJobAction {
+  status: 'busy' | 'done' | 'error';
+  label: string;
+  error?: MlopsApiError;
+}
+
+/** What the form runs: a notebook, or a job's notebook again (`rerun`). */
+export interface IJobTarget {
+  notebook: string;
+  rerun: IJob | null;
+}
+
+/**
+ * State of the Jobs section: the form that runs a notebook as a job (one field per parameter
+ * of its `parameters` cell), and the jobs, newest first, re-read every second while one is
+ * queued or running and the section is shown.
+ */
+export class JobsModel extends VDomModel {
+  constructor(client: MlopsClient, options: JobsModel.IOptions = {}) {
+    super();
+    this.client = client;
+    this._beforeSubmit = options.beforeSubmit ?? null;
+  }
+
+  readonly client: MlopsClient;
+
+  // -- the form ---------------------------------------------------------------------------------
+
+  /** The notebook active in the main area (path under the server root), if any. */
+  get notebook(): string | null {
+    return this._notebook;
+  }
+
+  /** What the form runs: the active notebook, or a job's notebook to run again. */
+  get target(): IJobTarget | null {
+    if (this._rerun) {
+      return { notebook: this._rerun.notebook, rerun: this._rerun };
+    }
+    return this._notebook ? { notebook: this._notebook, rerun: null } : null;
+  }
+
+  get parameters(): INotebookParameters | null {
+    return this._parameters.value;
+  }
+  get parametersStatus(): LoadStatus {
+    return this._parameters.status;
+  }
+  get parametersError(): MlopsApiError | null {
+    return this._parameters.error;
+  }
+
+  /** A field's value: what was typed, else the job's value (a re-run), else the default. */
+  value(parameter: INotebookParameter): FieldValue {
+    return this._values.get(parameter.name) ?? defaultValue(parameter);
+  }
+
+  /** Whether a field is sent: typed in, or a value of the job run again. */
+  isSet(name: string): boolean {
+    return this._values.has(name);
+  }
+
+  setValue(name: string, value: FieldValue): void {
+    this._values.set(name, value);
+    this._fieldErrors.delete(name);
+    this.stateChanged.emit();
+  }
+
+  /** Why a field's value cannot be sent, from the form or from the server. */
+  fieldError(name: string): string | null {
+    return this._fieldErrors.get(name) ?? null;
+  }
+
+  get submitAction(): IJobAction | null {
+    return this._submit;
+  }
+
+  /** Follow the notebook active in the main area (null: none is). */
+  setNotebook(path: string | null): void {
+    if (path === this._notebook) {
+      return;
+    }
+    this._notebook = path;
+    if (this._rerun) {
+      this.stateChanged.emit();
+      return;
+    }
+    this._resetForm();
+    void this._loadParameters();
+  }
+
+  /** Re-read the parameters of the form's notebook (after it was saved). */
+  async reloadParameters(path?: string): Promise<void> {
+    if (path === undefined || path === this.target?.notebook) {
+      await this._loadParameters();
+    }
+  }
+
+  /** Fill the form with a job's notebook and parameters, to run it again. */
+  async rerunForm(job: IJob): Promise<void> {
+    this._rerun = job;
+    this._resetForm();
+    await this._loadParameters(parameters => {
+      for (const p of parameters.parameters) {
+        if (p.name in job.parameters) {
+          this._values.set(p.name, jobValue(p, job.parameters[p.name]));
+        }
+      }
+    });
+  }
+
+  /** Back to the active notebook's form. */
+  closeRerun(): void {
+    if (!this._rerun) {
+      return;
+    }
+    this._rerun = null;
+    this._resetForm();
+    void this._loadParameters();
+  }
+
+  /** Queue the form's notebook with the fields set: a new job, or a re-run. */
+  async submit(): Promise<IJob | null> {
+    const target = this.target;
+    const declared = this.parameters;
+    if (!target || this._submit?.status === 'busy') {
+      return null;
+    }
+    const parameters: JSONObject = {};
+    this._fieldErrors.clear();
+    for (const p of declared?.parameters ?? []) {
+      const value = this._values.get(p.name);
+      if (value === undefined) {
+        continue;
+      }
+      const parsed = parseField(p, value);
+      if ('error' in parsed) {
+        this._fieldErrors.set(p.name, `Give ${parsed.error}.`);
+      } else {
+        parameters[p.name] = parsed.value;
+      }
+    }
+    if (this._fieldErrors.size > 0) {
+      this._submit = null;
+      this.stateChanged.emit();
+      return null;
+    }
+    const name = target.notebook.split('/').pop() ?? target.notebook;
+    this._submit = { status: 'busy', label: `Submitting ${name}…` };
+    this.stateChanged.emit();
+    let job: IJob | null = null;
+    try {
+      if (target.rerun) {
+        job = await this.client.rerunJob(target.rerun.id, parameters);
+      } else {
+        await this._beforeSubmit?.(target.notebook);
+        job = await this.client.submitJob({
+          notebook: target.notebook,
+          parameters
+        });
+      }
+      this._submit = {
+        status: 'done',
+        label: `Queued job ${shortId(job.id)}`
+      };
+    } catch (reason) {
+      const error = MlopsApiError.from(reason);
+      if (
+        error.field &&
+        declared?.parameters.some(p => p.name === error.field)
+      ) {
+        this._fieldErrors.set(error.field, error.message);
+      }
+      this._submit = { status: 'error', label: 'Cannot submit', error };
+    }
+    if (this.isDisposed) {
+      return job;
+    }
+    if (job) {
+      const submitted = job;
+      const others = (this._jobs.value ?? []).filter(
+        j => j.id !== submitted.id
+      );
+      this._jobs.set([submitted, ...others]);
+      if (this._rerun) {
+        this._rerun = null;
+        this._resetForm(false);
+        void this._loadParameters();
+      }
+      this._schedule();
+    }
+    this.stateChanged.emit();
+    return job;
+  }
+
+  // -- the jobs ---------------------------------------------------------------------------------
+
+  get jobs(): ReadonlyArray<IJob> {
+    return this._jobs.value ?? [];
+  }
+  get jobsStatus(): LoadStatus {
+    return this._jobs.status;
+  }
+  get jobsError(): MlopsApiError | null {
+    return this._jobs.error;
+  }
+
+  /** The last cancel of a job, while it runs or if it failed. */
+  jobAction(id: string): IJobAction | null {
+    return this._jobActions.get(id) ?? null;
+  }
+
+  /** Cancel a queued job, or stop a running one's kernel. */
+  async cancel(id: string): Promise<void> {
+    if (this._jobActions.get(id)?.status === 'busy') {
+      return;
+    }
+    this._jobActions.set(id, { status: 'busy', label: 'Cancelling…' });
+    this.stateChanged.emit();
+    let action: IJobAction | null = null;
+    let job: IJob | null = null;
+    try {
+      job = await this.client.cancelJob(id);
+    } catch (reason) {
+      action = {
+        status: 'error',
+        label: 'Cannot cancel',
+        error: MlopsApiError.from(reason)
+      };
+    }
+    if (this.isDisposed) {
+      return;
+    }
+    if (action) {
+      this._jobActions.set(id, action);
+    } else {
+      this._jobActions.delete(id);
+    }
+    if (job) {
+      const cancelled = job;
+      this._jobs.set(
+        this.jobs.map(j => (j.id === cancelled.id ? cancelled : j))
+      );
+    }
+    this.stateChanged.emit();
+    await this._loadJobs();
+  }
+
+  /** Reload the jobs and the form's parameters. */
+  async refresh(): Promise<void> {
+    await Promise.all([
+      this._loadJobs(),
+      this.target ? this._loadParameters() : Promise.resolve()
+    ]);
+  }
+
+  /** Poll while `visible` (the section is shown) and a job is queued or running. */
+  setVisible(visible: boolean): void {
+    this._visible = visible && !this.isDisposed;
+    if (this._visible) {
+      this._schedule();
+    } else {
+      this._unschedule();
+    }
+  }
+
+  get isPolling(): boolean {
+    return this._timer !== null;
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._unschedule();
+    Signal.clearData(this);
+    super.dispose();
+  }
+
+  private _schedule(): void {
+    if (
+      this._timer !== null ||
+      !this._visible ||
+      this.isDisposed ||
+      !this.jobs.some(isActive)
+    ) {
+      return;
+    }
+    this._timer = window.setTimeout(() => {
+      this._timer = null;
+      if (document.hidden) {
+        this._schedule();
+        return;
+      }
+      void this._loadJobs();
+    }, POLL_INTERVAL_MS);
+  }
+
+  private _unschedule(): void {
+    if (this._timer !== null) {
+      window.clearTimeout(this._timer);
+      this._timer = null;
+    }
+  }
+
+  private async _loadJobs(): Promise<void> {
+    await this._jobs.load(() => this.client.listJobs({ limit: JOB_LIMIT }));
+    this._schedule();
+  }
+
+  private async _loadParameters(
+    onValue?: (parameters: INotebookParameters) => void
+  ): Promise<void> {
+    const target = this.target;
+    if (!target) {
+      this._parameters.reset();
+      return;
+    }
+    await this._parameters.load(
+      () => this.client.getNotebookParameters(target.notebook),
+      onValue
+    );
+  }
+
+  private _resetForm(clearSubmit = true): void {
+    this._values.clear();
+    this._fieldErrors.clear();
+    if (clearSubmit) {
+      this._submit = null;
+    }
+    this._parameters.reset();
+  }
+
+  private _beforeSubmit: ((notebook: string) => Promise<void>) | null;
+  private _notebook: string | null = null;
+  private _rerun: IJob | null = null;
+  private _parameters = new Loader<INotebookParameters>(this);
+  private _values = new Map<string, FieldValue>();
+  private _fieldErrors = new Map<string, string>();
+  private _submit: IJobAction | null = null;
+  // Polled: a reload keeps what is shown until the answer.
+  private _jobs = new Loader<IJob[]>(this, {
+    keepValueOnError: true,
+    background: true
+  });
+  private _jobActions = new Map<string, IJobAction>();
+  private _visible = false;
+  private _timer: number | null = null;
+}
+
+export namespace JobsModel {
+  export interface IOptions {
+    /** Called before a notebook is submitted, e.g. to save its unsaved changes. */
+    beforeSubmit?: (notebook: string) => Promise<void>;
+  }
+}
+
+/** A job id's last 8 characters, its random part: enough to tell jobs apart (and to ask for one). */
+export function shortId(id: string): string {
+  return id.slice(-8);
+}

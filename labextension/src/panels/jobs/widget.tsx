@@ -1,0 +1,71 @@
+import { Message } from '@lumino/messaging';
+import * as React from 'react';
+
+import { SidebarSection } from '../section';
+import { JobsView } from './components/JobsView';
+import { JobsModel } from './model';
+
+/**
+ * The Jobs section of the sidebar: run the active notebook as a job with its parameters, and
+ * follow the jobs. The list is polled only while the section is shown and a job is active.
+ */
+export class JobsPanel extends SidebarSection<JobsModel> {
+  constructor(options: JobsPanel.IOptions) {
+    super(options.model, {
+      id: 'jp-mlops-jobs',
+      className: 'jp-mlops-JobsPanel',
+      label: 'Jobs',
+      caption: 'Run notebooks as jobs with parameters, and follow them',
+      refreshTooltip: 'Refresh jobs'
+    });
+    this._onOpenNotebook = options.onOpenNotebook;
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this.model.setVisible(false);
+    super.dispose();
+  }
+
+  protected isUnloaded(): boolean {
+    return this.model.jobsStatus === 'idle';
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this.model.setVisible(this.isVisible);
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this.model.setVisible(this.isVisible);
+  }
+
+  protected onBeforeHide(msg: Message): void {
+    super.onBeforeHide(msg);
+    this.model.setVisible(false);
+  }
+
+  protected onBeforeDetach(msg: Message): void {
+    this.model.setVisible(false);
+    super.onBeforeDetach(msg);
+  }
+
+  protected render(): JSX.Element {
+    return (
+      <JobsView model={this.model} onOpenNotebook={this._onOpenNotebook} />
+    );
+  }
+
+  private _onOpenNotebook: (path: string) => void;
+}
+
+export namespace JobsPanel {
+  export interface IOptions {
+    model: JobsModel;
+    /** Open a notebook (an executed one) by its path under the server root. */
+    onOpenNotebook: (path: string) => void;
+  }
+}
