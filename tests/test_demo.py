@@ -18,7 +18,7 @@ from jupyter_mlops.demo import (
     VIEWS,
     build_demo,
 )
-from jupyter_mlops.lineage.tags import FEATURES_TAG
+from jupyter_mlops.lineage.tags import FEATURES_TAG, JOB_OUTPUT_ARTIFACT, JOB_TAG
 
 
 @pytest.mark.slow
@@ -36,6 +36,12 @@ def test_demo_builds_runs_and_executes_the_notebook(tmp_path: Path) -> None:
     client = MlflowClient(ws.tracking_uri)
     artifacts = client.list_artifacts(from_notebook.run_id, "notebook")
     assert any(a.path.endswith(".ipynb") for a in artifacts)
+    # ...run as a job: the run names its job, and keeps the executed notebook
+    job = ws.jobs.get(from_notebook.tags[JOB_TAG])
+    assert job.state == "succeeded" and job.run_id == from_notebook.run_id
+    assert [a.path for a in client.list_artifacts(from_notebook.run_id, "job")] == [
+        JOB_OUTPUT_ARTIFACT
+    ]
     grouped = ws.tracking.compare(
         [r.run_id for r in runs if r.params.get("model") == "gbm"], group_by_seed=True
     )

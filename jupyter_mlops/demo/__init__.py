@@ -406,31 +406,20 @@ def write_features(ws: Workspace) -> pd.DataFrame:
 
 
 def execute_notebook(ws: Workspace, parameters: dict[str, Any]) -> Path:
-    """Run the training notebook with papermill, as a scheduled job would."""
-    import papermill
+    """Run the training notebook as a job (papermill on a job worker), as a user would with
+    `jupyter mlops job run`: its run gets the notebook's parameters, the executed notebook and
+    the commit."""
+    from jupyter_mlops.errors import MlopsError
 
-    notebook = ws.root / "notebooks" / NOTEBOOK
-    out_dir = ws.state_dir / "executions"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    output = out_dir / f"{notebook.stem}-{time.strftime('%Y%m%d-%H%M%S')}.ipynb"
-    previous = os.environ.get("JPY_SESSION_NAME")
-    # The kernel learns its notebook from this variable, as under Jupyter Server.
-    os.environ["JPY_SESSION_NAME"] = str(output)
-    try:
-        papermill.execute_notebook(
-            str(notebook),
-            str(output),
-            parameters=parameters,
-            cwd=str(notebook.parent),
-            kernel_name="python3",
-            progress_bar=False,
+    job = ws.jobs.submit(f"notebooks/{NOTEBOOK}", parameters, run_name="notebook-gbm")
+    job = ws.jobs.wait(job.id, timeout=600)
+    if job.state != "succeeded" or job.output is None:
+        detail = job.error.evalue if job.error else job.message
+        raise MlopsError(
+            f"The demo's training notebook ended {job.state}: {detail}",
+            hint=f"See `jupyter mlops job logs {job.id}`.",
         )
-    finally:
-        if previous is None:
-            os.environ.pop("JPY_SESSION_NAME", None)
-        else:
-            os.environ["JPY_SESSION_NAME"] = previous
-    return output
+    return ws.root / job.output
 
 
 def build_demo(

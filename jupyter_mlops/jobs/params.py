@@ -56,6 +56,7 @@ def inspect_parameters(path: Path, shown: str) -> NotebookParameters:
     return NotebookParameters(
         notebook=shown,
         has_parameters_cell=has_cell,
+        experiment=_run_cell_experiment(nb),
         parameters=[
             NotebookParameter(
                 name=p["name"],
@@ -66,6 +67,29 @@ def inspect_parameters(path: Path, shown: str) -> NotebookParameters:
             for p in found
         ],
     )
+
+
+def _run_cell_experiment(nb: Any) -> str | None:
+    """The ``--experiment`` of the first ``%%mlops run`` cell, if it names one."""
+    import shlex
+
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        first = cell.get("source", "").lstrip().split("\n", 1)[0]
+        if not first.startswith("%%mlops run"):
+            continue
+        try:
+            words = shlex.split(first)
+        except ValueError:
+            return None
+        for i, word in enumerate(words):
+            if word.startswith("--experiment="):
+                return word.split("=", 1)[1] or None
+            if word in ("--experiment", "-e") and i + 1 < len(words):
+                return words[i + 1]
+        return None
+    return None
 
 
 def _convert_text(name: str, kind: str, text: str) -> Any:

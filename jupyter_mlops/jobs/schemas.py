@@ -27,6 +27,11 @@ class NotebookParameters(BaseModel):
     notebook: str
     has_parameters_cell: bool
     parameters: list[NotebookParameter]
+    experiment: str | None = Field(
+        default=None,
+        description="the experiment the notebook's first `%%mlops run` cell names: a job of it "
+        "runs there unless told otherwise",
+    )
 
 
 class JobRequest(BaseModel):

@@ -130,7 +130,10 @@ class Jobs:
             id=new_job_id(),
             notebook=shown,
             parameters=values,
-            experiment=experiment or self.config.experiment or self.default_experiment,
+            experiment=experiment
+            or declared.experiment
+            or self.config.experiment
+            or self.default_experiment,
             run_name=run_name,
             sweep=sweep,
             created=utc_now(),
@@ -386,10 +389,19 @@ class Jobs:
             time.sleep(poll)
 
     def _recover(self) -> None:
-        """Requeue (or fail) jobs whose worker died, and start workers for the requeued ones."""
-        touched = recover(self.store, self.tracking, self.config.requeue_interrupted)
-        if touched and self.store.queued() and self.worker_command is not None:
-            self.ensure_workers()
+        """Requeue (or fail) jobs whose worker died, and start workers when jobs wait with
+        none to run them (after a reboot, or after workers were killed)."""
+        recover(self.store, self.tracking, self.config.requeue_interrupted)
+        if self.store.queued() and self.worker_command is not None:
+            state = self.executor_state()
+            if len(state.alive) < state.slots:
+                self.ensure_workers()
+
+    def resume(self) -> ExecutorState:
+        """What the Jupyter server does when it starts: recover interrupted jobs and start
+        workers for queued ones."""
+        self._recover()
+        return self.executor_state()
 
     # -- the executor -----------------------------------------------------------------------------
 

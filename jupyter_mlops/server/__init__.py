@@ -33,6 +33,8 @@ def _warm_up(ref: WorkspaceRef, log: Any) -> None:
         # Deployments keep being monitored across restarts of the machine or of Jupyter.
         if any(d.state in ("running", "degraded") for d in ws.deployments.list()):
             ws.monitoring.ensure_scheduler()
+        # Jobs queued before a reboot run again, and those whose worker died are requeued.
+        ws.jobs.resume()
     except MlopsError as exc:
         # No workspace yet, or its store is down: the panel will say so when asked.
         log.info("jupyter-mlops: not warmed up: %s", exc.message)
