@@ -178,10 +178,17 @@ class Gates:
     def record(
         self, outcome: RunChecks, *, tag: str = GATES_PASSED_TAG, artifact: str = GATES_ARTIFACT
     ) -> None:
-        """Leave the outcome on its run: ``tag`` true/false and the checks as a JSON artifact."""
+        """Leave the outcome on its run: ``tag`` true/false and the checks as a JSON artifact.
+
+        Raises:
+            MlopsError: the tracking store refused (through ``mlflow_errors``).
+        """
+        from jupyter_mlops.tracking.backend import mlflow_errors
+
         client = self.tracking.client
-        client.set_tag(outcome.run_id, tag, "true" if outcome.passed else "false")
-        client.log_text(outcome.run_id, outcome.model_dump_json(indent=2), artifact)
+        with mlflow_errors(f"Recording the gates on run {outcome.run_id} failed"):
+            client.set_tag(outcome.run_id, tag, "true" if outcome.passed else "false")
+            client.log_text(outcome.run_id, outcome.model_dump_json(indent=2), artifact)
 
 
 # -- the CI run ------------------------------------------------------------------------------------

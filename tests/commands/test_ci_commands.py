@@ -224,6 +224,18 @@ def test_a_gate_naming_an_alias_needs_a_model(ci_workspace: Workspace) -> None:
     )
 
 
+def test_a_job_past_its_timeout_is_cancelled(ci_workspace: Workspace) -> None:
+    result = jupyter_mlops(
+        "ci", "notebooks/train.ipynb", "--timeout", "0.2", "--json", cwd=ci_workspace.root
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    body = json.loads(result.stdout)
+    assert body["job"]["state"] == "cancelled"
+    [job_check] = body["checks"]
+    assert not job_check["passed"] and "did not finish within 0.2 s" in job_check["message"]
+    assert "it was cancelled" in job_check["message"]
+
+
 def test_bad_input_queues_nothing(ci_workspace: Workspace) -> None:
     bad_gate = jupyter_mlops(
         "ci", "notebooks/train.ipynb", "--gate", "val_auc ~ 1", cwd=ci_workspace.root
