@@ -153,6 +153,25 @@ def run_notebook(path: Path, cells: list[str], env: dict[str, str] | None = None
     return nb
 
 
+def parameterised_notebook(
+    path: Path, *cells: str, parameters: str | None = "lr = 0.1\nepochs = 3"
+) -> Path:
+    """Write a notebook for papermill jobs: a cell tagged ``parameters`` (unless None), then
+    ``cells``."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    if parameters is not None:
+        first = nbformat.v4.new_code_cell(parameters)
+        first.metadata["tags"] = ["parameters"]
+        nb.cells.append(first)
+    nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
 def outputs_text(cell: Any) -> str:
     """A notebook cell's outputs as text: streams, markdown or plain results, errors."""
     parts = []

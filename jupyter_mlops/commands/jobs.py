@@ -190,13 +190,42 @@ def cmd_sweep(args: argparse.Namespace, ctx: Context) -> Result:
     result = Table(
         _frame(jobs),
         title=f"Sweep {sweep.id}: {len(jobs)} jobs of {sweep.notebook}",
-        footer=f"Compare them: jupyter mlops compare --sweep {sweep.id}"
+        footer=f"Compare them: jupyter mlops job compare {sweep.id}"
         if args.detach or not failed
         else f"{failed} of {len(jobs)} jobs did not succeed",
         data=sweep.model_dump(mode="json"),
     )
     result.exit_code = 1 if (failed and not args.detach) else 0
     return result
+
+
+def cmd_compare(args: argparse.Namespace, ctx: Context) -> Result:
+    """A sweep's runs side by side, seeds grouped when a seed parameter varies."""
+    from jupyter_mlops.commands.results import ComparisonResult
+
+    ws = ctx.workspace(args)
+    jobs = ws.jobs.list(sweep=args.sweep).jobs
+    if not jobs:
+        raise InvalidInput(
+            f"There is no sweep {args.sweep!r}",
+            hint="Sweeps are named in `jupyter mlops job list` (column sweep) and when started.",
+            field="sweep",
+        )
+    run_ids = [j.run_id for j in reversed(jobs) if j.state == "succeeded" and j.run_id]
+    if len(run_ids) < 2:
+        raise InvalidInput(
+            f"Sweep {args.sweep} has {len(run_ids)} succeeded job(s); a comparison needs two",
+            hint="Wait for the sweep with `jupyter mlops job list --sweep " + args.sweep + "`.",
+            field="sweep",
+        )
+    seeds = set(ws.tracking.run_config.seed_params)
+    varying = {k for j in jobs for k in j.parameters}
+    charts = ctx.rich if args.charts is None else args.charts
+    return ComparisonResult(
+        ws.tracking.compare(
+            run_ids, diff_only=True, group_by_seed=bool(seeds & varying), figures=charts
+        )
+    )
 
 
 def cmd_list(args: argparse.Namespace, ctx: Context) -> Result:
@@ -310,6 +339,15 @@ def add_commands(sub: Subcommands, common: CommandParser) -> None:
     p.add_argument("--name", help="the sweep's name (default: sweep-<id>)")
     _wait_args(p)
     p.set_defaults(handler=cmd_sweep)
+    p = jsub.add_parser("compare", parents=[common], help="a sweep's runs side by side")
+    p.add_argument("sweep", help="the sweep's name")
+    p.add_argument(
+        "--charts",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="build plotly charts (default: in notebooks only)",
+    )
+    p.set_defaults(handler=cmd_compare)
     p = jsub.add_parser("list", parents=[common], help="jobs, newest first")
     p.add_argument("--state", choices=["queued", "running", "succeeded", "failed", "cancelled"])
     p.add_argument("--sweep")

@@ -49,7 +49,7 @@ from jupyter_mlops.errors import BackendUnavailable
 from jupyter_mlops.jobs.dask_cluster import WorkerCheck, check_cluster, connect
 from jupyter_mlops.jobs.schemas import CellError, JobStatus
 from jupyter_mlops.jobs.store import JobLock, JobStore
-from jupyter_mlops.jobs.worker import JobRunner, SlotStatus, StartedJob, slot_lock
+from jupyter_mlops.jobs.worker import JobRunner, SlotStatus, StartedJob, recover, slot_lock
 from jupyter_mlops.lineage.tags import JOB_RUN_ENV
 from jupyter_mlops.process import write_json
 from jupyter_mlops.timestamps import utc_now
@@ -121,7 +121,10 @@ def execute_on_worker(
     try:
         kernel = _JobKernel(cwd, env)
         watcher = _CancelWatch(job_id, kernel.pid)
+        from jupyter_mlops.jobs.params import assume_python
+
         nb = nbformat.reads(notebook_json, as_version=4)
+        assume_python(nb)
         nb.cells.insert(0, setup_cell(cwd / notebook.name, job_id, run_id))
         papermill.execute_notebook(
             nb,
@@ -540,7 +543,7 @@ def serve_dask(
             now = time.monotonic()
             if now >= next_refresh:
                 next_refresh = now + REFRESH_SECONDS
-                store.recover(requeue)
+                recover(store, tracking, requeue)
                 try:
                     dispatcher.refresh_workers()
                 except Exception as exc:

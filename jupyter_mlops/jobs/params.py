@@ -32,6 +32,16 @@ def _type_of(default: str, annotation: str | None) -> str:
     return "None" if value is None else type(value).__name__
 
 
+def assume_python(nb: Any) -> None:
+    """A notebook that does not say its language (some tools write none) is taken as Python,
+    the language of the kernel jobs run on; papermill would refuse it."""
+    spec = nb.metadata.setdefault("kernelspec", {})
+    if not spec.get("language") and not nb.metadata.get("language_info", {}).get("name"):
+        spec["language"] = "python"
+    spec.setdefault("name", "python3")
+    spec.setdefault("display_name", "Python 3")
+
+
 def inspect_parameters(path: Path, shown: str) -> NotebookParameters:
     """Read the ``parameters`` cell of a notebook.
 
@@ -45,7 +55,8 @@ def inspect_parameters(path: Path, shown: str) -> NotebookParameters:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             nb = nbformat.read(str(path), as_version=4)
-            found = list(inspect_notebook(str(path)).values())
+            assume_python(nb)
+            found = list(inspect_notebook(nb).values())
     except (OSError, ValueError, AttributeError, KeyError, json.JSONDecodeError) as exc:
         raise InvalidInput(
             f"{shown} is not a notebook that can be read: {exc}",

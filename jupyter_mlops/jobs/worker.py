@@ -247,7 +247,10 @@ class JobRunner:
         try:
             import nbformat
 
+            from jupyter_mlops.jobs.params import assume_python
+
             nb = nbformat.read(str(notebook), as_version=4)
+            assume_python(nb)
             nb.cells.insert(0, setup_cell(notebook, job_id, started.run.run_id))
             papermill.execute_notebook(
                 nb,

@@ -7,7 +7,6 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -17,26 +16,10 @@ from jupyter_mlops.errors import Conflict, InvalidInput, NotFound
 from jupyter_mlops.jobs.worker import SlotStatus
 from jupyter_mlops.lineage.tags import JOB_OUTPUT_ARTIFACT, JOB_TAG, SWEEP_TAG
 from jupyter_mlops.process import read_json
+from tests.helpers import parameterised_notebook as notebook
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def notebook(path: Path, *cells: str, parameters: str | None = "lr = 0.1\nepochs = 3") -> Path:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    if parameters is not None:
-        p = nbformat.v4.new_code_cell(parameters)
-        p.metadata["tags"] = ["parameters"]
-        nb.cells.append(p)
-    nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, str(path))
-    return path
 
 
 TRAIN = (
