@@ -288,6 +288,24 @@ def cmd_parameters(args: argparse.Namespace, ctx: Context) -> Result:
 
 def cmd_executor(args: argparse.Namespace, ctx: Context) -> Result:
     ws = ctx.workspace(args)
+    if args.check:
+        check = ws.jobs.check_executor()
+        facts = [("ok", "yes" if check.ok else "no")]
+        if check.scheduler:
+            facts.append(("scheduler", check.scheduler))
+        lines = [f"problem: {p}" for p in check.problems]
+        for w in check.workers:
+            verdict = "ok" if w.ok else "cannot run jobs"
+            lines.append(f"worker {w.name or w.address} ({w.nthreads} threads): {verdict}")
+            lines += [f"  - {p}" for p in w.problems] + [f"  note: {n}" for n in w.notes]
+        result = Detail(
+            title=f"Executor {check.executor}",
+            facts=facts,
+            text="\n".join(lines),
+            data=check.model_dump(mode="json"),
+        )
+        result.exit_code = 0 if check.ok else 1
+        return result
     state = ws.jobs.ensure_workers() if args.start else ws.jobs.executor_state()
     if args.stop:
         state = ws.jobs.stop_workers()
@@ -377,4 +395,7 @@ def add_commands(sub: Subcommands, common: CommandParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--start", action="store_true", help="start a worker for every slot")
     g.add_argument("--stop", action="store_true", help="stop the workers")
+    g.add_argument(
+        "--check", action="store_true", help="check that jobs can run (on Dask: every worker)"
+    )
     p.set_defaults(handler=cmd_executor)

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, Field
-
 from jupyter_mlops.errors import BackendUnavailable
+from jupyter_mlops.jobs.schemas import ExecutorCheck, WorkerCheck
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -32,28 +31,6 @@ EXECUTOR_HINT = (
     'Start the scheduler, or fix [jobs] executor in mlops.toml: "dask://host:8786" names a '
     'running Dask scheduler; "local" runs jobs on this machine.'
 )
-
-
-class WorkerCheck(BaseModel):
-    """What one Dask worker lacks to run jobs of this workspace (nothing when ``ok``)."""
-
-    address: str
-    name: str | None = None
-    host: str | None = None
-    nthreads: int = 0
-    ok: bool
-    problems: list[str] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list, description="fine, but worth knowing")
-
-
-class ExecutorCheck(BaseModel):
-    """The up-front checks of the job executor: can jobs run, and where."""
-
-    executor: str
-    scheduler: str | None = Field(default=None, description="the Dask scheduler's address")
-    ok: bool
-    problems: list[str] = Field(default_factory=list)
-    workers: list[WorkerCheck] = Field(default_factory=list)
 
 
 # -- the scheduler's address -----------------------------------------------------------------------

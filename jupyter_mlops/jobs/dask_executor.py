@@ -46,8 +46,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.errors import BackendUnavailable
-from jupyter_mlops.jobs.dask_cluster import WorkerCheck, check_cluster, connect
-from jupyter_mlops.jobs.schemas import CellError, JobStatus
+from jupyter_mlops.jobs.dask_cluster import check_cluster, connect
+from jupyter_mlops.jobs.schemas import CellError, JobStatus, WorkerCheck
 from jupyter_mlops.jobs.store import JobLock, JobStore
 from jupyter_mlops.jobs.worker import JobRunner, SlotStatus, StartedJob, recover, slot_lock
 from jupyter_mlops.lineage.tags import JOB_RUN_ENV

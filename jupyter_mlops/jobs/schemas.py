@@ -140,6 +140,28 @@ class Sweep(BaseModel):
     jobs: list[Job]
 
 
+class WorkerCheck(BaseModel):
+    """What one Dask worker lacks to run jobs of this workspace (nothing when ``ok``)."""
+
+    address: str
+    name: str | None = None
+    host: str | None = None
+    nthreads: int = 0
+    ok: bool
+    problems: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list, description="fine, but worth knowing")
+
+
+class ExecutorCheck(BaseModel):
+    """The up-front checks of the job executor: can jobs run, and where."""
+
+    executor: str
+    scheduler: str | None = Field(default=None, description="the Dask scheduler's address")
+    ok: bool
+    problems: list[str] = Field(default_factory=list)
+    workers: list[WorkerCheck] = Field(default_factory=list)
+
+
 class ExecutorState(BaseModel):
     """The local executor: its slots and whether a worker holds each."""
 

@@ -37,7 +37,7 @@ from jupyter_mlops.process import start_detached
 from jupyter_mlops.timestamps import utc_now
 
 if TYPE_CHECKING:
-    from jupyter_mlops.jobs.dask_cluster import ExecutorCheck
+    from jupyter_mlops.jobs.schemas import ExecutorCheck
     from jupyter_mlops.tracking.service import TrackingService
 
 MAX_SWEEP = 1000
@@ -438,7 +438,8 @@ class Jobs:
             >>> ws.jobs.check_executor().ok  # doctest: +SKIP
             True
         """
-        from jupyter_mlops.jobs.dask_cluster import ExecutorCheck, check_executor
+        from jupyter_mlops.jobs.dask_cluster import check_executor
+        from jupyter_mlops.jobs.schemas import ExecutorCheck
 
         if not self._on_dask:
             return ExecutorCheck(executor=self.config.executor, ok=True)
