@@ -41,8 +41,11 @@ def write_notebook(path: Path, parameters: str, *cells: str) -> str:
 
 @pytest.fixture
 def jobs_workspace(workspace: Workspace) -> Iterator[Workspace]:
-    """The server's workspace with its tracking store made (as the server's warm-up makes it);
-    its job workers, detached processes, are stopped at the end."""
+    """The server's workspace, its job workers (detached processes) stopped at the end.
+
+    Its tracking store is made first, as the server's warm-up makes it: a fresh store costs
+    seconds (more than a request's timeout on a loaded machine), and two workers that both found
+    no store have each tried to create it (one job failed with "duplicate column name")."""
     workspace.tracking.list_experiments()
     yield workspace
     stop_job_workers(workspace)
