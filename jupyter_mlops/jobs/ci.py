@@ -365,6 +365,14 @@ def checks_table(checks: Sequence[CheckResult]) -> str:
     return "\n".join(lines)
 
 
+_MODEL_SOURCES = {
+    "given": "--model",
+    "registered-from-run": "registered by this run",
+    "logged-by-run": "logged by this run",
+    "only-model": "the only registered model",
+}
+
+
 def markdown_summary(result: CiResult) -> str:
     """The result as markdown: a verdict, what ran, and a table of the checks."""
     failed = sum(not c.passed for c in result.checks)
@@ -387,8 +395,9 @@ def markdown_summary(result: CiResult) -> str:
         facts.append(f"- executed notebook: `{job.output}`")
     if result.model.name:
         held = ", ".join(f"@{a} = v{v}" for a, v in sorted(result.model.aliases.items()))
+        why = _MODEL_SOURCES.get(result.model.source or "", "")
         facts.append(
-            f"- model: `{result.model.name}` ({result.model.source}"
+            f"- model: `{result.model.name}` ({why}"
             + (f"; {held}" if held else "; no aliases")
             + ")"
         )

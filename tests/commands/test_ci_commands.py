@@ -115,7 +115,7 @@ def test_ci_passes_then_fails_a_gate(ci_workspace: Workspace) -> None:
     assert "| PASS | `val_auc>=champion-0.01` | passed: val_auc 0.82 >= 0.815 (churn@champion" in (
         summary
     )
-    assert "model: `churn` (only-model; @champion = v1)" in summary
+    assert "model: `churn` (the only registered model; @champion = v1)" in summary
     # The job's run records both verdicts: its own gate cell, and CI's.
     job = ci_workspace.jobs.list(limit=1).jobs[0]
     assert job.state == "succeeded" and job.parameters["n_estimators"] == 200
