@@ -166,7 +166,7 @@ def test_submit_follow_open_and_see_a_failure(
     expect(card).to_have_attribute("data-state", "succeeded", timeout=JOB_TIMEOUT_MS)
     progress = card.get_by_role("progressbar")
     total = progress.get_attribute("aria-valuemax")
-    assert total is not None and int(total) >= 5, total
+    assert total == "5", total  # the notebook's own cells: not the ones papermill and we add
     expect(progress).to_have_attribute("aria-valuenow", total)
     expect(card.locator('[data-figure="cells"]')).to_have_text(f"{total}/{total} cells")
     expect(card.get_by_role("button", name="Cancel")).to_have_count(0)
