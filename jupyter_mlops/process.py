@@ -105,6 +105,16 @@ def is_running(pid: int, *markers: str) -> bool:
     return all(m.encode() in cmdline for m in markers)
 
 
+def pids_of(*markers: str) -> list[int]:
+    """The live processes whose arguments include every marker (program and folder)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        pid = int(entry.name) if entry.name.isdigit() else 0
+        if pid and pid != os.getpid() and is_running(pid, *markers):
+            out.append(pid)
+    return out
+
+
 def check_port(port: int, host: str = LOOPBACK, *, lowest: int = 1024) -> int:
     """``port`` if a server may listen on ``host:port`` now (IPv4 or IPv6).
 

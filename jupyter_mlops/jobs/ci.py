@@ -37,7 +37,13 @@ from jupyter_mlops.jobs.ci_schemas import (
 )
 from jupyter_mlops.jobs.gates import Check, ConvergenceCheck, evaluate_checks, parse_check
 from jupyter_mlops.jobs.schemas import FINAL_STATES, Job
-from jupyter_mlops.lineage.tags import RUN_TAG
+from jupyter_mlops.lineage.tags import (
+    CI_ARTIFACT,
+    CI_PASSED_TAG,
+    GATES_ARTIFACT,
+    GATES_PASSED_TAG,
+    RUN_TAG,
+)
 from jupyter_mlops.registry.gates import Gate
 
 if TYPE_CHECKING:
@@ -45,14 +51,6 @@ if TYPE_CHECKING:
     from jupyter_mlops.registry.service import ModelRegistry
     from jupyter_mlops.tracking.service import TrackingService
 
-# What a gate check leaves on its run. These belong with the other names in lineage/tags.py.
-#: ``true``/``false``: whether every check of the last ``%%mlops gate`` cell passed.
-GATES_PASSED_TAG = "mlops.gates.passed"
-#: The checks of the last ``%%mlops gate`` cell, a :class:`RunChecks` as JSON.
-GATES_ARTIFACT = "mlops/gates.json"
-#: The same, for ``jupyter mlops ci`` (a notebook may have its own gate cell too).
-CI_PASSED_TAG = "mlops.ci.passed"
-CI_ARTIFACT = "mlops/ci.json"
 
 WORKFLOW_PATH = ".github/workflows/mlops-ci.yml"
 
@@ -611,10 +609,6 @@ def write_workflow(
 
 
 __all__ = [
-    "CI_ARTIFACT",
-    "CI_PASSED_TAG",
-    "GATES_ARTIFACT",
-    "GATES_PASSED_TAG",
     "WORKFLOW_PATH",
     "Gates",
     "find_notebook",

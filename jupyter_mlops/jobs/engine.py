@@ -12,6 +12,8 @@ from typing import Any
 
 from papermill.engines import NBClientEngine, papermill_engines
 
+from jupyter_mlops.jobs.cells import is_users
+
 ENGINE_NAME = "jupyter-mlops"
 
 #: Called after each cell with (cells done, cells in total, the next cell's index).
@@ -25,20 +27,26 @@ class ProgressEngine(NBClientEngine):  # type: ignore[misc]
     def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
         on_progress: Progress | None = kwargs.pop("on_progress", None)
         if on_progress is not None:
-            total = len(nb_man.nb.cells)
+            # Progress counts the user's cells only: not papermill's injected parameters nor
+            # our setup cell, so "cell 3 of 4" means the notebook the user wrote.
+            theirs = [i for i, cell in enumerate(nb_man.nb.cells) if is_users(cell)]
+            position = {index: n for n, index in enumerate(theirs)}
+            total = len(theirs)
             done = 0
             complete = nb_man.cell_complete
             start = nb_man.cell_start
 
             def cell_start(cell: Any, cell_index: int | None = None, **kw: Any) -> Any:
-                on_progress(done, total, cell_index)
+                if cell_index in position:
+                    on_progress(done, total, position[cell_index])
                 return start(cell, cell_index, **kw)
 
             def cell_complete(cell: Any, cell_index: int | None = None, **kw: Any) -> Any:
                 nonlocal done
                 result = complete(cell, cell_index, **kw)
-                done += 1
-                on_progress(done, total, None)
+                if cell_index in position:
+                    done += 1
+                    on_progress(done, total, None)
                 return result
 
             nb_man.cell_start = cell_start

@@ -488,20 +488,23 @@ class Jobs:
         return self.executor_state()
 
     def stop_workers(self, timeout: float = 15.0) -> ExecutorState:
-        """SIGTERM every worker; each finishes the job it runs first."""
+        """SIGTERM every worker of this workspace, those still starting included (found by
+        their command line); each finishes the job it runs first."""
         import signal
 
-        from jupyter_mlops.jobs.worker import SlotStatus
-        from jupyter_mlops.process import Unreadable, read_json
+        from jupyter_mlops.process import pids_of
 
-        workers = self.store.workers_dir()
-        for slot in self._slots():
-            st = read_json(workers / f"{slot}.json", SlotStatus)
-            if st is not None and not isinstance(st, Unreadable) and slot_alive(workers, slot):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(st.pid, signal.SIGTERM)
+        def workers() -> list[int]:
+            if self.worker_command is None:
+                return []
+            module, args = self.worker_command
+            return pids_of(module, *args)
+
+        for pid in workers():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and any(slot_alive(workers, s) for s in self._slots()):
+        while time.monotonic() < deadline and workers():
             time.sleep(0.05)
         return self.executor_state()
 

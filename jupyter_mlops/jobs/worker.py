@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from jupyter_mlops.jobs.cells import SETUP_TAG, is_users
 from jupyter_mlops.jobs.schemas import CellError, JobRecord, JobStatus
 from jupyter_mlops.jobs.store import JobLock, JobStore
 from jupyter_mlops.lineage.tags import (
@@ -44,7 +45,6 @@ from jupyter_mlops.timestamps import Timestamp, utc_now
 
 POLL_SECONDS = 0.02
 RECOVER_SECONDS = 2.0
-INJECTED_TAG = "injected-by-jupyter-mlops"
 CANCELLED = "cancelled: its kernel was stopped"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -137,10 +137,7 @@ def setup_cell(notebook: Path, job_id: str, run_id: str) -> Any:
         f"_mlops_os.environ['JPY_SESSION_NAME'] = {str(notebook)!r}\n"
         "del _mlops_os"
     )
-    return nbformat.v4.new_code_cell(source, metadata={"tags": [INJECTED_TAG]})
-
-
-_NOT_THE_USERS = {INJECTED_TAG, "injected-parameters", "papermill-error-cell-tag"}
+    return nbformat.v4.new_code_cell(source, metadata={"tags": [SETUP_TAG]})
 
 
 def _cell_error(exc: Any, nb: Any | None) -> CellError:
@@ -149,7 +146,7 @@ def _cell_error(exc: Any, nb: Any | None) -> CellError:
     index, position = 0, 0
     if nb is not None:
         for cell in nb.cells:
-            if _NOT_THE_USERS & set(cell.get("metadata", {}).get("tags", [])):
+            if not is_users(cell):
                 continue
             outputs = cell.get("outputs", []) if cell.cell_type == "code" else []
             if any(out.get("output_type") == "error" for out in outputs):

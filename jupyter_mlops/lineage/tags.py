@@ -66,3 +66,13 @@ JOB_RUN_ENV = "MLOPS_JOB_RUN_ID"
 JOB_ID_ENV = "MLOPS_JOB_ID"
 #: On the run of a job attempt whose worker died (the run is marked KILLED).
 JOB_INTERRUPTED_TAG = "mlops.job.interrupted"
+
+# -- what gate checks leave on a run ---------------------------------------------------------------
+
+#: ``true``/``false``: whether every check of the last ``%%mlops gate`` cell passed.
+GATES_PASSED_TAG = "mlops.gates.passed"
+#: The checks of the last ``%%mlops gate`` cell, as JSON.
+GATES_ARTIFACT = "mlops/gates.json"
+#: The same, for ``jupyter mlops ci`` (a notebook may have its own gate cell too).
+CI_PASSED_TAG = "mlops.ci.passed"
+CI_ARTIFACT = "mlops/ci.json"
