@@ -79,7 +79,7 @@ def _detail(job: Job) -> Detail:
     text = ""
     if job.error is not None:
         e = job.error
-        text = f"Cell {e.index} failed: {e.ename}: {e.evalue}\n\n{e.source}"
+        text = f"Cell {e.index + 1} failed: {e.ename}: {e.evalue}\n\n{e.source}"
     if job.warnings:
         text = "\n".join(f"warning: {w}" for w in job.warnings) + ("\n\n" + text if text else "")
     result = Detail(title=f"Job {job.id}", facts=facts, text=text, data=job.model_dump(mode="json"))

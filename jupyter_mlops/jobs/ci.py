@@ -213,7 +213,7 @@ def _job_check(job: Job, timed_out: float | None) -> CheckResult:
     if job.error is not None:
         err = job.error
         source = err.source.strip()
-        message = f"cell {err.index} raised {err.ename}: {err.evalue}"
+        message = f"cell {err.index + 1} raised {err.ename}: {err.evalue}"
         if source:
             message += "\n\n" + source
     else:

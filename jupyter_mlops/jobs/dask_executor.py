@@ -140,7 +140,7 @@ def execute_on_worker(
         result.update(
             state="failed",
             error=error.model_dump(mode="json"),
-            message=f"cell {error.index} raised {exc.ename}: {exc.evalue}",
+            message=f"cell {error.index + 1} raised {exc.ename}: {exc.evalue}",
         )
     except Exception as exc:  # a dead kernel (cancel, OOM), a broken notebook
         if watcher is not None and watcher.cancelled:

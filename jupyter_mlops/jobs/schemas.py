@@ -58,7 +58,10 @@ class SweepRequest(BaseModel):
 class CellError(BaseModel):
     """The cell a failed job stopped at."""
 
-    index: int = Field(description="position of the cell in the executed notebook (0-based)")
+    index: int = Field(
+        description="position of the cell among the notebook's own cells, 0-based (messages say "
+        "cell index + 1, as JupyterLab numbers cells)"
+    )
     execution_count: int | None = None
     source: str
     ename: str

@@ -262,7 +262,7 @@ class JobRunner:
         except PapermillExecutionError as exc:
             state, run_status = "failed", "FAILED"
             status.error = failed_cell(exc, output)
-            message = f"cell {status.error.index} raised {exc.ename}: {exc.evalue}"
+            message = f"cell {status.error.index + 1} raised {exc.ename}: {exc.evalue}"
         except BaseException as exc:  # a dead kernel (cancel, OOM), a broken notebook
             if watcher.cancelled:
                 state, run_status, message = (

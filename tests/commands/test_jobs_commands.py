@@ -64,7 +64,7 @@ def test_a_failed_job_exits_1_and_shows_the_cell(ws: Workspace) -> None:
     parameterised_notebook(ws.root / "bad.ipynb", "x = [1, 2][epochs]")
     done = jupyter_mlops("job", "run", "bad.ipynb", cwd=ws.root)
     assert done.returncode == 1
-    assert "Cell 1 failed: IndexError: list index out of range" in done.stdout
+    assert "Cell 2 failed: IndexError: list index out of range" in done.stdout
     assert "x = [1, 2][epochs]" in done.stdout
 
 
