@@ -1,0 +1,225 @@
+"""The results of the A/B statistics, as pydantic models (JSON for REST and ``--json`` alike).
+
+:class:`AbAnalysis` is what :func:`jupyter_mlops.abtest.analyze` returns; it renders in a
+notebook as a compact table and a verdict sentence. The other models are what each registered
+test in :mod:`jupyter_mlops.abtest.stats` returns.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+OutcomeKind = Literal["binary", "numeric"]
+Verdict = Literal["challenger_better", "challenger_worse", "no_difference_yet"]
+
+
+class TestResult(BaseModel):
+    """A frequentist test of the difference ``treatment - control`` and its interval."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    test: str
+    statistic: float
+    p_value: float
+    effect: float
+    """The observed difference, treatment minus control (of rates or of means)."""
+    ci_low: float
+    ci_high: float
+    alpha: float
+    df: float | None = None
+    """Welch's t: the Welch-Satterthwaite degrees of freedom."""
+
+
+class BayesResult(BaseModel):
+    """Beta-binomial posteriors of both rates: how likely the challenger's rate is higher."""
+
+    probability_better: float
+    """P(treatment rate > control rate) under the posteriors."""
+    ci_low: float
+    ci_high: float
+    """Equal-tailed credible interval of the difference of rates, treatment minus control."""
+    credibility: float
+    prior_alpha: float
+    prior_beta: float
+    method: Literal["exact", "integrated"]
+    """How ``probability_better`` was computed: a closed-form sum, or quadrature."""
+
+
+class BootstrapResult(BaseModel):
+    """A bootstrap interval of the difference of means, treatment minus control."""
+
+    effect: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    resamples: int
+    seed: int
+    method: Literal["percentile"] = "percentile"
+
+
+class SequentialResult(BaseModel):
+    """The mixture sequential probability ratio test (mSPRT) at the last of one or more looks."""
+
+    p_value: float
+    """Always-valid p-value: the running minimum of ``1 / likelihood ratio`` over the looks."""
+    effect: float
+    ci_low: float
+    ci_high: float
+    """Always-valid confidence sequence of the difference (running intersection over looks)."""
+    likelihood_ratio: float
+    """The mixture likelihood ratio at the last look."""
+    mixing_variance: float
+    """tau^2 of the normal mixing distribution N(0, tau^2) of the difference."""
+    alpha: float
+    looks: int
+    p_values: list[float] = Field(default_factory=list)
+    """The always-valid p-value after each look (non-increasing)."""
+
+
+class SampleSize(BaseModel):
+    """Rows needed per variant to detect an effect, and how long that takes."""
+
+    kind: OutcomeKind
+    control_n: int
+    treatment_n: int
+    total_n: int
+    baseline: float
+    """The control's rate (binary) or mean (numeric)."""
+    mde_absolute: float
+    mde_relative: float | None
+    effect_size: float
+    """Cohen's h (binary, arcsine difference) or d (numeric, difference over sd)."""
+    alpha: float
+    power: float
+    ratio: float
+    """Treatment rows per control row."""
+    two_sided: bool
+    traffic_per_hour: float | None = None
+    share: float | None = None
+    """The share of all traffic that enters the experiment."""
+    hours: float | None = None
+    days: float | None = None
+
+
+class SrmCheck(BaseModel):
+    """Sample-ratio mismatch: do the assignment counts fit the intended split?"""
+
+    variants: list[str]
+    counts: list[int]
+    expected_shares: list[float]
+    statistic: float
+    p_value: float
+    threshold: float
+    mismatch: bool
+    message: str
+
+
+class VariantSummary(BaseModel):
+    """One variant's rows and outcome."""
+
+    name: str
+    assigned: int
+    """Rows with this variant, including those whose outcome is missing."""
+    n: int
+    """Rows with an outcome: what the tests use."""
+    mean: float
+    """The conversion rate (binary) or the mean outcome (numeric)."""
+    sd: float
+    successes: int | None = None
+
+
+class Effect(BaseModel):
+    """The challenger's effect with the always-valid confidence sequence around it."""
+
+    absolute: float
+    absolute_low: float
+    absolute_high: float
+    relative: float | None
+    """``absolute / control mean``; None when the control mean is 0."""
+    relative_low: float | None
+    relative_high: float | None
+
+
+class Comparison(BaseModel):
+    """One challenger against the control."""
+
+    control: str
+    treatment: str
+    alpha: float
+    """The alpha of this comparison (Bonferroni-divided when there are several challengers)."""
+    effect: Effect
+    sequential: SequentialResult
+    fixed_horizon: TestResult
+    bayes: BayesResult | None = None
+    bootstrap: BootstrapResult | None = None
+    verdict: Verdict
+    verdict_text: str
+
+
+class AbAnalysis(BaseModel):
+    """An A/B test's outcomes analysed: the default verdict is the sequential one."""
+
+    kind: OutcomeKind
+    variant_col: str
+    outcome_col: str
+    alpha: float
+    higher_is_better: bool
+    control: str
+    variants: list[VariantSummary]
+    comparisons: list[Comparison]
+    srm: SrmCheck
+    dropped_rows: int
+    """Rows left out: a missing variant or a missing outcome."""
+    planned_n: int
+    """Rows per variant the mSPRT's mixing variance is tuned for."""
+    peeking_warning: str
+
+    @property
+    def comparison(self) -> Comparison:
+        """The first (with two variants, the only) challenger's comparison."""
+        return self.comparisons[0]
+
+    @property
+    def verdict(self) -> Verdict:
+        """The first challenger's sequential verdict."""
+        return self.comparison.verdict
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        rate = "rate" if self.kind == "binary" else "mean"
+        rows = []
+        for v in self.variants:
+            mark = " (control)" if v.name == self.control else ""
+            rows.append(
+                f"<tr><td>{e(v.name)}{mark}</td><td>{v.n:,}</td><td>{_num(v.mean)}</td></tr>"
+            )
+        head = f"<tr><th>variant</th><th>n</th><th>{rate}</th></tr>"
+        parts = [f"<table>{head}{''.join(rows)}</table>"]
+        for c in self.comparisons:
+            s, f = c.sequential, c.fixed_horizon
+            eff = c.effect
+            rel = f" ({eff.relative:+.2%})" if eff.relative is not None else ""
+            extra = ""
+            if c.bayes is not None:
+                extra = f"; P(challenger better) {c.bayes.probability_better:.3f}"
+            if c.bootstrap is not None:
+                b = c.bootstrap
+                extra = f"; bootstrap {b.confidence:.0%} [{_num(b.ci_low)}, {_num(b.ci_high)}]"
+            parts.append(
+                f"<p><b>{e(c.verdict_text)}</b><br>{e(c.treatment)} - {e(c.control)}: "
+                f"{_num(eff.absolute)}{rel}, always-valid {1 - c.alpha:.0%} interval "
+                f"[{_num(eff.absolute_low)}, {_num(eff.absolute_high)}]; "
+                f"sequential p = {s.p_value:.4g}; fixed-horizon p = {f.p_value:.4g}*{e(extra)}"
+                "</p>"
+            )
+        parts.append(f"<p><small>* {e(self.peeking_warning)}</small></p>")
+        if self.srm.mismatch:
+            parts.append(f"<p><b>Sample-ratio mismatch:</b> {e(self.srm.message)}</p>")
+        return "".join(parts)
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}"
