@@ -7,6 +7,8 @@ Every domain that talks to MLflow (tracking, the registry, feature usage) receiv
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -100,9 +102,29 @@ class MlflowBackend:
         load_mlflow()
         from mlflow.tracking import MlflowClient
 
-        if self.tracking_uri.startswith(_SQL_SCHEMES):
-            self._create_sql_store()
-        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
+        with self._creation_lock():
+            if self.tracking_uri.startswith(_SQL_SCHEMES):
+                self._create_sql_store()
+            # MlflowClient opens the tracking store, which creates or migrates the tables.
+            return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
+
+    @contextmanager
+    def _creation_lock(self) -> Iterator[None]:
+        """Several processes open a new workspace's embedded store at once (a job's workers, the
+        Jupyter server, a command): MLflow's table creation is not safe against that (the file
+        exists before its tables do), so on SQLite they take turns on a lock file beside it."""
+        if not self.tracking_uri.startswith("sqlite:///"):
+            yield
+            return
+        db = Path(self.tracking_uri.removeprefix("sqlite:///"))
+        db.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(f"{db}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     def _create_sql_store(self) -> None:
         # MLflow's default experiment takes its artifact root from the store that creates the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -154,3 +155,31 @@ def test_sqlite_planner_statistics_follow_the_run_count(workspace: Workspace) ->
     with workspace.tracking.sql_engine.connect() as conn:
         stat = conn.exec_driver_sql("SELECT stat FROM sqlite_stat1 WHERE tbl = 'runs'").scalar()
     assert int(stat.split()[0]) == 60
+
+
+def test_processes_opening_a_new_workspace_at_once_all_get_a_working_store(tmp_path: Path) -> None:
+    """A job's workers, the Jupyter server and a command can all open a new workspace's
+    embedded store in the same second; MLflow's table creation alone lets them collide
+    ("duplicate column name")."""
+    import subprocess
+    import sys
+
+    Workspace.init(tmp_path / "ws")
+    code = (
+        "import sys\n"
+        "from jupyter_mlops import Workspace\n"
+        "ws = Workspace.open(sys.argv[1])\n"
+        "print(len(ws.tracking.list_experiments()))\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path / "ws")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err[-500:] for _, err in results]
+    assert all(out.strip() == "1" for out, _ in results)
