@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 State = Literal["starting", "running", "updating", "degraded", "failed", "stopping", "stopped"]
 
@@ -16,6 +16,84 @@ class ServedVersion(BaseModel):
     version: int
     weight: float = 1.0
     ref: str = Field(default="", description="what the user asked for, e.g. churn@champion")
+
+
+class Routing(BaseModel):
+    """How a deployment splits traffic between its versions for an A/B experiment.
+
+    The routing section of a :class:`~jupyter_mlops.serving.spec.ServerSpec`. With it, the
+    served versions' weights are percentages of the answered requests and sum to 100 (without it
+    they stay relative weights). A version of weight 0 answers nothing: with ``shadow`` it gets a
+    copy of every request instead, logged with ``shadow=true``, and the answer is that of the
+    versions with a weight. :func:`~jupyter_mlops.serving.spec.check_routing` says what else must
+    hold.
+
+    Sticky assignment: with ``sticky_key``, a request's key is the value of that column in its
+    first row, else its ``x-sticky-key`` header; the key, hashed with the experiment id, picks the
+    variant, so one key gets one variant on every replica and after restarts. A batch goes to one
+    variant, chosen by its first row's key (its other rows' keys are not looked at): send one
+    key's rows per request when each must be assigned on its own. A request with no key is
+    assigned at random. A key column the model does not take is removed before the model sees
+    the rows.
+
+    Example:
+        >>> Routing(
+        ...     experiment_id="exp-7",
+        ...     variants={"champion": "churn:1", "challenger": "churn:2"},
+        ...     sticky_key="user_id",
+        ... )  # doctest: +SKIP
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    experiment_id: str = Field(
+        min_length=1,
+        max_length=200,
+        description="opaque id of the experiment, stamped in the prediction log; it also seeds "
+        "the sticky hash, so a new experiment reshuffles which key gets which variant",
+    )
+    variants: dict[str, str] = Field(
+        min_length=2,
+        description="variant name (champion, challenger or free names) -> the served version it "
+        "is, as NAME:VERSION (e.g. churn:2); every served version is exactly one variant",
+    )
+    sticky_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="input column whose first-row value is the request's key (else the "
+        "x-sticky-key header); None: every request is assigned at random",
+    )
+    shadow: bool = Field(
+        default=False,
+        description="versions of weight 0 get a copy of each request (logged with shadow=true); "
+        "only the versions with a weight answer",
+    )
+
+
+class VariantRequest(BaseModel):
+    """One arm of an experiment as asked for: a name, a model reference and its share."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    variant: str = Field(min_length=1, max_length=64, description="e.g. champion, challenger")
+    model: str = Field(min_length=1, description="NAME, NAME@ALIAS or NAME:VERSION")
+    weight: float = Field(ge=0, le=100, description="percent of the answered requests")
+
+
+class RouteRequest(BaseModel):
+    """Serve several versions of a deployment as the variants of an experiment (zero downtime).
+
+    Sent again with other weights, it moves traffic without a dropped request; ending the
+    experiment is an ordinary update to one version.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    experiment_id: str = Field(min_length=1, max_length=200)
+    variants: list[VariantRequest] = Field(min_length=2)
+    sticky_key: str | None = Field(default=None, min_length=1, max_length=200)
+    shadow: bool = False
 
 
 class ReplicaInfo(BaseModel):
