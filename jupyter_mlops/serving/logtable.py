@@ -7,8 +7,13 @@ inputs). Columns, in order:
 ``request_id`` string, ``row`` int32 (index within the request), ``time`` timestamp[us, UTC],
 ``model`` string, ``version`` int64 (null when no model was chosen), ``protocol`` string,
 ``status`` int16, ``latency_ms`` float64, ``rows`` int32 (the request's row count), ``error``
-string; then ``input.<name>`` per model input, ``key.<name>`` per entity key, and ``output``
-(one value per row) or ``output.<j>`` (``k`` values per row).
+string; for a deployment running an A/B experiment ``variant`` string, ``experiment_id``
+string, ``sticky_key`` string (the key the request was assigned by; null when assigned at
+random) and ``shadow`` bool (a shadow version's copy of the request, under the same request id:
+leave these rows out when counting what clients were answered), written for segments with such
+requests and read as nulls for the others and for logs older than experiments; then
+``input.<name>`` per model input, ``key.<name>`` per entity key, and ``output`` (one value per
+row) or ``output.<j>`` (``k`` values per row).
 
 Input columns are typed from the served versions' MLflow signatures (:class:`LogSchema`):
 double -> float64, float -> float32, long -> int64, integer -> int32, boolean -> bool, string
@@ -77,6 +82,17 @@ BASE_SCHEMA = pa.schema(
         ("error", pa.string()),
     ]
 )
+#: Columns of the requests of an A/B experiment. Written only for segments that have such
+#: requests; a reader gives them (as nulls) for every log, also one older than experiments.
+ROUTING_SCHEMA = pa.schema(
+    [
+        ("variant", pa.string()),
+        ("experiment_id", pa.string()),
+        ("sticky_key", pa.string()),
+        ("shadow", pa.bool_()),
+    ]
+)
+ROUTING_COLUMNS: tuple[str, ...] = tuple(ROUTING_SCHEMA.names)
 
 
 def wider(a: str, b: str) -> str:
@@ -427,6 +443,10 @@ def records_to_table(
     latencies: list[float] = []
     rows: list[int] = []
     errors: list[str | None] = []
+    variants: list[str | None] = []
+    experiments: list[str | None] = []
+    sticky: list[str | None] = []
+    shadows: list[bool | None] = []
     counts: list[int] = []
     cols = _Columns()
     offset = 0
@@ -447,6 +467,11 @@ def records_to_table(
         declared = _scalar(r.get("rows"), int)
         rows.append(declared if declared is not None and 0 <= declared < 2**31 else n)
         errors.append(_scalar(r.get("error"), str))
+        variants.append(_scalar(r.get("variant"), str))
+        experiments.append(_scalar(r.get("experiment_id"), str))
+        sticky.append(_scalar(r.get("sticky_key"), str))
+        shadow = r.get("shadow")
+        shadows.append(shadow if isinstance(shadow, bool) else None)
         counts.append(n)
         if "inputs" in r:
             _add_inputs(cols, offset, r["inputs"], n)
@@ -475,6 +500,11 @@ def records_to_table(
         "rows": pa.array(rows, type=pa.int32()).take(repeat),
         "error": pa.array(errors, type=pa.string()).take(repeat),
     }
+    if any(v is not None for v in (*variants, *experiments, *shadows)):
+        base["variant"] = pa.array(variants, type=pa.string()).take(repeat)
+        base["experiment_id"] = pa.array(experiments, type=pa.string()).take(repeat)
+        base["sticky_key"] = pa.array(sticky, type=pa.string()).take(repeat)
+        base["shadow"] = pa.array(shadows, type=pa.bool_()).take(repeat)
     arrays = dict(base)
     for name in column_order(cols.chunks, schema):
         chunks = cols.chunks[name]
@@ -501,7 +531,7 @@ def records_to_table(
 
 def empty_table(schema: LogSchema | None = None) -> pa.Table:
     """A table with no rows and the columns of ``schema``."""
-    fields = list(BASE_SCHEMA)
+    fields = [*BASE_SCHEMA, *ROUTING_SCHEMA]
     schema = schema or LogSchema()
     for name in column_order(schema.columns, schema):
         fields.append(pa.field(name, pa.type_for_alias(schema.columns[name])))

@@ -40,6 +40,7 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 from jupyter_mlops.errors import InvalidInput
 from jupyter_mlops.serving.logtable import (
     BASE_SCHEMA,
+    ROUTING_COLUMNS,
     LogSchema,
     column_order,
     empty_table,
@@ -646,6 +647,9 @@ def _window_sql(
             "DESCRIBE SELECT * FROM read_parquet(?, union_by_name = true)", [window.files]
         ).fetchall()
         available |= {str(row[0]) for row in described}
+    # Files written before experiments were logged lack the routing columns: read as nulls.
+    absent = [c for c in ROUTING_COLUMNS if c not in available]
+    available |= set(absent)
     if columns is not None:
         unknown = [c for c in columns if c not in available]
         if unknown:
@@ -658,8 +662,10 @@ def _window_sql(
             )
         names = list(dict.fromkeys(columns))
     else:
-        extra = column_order(available - set(BASE_SCHEMA.names), window.schema)
-        names = [*BASE_SCHEMA.names, *extra]
+        extra = column_order(
+            available - set(BASE_SCHEMA.names) - set(ROUTING_COLUMNS), window.schema
+        )
+        names = [*BASE_SCHEMA.names, *ROUTING_COLUMNS, *extra]
     where: list[str] = []
     bounds: list[Any] = []
     if window.start is not None:
@@ -677,7 +683,14 @@ def _window_sql(
     if with_pending:
         parts.append(f"SELECT * FROM _pending{clause}")
         params += bounds
-    return " UNION ALL BY NAME ".join(parts), names, params
+    rows = " UNION ALL BY NAME ".join(parts)
+    if absent:
+        nulls = ", ".join(
+            f"CAST(NULL AS {'BOOLEAN' if c == 'shadow' else 'VARCHAR'}) AS {_quote(c)}"
+            for c in absent
+        )
+        rows = f"SELECT *, {nulls} FROM ({rows})"
+    return rows, names, params
 
 
 def _quote(name: str) -> str:
@@ -816,10 +829,12 @@ def _records_of(table: pa.Table, deployment: str) -> Iterator[dict[str, Any]]:
         (n for n in names if n.startswith("output.") and n[7:].isdigit()), key=lambda n: int(n[7:])
     )
     rows = table.to_pylist()
-    by_id: dict[tuple[str, float], list[dict[str, Any]]] = {}
+    # A shadow's copy has the request id of the answer it shadows: kept apart by `shadow`.
+    by_id: dict[tuple[str, float, bool], list[dict[str, Any]]] = {}
     for row in rows:
-        by_id.setdefault((row["request_id"], row["time"].timestamp()), []).append(row)
-    for (rid, t), group in sorted(by_id.items(), key=lambda kv: kv[0][1]):
+        key = (row["request_id"], row["time"].timestamp(), bool(row.get("shadow")))
+        by_id.setdefault(key, []).append(row)
+    for (rid, t, _), group in sorted(by_id.items(), key=lambda kv: kv[0][1]):
         group.sort(key=lambda r: r["row"])
         head = group[0]
         record: dict[str, Any] = {
@@ -833,6 +848,9 @@ def _records_of(table: pa.Table, deployment: str) -> Iterator[dict[str, Any]]:
             "latency_ms": head["latency_ms"],
             "rows": head["rows"],
         }
+        for column in ROUTING_COLUMNS:
+            if head.get(column) is not None:
+                record[column] = head[column]
         present = [c for c in inputs if any(r[c] is not None for r in group)]
         if present:
             record["inputs"] = {
