@@ -11,16 +11,33 @@ Routes:
 When a deployment serves several versions, ``/invocations`` and ``/v2/models/{name}/infer`` pick
 one per request by the versions' traffic weights; ``/v2/models/{name}/versions/{v}/infer`` asks
 for one. Every answered request is appended to the prediction log (see :mod:`.predlog`).
+
+A/B experiments (the spec's :class:`~jupyter_mlops.serving.schemas.Routing`): each served version
+is a variant. A request is assigned at random by the weights, or, with a sticky key, by
+:func:`sticky_point` of its key, the same on every replica and after restarts. Raising a later
+variant's weight only moves keys to it from the variants before it (the points of a variant stay
+in its growing band of the cumulative weights), so a ramp-up never sends a challenger's users
+back. Answers carry ``x-variant``; ``/invocations`` bodies get ``variant`` and ``request_id`` next
+to ``predictions``, Open Inference Protocol answers ``parameters.variant`` (bodies of a deployment
+without an experiment are MLflow's and OIP's, unchanged). In shadow mode the versions of weight 0
+predict a copy of each answered request on a thread of their own, after the answer is made: their
+predictions are logged with ``shadow=true`` under the same request id (so ground truth sent later
+scores them too), never counted in ``/metrics``, and their errors never reach the client. When
+shadows fall behind by ``SHADOW_BACKLOG`` requests, further copies are skipped (counted in
+``shadow_skipped``).
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
 import logging
 import random
+import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +58,7 @@ from jupyter_mlops.serving.model import Batch, LoadedVersion, silence_feature_na
 if TYPE_CHECKING:
     from jupyter_mlops.features.online.base import OnlineStore
     from jupyter_mlops.serving.predlog import PredictionLog
+    from jupyter_mlops.serving.schemas import Routing
     from jupyter_mlops.serving.spec import ServerSpec
 
 logger = logging.getLogger(__name__)
@@ -59,8 +77,107 @@ _V2_TYPES = {
 }
 
 
+#: Shadow copies waiting or running before further ones are skipped (see the module doc).
+SHADOW_BACKLOG = 64
+STICKY_HEADER = "x-sticky-key"
+
+Decode = Callable[[bytes, "LoadedVersion"], tuple[Batch, "str | None"]]
+
+
 def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(payload), status_code=status, media_type=JSON, headers=headers)
+
+
+# -- assignment ------------------------------------------------------------------------------------
+
+
+def sticky_point(experiment_id: str, key: str) -> float:
+    """A sticky key's place in [0, 1) within an experiment.
+
+    BLAKE2b of the experiment id and the key, its first 53 bits as a fraction: uniform, and the
+    same in every process, on every machine and Python version (Python's ``hash()`` of a string
+    changes with each process). The experiment id is part of the hash, so each experiment
+    splits the keys afresh.
+
+    Example:
+        >>> sticky_point("exp-7", "user-42") == sticky_point("exp-7", "user-42")
+        True
+    """
+    digest = hashlib.blake2b(experiment_id.encode() + b"\0" + key.encode(), digest_size=8).digest()
+    return (int.from_bytes(digest, "big") >> 11) / 9007199254740992.0  # 2**53
+
+
+def assign(cumulative: Sequence[float], point: float) -> int:
+    """The index of the variant whose band of the cumulative weights holds ``point``."""
+    return min(bisect.bisect_right(cumulative, point), len(cumulative) - 1)
+
+
+def key_text(value: Any) -> str | None:
+    """A sticky key's value as text, the same whichever way it was sent: 42, 42.0 and "42" are
+    one key (a numeric column arrives as floats in a matrix); None and NaN are no key."""
+    if value is None or isinstance(value, str):
+        return value or None
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if number != number:
+            return None
+        return str(int(number)) if number.is_integer() else repr(number)
+    return orjson.dumps(value).decode()
+
+
+def _without(batch: Batch, column: str) -> Batch:
+    """The batch without one column (a sticky key the model does not take)."""
+    at = batch.columns.index(column)
+    columns = batch.columns[:at] + batch.columns[at + 1 :]
+    if batch.matrix is not None:
+        return Batch(columns, batch.rows, matrix=np.delete(batch.matrix, at, axis=1))
+    return Batch(columns, batch.rows, data={c: v for c, v in batch.data.items() if c != column})
+
+
+class _Experiment:
+    """What a request of an experiment needs to know: each version's variant, the sticky key,
+    the shadows and the thread they run on."""
+
+    def __init__(self, routing: Routing, models: Sequence[LoadedVersion]) -> None:
+        self.id = routing.experiment_id
+        self.sticky_key = routing.sticky_key
+        self.variant = {label: variant for variant, label in routing.variants.items()}
+        # Versions that take the sticky column as an input keep it; others get it removed.
+        self.takes_key = {
+            m.label: routing.sticky_key in m.accepted_columns for m in models if routing.sticky_key
+        }
+        self.shadows: dict[str, list[LoadedVersion]] = {}
+        if routing.shadow:
+            for m in models:
+                if m.spec.weight == 0:
+                    self.shadows.setdefault("", []).append(m)
+                    self.shadows.setdefault(m.name, []).append(m)
+        self.pool = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow") if self.shadows else None
+        )
+        self.backlog = threading.BoundedSemaphore(SHADOW_BACKLOG)
+        self.skipped = 0
+
+    def key(self, batch: Batch, headers: Mapping[str, str]) -> str | None:
+        column = self.sticky_key
+        if column is None:
+            return None
+        if column in batch.columns and batch.rows:
+            values = batch.column(column)
+            text = key_text(values[0])
+            if text is not None:
+                return text
+        return headers.get(STICKY_HEADER) or None
+
+    def fit(self, batch: Batch, model: LoadedVersion) -> Batch:
+        column = self.sticky_key
+        if column is None or column not in batch.columns or self.takes_key[model.label]:
+            return batch
+        return _without(batch, column)
 
 
 class ModelServer:
@@ -99,17 +216,28 @@ class ModelServer:
                 weights = [1.0] * len(models)
             total = sum(weights)
             self._cumulative[name] = (list(accumulate(w / total for w in weights)), models)
+        self.experiment = (
+            _Experiment(spec.routing, self.models) if spec.routing is not None else None
+        )
         self.app = Starlette(routes=self._routes())
 
     # -- choosing a model -------------------------------------------------------------------------
 
-    def choose(self, name: str = "") -> LoadedVersion:
+    def choose(self, name: str = "", point: float | None = None) -> LoadedVersion:
+        """The version that answers a request: by the weights, at ``point`` in [0, 1) (a sticky
+        key's :func:`sticky_point`) or at random."""
         cum, models = self._cumulative[name]
         if len(models) == 1:
             return models[0]
-        return models[min(bisect.bisect_right(cum, random.random()), len(models) - 1)]
+        return models[assign(cum, random.random() if point is None else point)]
 
-    def _named(self, name: str, version: str | None = None) -> LoadedVersion:
+    def variant(self, model: LoadedVersion) -> str | None:
+        """The variant a version is in the deployment's experiment (None: no experiment)."""
+        return self.experiment.variant.get(model.label) if self.experiment else None
+
+    def _named(
+        self, name: str, version: str | None = None, point: float | None = None
+    ) -> LoadedVersion:
         models = self.by_name.get(name)
         if models is None:
             served = ", ".join(self.by_name)
@@ -117,7 +245,7 @@ class ModelServer:
                 f"Model {name!r} is not served here; this server serves {served}", 404
             )
         if version is None:
-            return self.choose(name)
+            return self.choose(name, point)
         for m in models:
             if str(m.version) == version:
                 return m
@@ -159,11 +287,14 @@ class ModelServer:
         keys: dict[str, list[Any]] | None = None,
         outputs: np.ndarray | None = None,
         error: str | None = None,
+        key: str | None = None,
+        shadow: bool = False,
     ) -> None:
         elapsed = time.perf_counter() - started
         name = model.name if model else "-"
         version = str(model.version) if model else "-"
-        self.metrics.observe(name, version, protocol, status, elapsed, rows)
+        if not shadow:  # /metrics counts what clients were answered
+            self.metrics.observe(name, version, protocol, status, elapsed, rows)
         if self.log is not None and self.spec.log_predictions:
             record: dict[str, Any] = {
                 "id": request_id,
@@ -176,6 +307,13 @@ class ModelServer:
                 "latency_ms": elapsed * 1000.0,
                 "rows": rows,
             }
+            experiment = self.experiment
+            if experiment is not None:  # after "rows": the compactor's index reads up to it
+                record["variant"] = experiment.variant.get(model.label) if model else None
+                record["experiment_id"] = experiment.id
+                if key is not None:
+                    record["sticky_key"] = key
+                record["shadow"] = shadow
             if inputs is not None:
                 record["inputs"] = inputs
             if keys:
@@ -190,19 +328,36 @@ class ModelServer:
         self,
         request: Request,
         protocol: str,
-        pick: Callable[[], LoadedVersion],
-        decode: Callable[[bytes, LoadedVersion], tuple[Batch, str | None]],
+        pick: Callable[[float | None], LoadedVersion],
+        decode: Decode,
         encode: Callable[[np.ndarray, LoadedVersion, str], bytes],
         error: Callable[[str, int], bytes],
+        shadows: Sequence[LoadedVersion] = (),
     ) -> Response:
         started = time.perf_counter()
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         model: LoadedVersion | None = None
         rows = 0
+        key: str | None = None
+        experiment = self.experiment
         try:
-            model = pick()
-            body = await self._body(request)
-            batch, given_id = decode(body, model)
+            if experiment is None:
+                model = pick(None)
+                body = await self._body(request)
+                batch, given_id = decode(body, model)
+            else:
+                # The sticky key may be in the rows: decode first (with a version's columns,
+                # for bodies of unnamed values), then choose.
+                body = await self._body(request)
+                decoded_by = pick(0.0)
+                batch, given_id = decode(body, decoded_by)
+                key = experiment.key(batch, request.headers)
+                point = None if key is None else sticky_point(experiment.id, key)
+                model = pick(point)
+                if model.columns != decoded_by.columns:
+                    batch, given_id = decode(body, model)
+                raw = batch
+                batch = experiment.fit(batch, model)
             if given_id:
                 request_id = given_id
             rows = batch.rows
@@ -210,19 +365,24 @@ class ModelServer:
             outputs = model.predict(prepared)
             content = encode(outputs, model, request_id)
         except RequestError as exc:
-            self._record(started, request_id, protocol, model, exc.status, rows, error=exc.message)
+            self._record(
+                started, request_id, protocol, model, exc.status, rows, error=exc.message, key=key
+            )
             return Response(
                 error(exc.message, exc.status),
                 exc.status,
                 media_type=JSON,
-                headers={"x-request-id": request_id},
+                headers=self._error_headers(request_id, model),
             )
         except Exception as exc:
             logger.exception("Prediction failed (request %s)", request_id)
             message = f"The model failed on this input: {type(exc).__name__}: {exc}"
-            self._record(started, request_id, protocol, model, 500, rows, error=message)
+            self._record(started, request_id, protocol, model, 500, rows, error=message, key=key)
             return Response(
-                error(message, 500), 500, media_type=JSON, headers={"x-request-id": request_id}
+                error(message, 500),
+                500,
+                media_type=JSON,
+                headers=self._error_headers(request_id, model),
             )
         self._record(
             started,
@@ -234,12 +394,109 @@ class ModelServer:
             inputs=prepared.log_inputs(),
             keys=prepared.keys,
             outputs=outputs,
+            key=key,
         )
         headers = {"x-request-id": request_id, "x-model-version": model.label}
+        if experiment is not None:
+            headers["x-variant"] = experiment.variant.get(model.label, "")
+            if shadows and not self.draining:
+                self._shadow(shadows, model, body, raw, decode, request_id, protocol, key)
         if self.draining:
             # Moves keep-alive clients to the replicas that stay (see worker.DrainingServer).
             headers["connection"] = "close"
         return Response(content, 200, media_type=JSON, headers=headers)
+
+    def _error_headers(self, request_id: str, model: LoadedVersion | None) -> dict[str, str]:
+        headers = {"x-request-id": request_id}
+        if self.experiment is not None and model is not None:
+            headers["x-model-version"] = model.label
+            headers["x-variant"] = self.experiment.variant.get(model.label, "")
+        return headers
+
+    # -- shadow traffic ---------------------------------------------------------------------------
+
+    def _shadow(
+        self,
+        shadows: Sequence[LoadedVersion],
+        answered: LoadedVersion,
+        body: bytes,
+        batch: Batch,
+        decode: Decode,
+        request_id: str,
+        protocol: str,
+        key: str | None,
+    ) -> None:
+        """Hand a copy of an answered request to the shadow versions' thread (never blocks)."""
+        experiment = self.experiment
+        assert experiment is not None and experiment.pool is not None
+        for model in shadows:
+            if model is answered:
+                continue
+            if not experiment.backlog.acquire(blocking=False):
+                experiment.skipped += 1
+                continue
+            columns = answered.columns
+            experiment.pool.submit(
+                self._run_shadow, model, body, batch, columns, decode, request_id, protocol, key
+            )
+
+    def _run_shadow(
+        self,
+        model: LoadedVersion,
+        body: bytes,
+        batch: Batch,
+        decoded_with: list[str],
+        decode: Decode,
+        request_id: str,
+        protocol: str,
+        key: str | None,
+    ) -> None:
+        """Predict a shadow copy and log it; whatever happens stays here."""
+        experiment = self.experiment
+        assert experiment is not None
+        started = time.perf_counter()
+        try:
+            if model.columns != decoded_with:
+                batch = decode(body, model)[0]
+            batch = experiment.fit(batch, model)
+            prepared = model.prepare(batch)
+            outputs = model.predict(prepared)
+            self._record(
+                started,
+                request_id,
+                protocol,
+                model,
+                200,
+                batch.rows,
+                inputs=prepared.log_inputs(),
+                keys=prepared.keys,
+                outputs=outputs,
+                key=key,
+                shadow=True,
+            )
+        except Exception as exc:
+            status = exc.status if isinstance(exc, RequestError) else 500
+            message = (
+                exc.message if isinstance(exc, RequestError) else f"{type(exc).__name__}: {exc}"
+            )
+            if status == 500:
+                logger.warning("Shadow %s failed (request %s): %s", model.label, request_id, exc)
+            try:
+                self._record(
+                    started,
+                    request_id,
+                    protocol,
+                    model,
+                    status,
+                    batch.rows,
+                    error=message,
+                    key=key,
+                    shadow=True,
+                )
+            except Exception:
+                logger.exception("Logging the shadow of request %s failed", request_id)
+        finally:
+            experiment.backlog.release()
 
     # -- MLflow scoring protocol ------------------------------------------------------------------
 
@@ -251,13 +508,28 @@ class ModelServer:
         """
         media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         decode = _MLFLOW_DECODERS.get(media, _unsupported_media(media))
+        experiment = self.experiment
+        if experiment is None:
+            return await self._predict(
+                request,
+                "mlflow",
+                lambda point: self.choose("", point),
+                decode,
+                lambda out, m, rid: codec.encode_mlflow(out),
+                _mlflow_error,
+            )
+        variant = experiment.variant
         return await self._predict(
             request,
             "mlflow",
-            self.choose,
+            lambda point: self.choose("", point),
             decode,
-            lambda out, m, rid: codec.encode_mlflow(out),
+            lambda out, m, rid: orjson.dumps(
+                {"predictions": out, "variant": variant.get(m.label), "request_id": rid},
+                option=orjson.OPT_SERIALIZE_NUMPY,
+            ),
             _mlflow_error,
+            experiment.shadows.get("", ()),
         )
 
     async def ping(self, request: Request) -> Response:
@@ -274,13 +546,35 @@ class ModelServer:
         """POST /v2/models/{name}[/versions/{version}]/infer."""
         name = request.path_params["name"]
         version = request.path_params.get("version")
+        experiment = self.experiment
+        if experiment is None:
+            return await self._predict(
+                request,
+                "v2",
+                lambda point: self._named(name, version, point),
+                lambda body, m: codec.decode_v2(body, m.columns),
+                lambda out, m, rid: codec.encode_v2(out, m.name, m.version, rid),
+                _v2_error,
+            )
+        variant = experiment.variant
+
+        def encode(out: np.ndarray, m: LoadedVersion, rid: str) -> bytes:
+            # OIP's parameters extension; the empty object is the first key of that name (no
+            # string before it can hold an unescaped quote).
+            parameters = b'"parameters":' + orjson.dumps({"variant": variant.get(m.label)})
+            return codec.encode_v2(out, m.name, m.version, rid).replace(
+                b'"parameters":{}', parameters, 1
+            )
+
         return await self._predict(
             request,
             "v2",
-            lambda: self._named(name, version),
+            lambda point: self._named(name, version, point),
             lambda body, m: codec.decode_v2(body, m.columns),
-            lambda out, m, rid: codec.encode_v2(out, m.name, m.version, rid),
+            encode,
             _v2_error,
+            # A request for one version by number asked for it: no copies.
+            experiment.shadows.get(name, ()) if version is None else (),
         )
 
     async def v2_server(self, request: Request) -> Response:
@@ -369,11 +663,15 @@ class ModelServer:
         return _json(
             {
                 "deployment": self.spec.deployment,
+                "routing": (
+                    self.spec.routing.model_dump() if self.spec.routing is not None else None
+                ),
                 "models": [
                     {
                         "name": m.name,
                         "version": m.version,
                         "weight": m.spec.weight,
+                        "variant": self.variant(m),
                         "inputs": m.columns,
                         "entity_keys": m.lookup.keys if m.lookup else [],
                         "example": m.example_row(),
