@@ -38,8 +38,19 @@ from jupyter_mlops.serving.records import (
     DeploymentStatus,
     spec_file,
 )
-from jupyter_mlops.serving.schemas import DeploymentInfo, DeploymentStats, ServedVersion
-from jupyter_mlops.serving.spec import ServedVersionSpec, ServerSpec
+from jupyter_mlops.serving.schemas import (
+    DeploymentInfo,
+    DeploymentStats,
+    RouteRequest,
+    Routing,
+    ServedVersion,
+)
+from jupyter_mlops.serving.spec import (
+    ServedVersionSpec,
+    ServerSpec,
+    check_route_request,
+    check_routing,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -215,16 +226,89 @@ class Deployments:
         """Move a running deployment to another model version with zero downtime.
 
         The new replicas must load and answer a smoke request before the old ones stop; if they
-        fail, the old version keeps serving and this raises with the reason.
+        fail, the old version keeps serving and this raises with the reason. A deployment running
+        an experiment (:meth:`route`) ends it this way: it then serves ``model`` alone.
         """
         folder = self._folder(name)
+        self._check_running(folder, model)
+        served, spec_models = self._resolve(model)
+        return self._move(folder, [served], spec_models, None, replicas=replicas, wait=wait)
+
+    def route(
+        self, name: str, request: RouteRequest, *, replicas: int | None = None, wait: bool = True
+    ) -> DeploymentInfo:
+        """Serve the variants of an A/B experiment from a running deployment, zero downtime.
+
+        Each variant's model reference is resolved, the whole routing checked
+        (:func:`~jupyter_mlops.serving.spec.check_route_request`, then
+        :func:`~jupyter_mlops.serving.spec.check_routing`) before anything starts; then, as in
+        :meth:`update`, new replicas answer before the old ones stop. Called again with other
+        weights it moves traffic without dropping a request; keep the variants in the same order
+        (champion first) so a ramp-up only moves sticky keys towards the later variants.
+
+        Raises:
+            InvalidInput: bad weights, names, or two variants on one version.
+            NotFound: a model, alias or version that does not exist.
+            Conflict: the deployment is not running.
+
+        Example:
+            >>> ws.deployments.route("churn-api", RouteRequest(
+            ...     experiment_id="exp-7",
+            ...     variants=[VariantRequest(variant="champion", model="churn@champion", weight=90),
+            ...               VariantRequest(variant="challenger", model="churn:3", weight=10)],
+            ...     sticky_key="user_id",
+            ... ))                                                            # doctest: +SKIP
+        """
+        check_route_request(request)
+        folder = self._folder(name)
+        self._check_running(folder, request.variants[0].model)
+        served: builtins.list[ServedVersion] = []
+        spec_models: builtins.list[ServedVersionSpec] = []
+        names: dict[str, str] = {}
+        for v in request.variants:
+            version, specs = self._resolve(v.model)
+            served.append(version.model_copy(update={"weight": v.weight}))
+            spec_models += [s.model_copy(update={"weight": v.weight}) for s in specs]
+            names[v.variant] = f"{version.name}:{version.version}"
+        routing = Routing(
+            experiment_id=request.experiment_id,
+            variants=names,
+            sticky_key=request.sticky_key,
+            shadow=request.shadow,
+        )
+        check_routing(routing, served)
+        return self._move(folder, served, spec_models, routing, replicas=replicas, wait=wait)
+
+    def routing(self, name: str) -> Routing | None:
+        """The experiment a deployment's serving generation runs (None: none)."""
+        info = self.get(name)
+        try:
+            spec = ServerSpec.read(Path(info.folder) / spec_file(info.generation))
+        except (OSError, ValueError):
+            return None
+        return spec.routing
+
+    def _check_running(self, folder: Path, model: str) -> None:
         current = self._info(folder)
         if current.state not in {"running", "degraded"}:
             raise Conflict(
-                f"Deployment {name} is {current.state}; only a running deployment can be updated",
-                hint=f"Start it with `jupyter mlops deploy {model} --name {name}`.",
+                f"Deployment {folder.name} is {current.state}; only a running deployment can be "
+                "updated",
+                hint=f"Start it with `jupyter mlops deploy {model} --name {folder.name}`.",
             )
-        served, spec_models = self._resolve(model)
+
+    def _move(
+        self,
+        folder: Path,
+        served: builtins.list[ServedVersion],
+        spec_models: builtins.list[ServedVersionSpec],
+        routing: Routing | None,
+        *,
+        replicas: int | None,
+        wait: bool,
+    ) -> DeploymentInfo:
+        """Write the next generation's spec and record, and have the supervisor move to it."""
+        name = folder.name
         record = self._record(folder)
         generation = record.generation + 1
         if replicas is not None:
@@ -235,8 +319,8 @@ class Deployments:
             record.replicas = replicas
         record.generation = generation
         record.updated = time.time()
-        record.serving = [served]
-        self._spec(name, spec_models).write(folder / spec_file(generation))
+        record.serving = served
+        self._spec(name, spec_models, routing).write(folder / spec_file(generation))
         write_json(folder / RECORD_FILE, record)
         os.kill(self._supervisor_pid(folder), signal.SIGHUP)
         if not wait:
@@ -317,7 +401,12 @@ class Deployments:
         )
         return served, [spec]
 
-    def _spec(self, name: str, models: builtins.list[ServedVersionSpec]) -> ServerSpec:
+    def _spec(
+        self,
+        name: str,
+        models: builtins.list[ServedVersionSpec],
+        routing: Routing | None = None,
+    ) -> ServerSpec:
         from jupyter_mlops.config import PredictionsConfig
 
         config = self.config
@@ -334,6 +423,7 @@ class Deployments:
             compact_seconds=log.compact_seconds,
             max_age_days=retention.max_age_days,
             max_size_mb=retention.max_size_mb,
+            routing=routing,
         )
 
     def _folder(self, name: str) -> Path:
