@@ -122,7 +122,8 @@ def analyze(
             default).
         time_col: a datetime column; when given, the sequential test looks after every hour of
             outcomes (its p-value is the running minimum over those looks) instead of once.
-        bootstrap_resamples: resamples of the numeric bootstrap interval.
+        bootstrap_resamples: resamples of the numeric bootstrap interval (0 skips it: it costs
+            about 12 ns per row and resample, 25 s for a million rows and 2,000 resamples).
         seed: the bootstrap's seed.
 
     Rows whose variant is missing are dropped; rows whose outcome is missing count as
@@ -436,7 +437,8 @@ def _compare(
     else:
         mc, mt = stats.Moments.of(c), stats.Moments.of(t)
         fixed = stats.welch_t(mc, mt, alpha=alpha)
-        bootstrap = stats.bootstrap_diff(c, t, alpha=alpha, resamples=resamples, seed=seed)
+        if resamples:
+            bootstrap = stats.bootstrap_diff(c, t, alpha=alpha, resamples=resamples, seed=seed)
         pooled_variance = float(np.concatenate([c, t]).var(ddof=1))
         if looks is None:
             looks = (

@@ -58,6 +58,9 @@ class BootstrapResult(BaseModel):
     resamples: int
     seed: int
     method: Literal["percentile"] = "percentile"
+    resampling: Literal["rows", "distinct values", "blocks"] = "rows"
+    """How resamples were drawn: rows, counts of distinct values (the same distribution), or
+    blocks of sorted values (above 200,000 rows an arm; see ``stats.bootstrap_diff``)."""
 
 
 class SequentialResult(BaseModel):

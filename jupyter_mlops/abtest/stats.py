@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
     from pydantic import BaseModel
 
+Resampling = Literal["rows", "distinct values", "blocks"]
 Applies = Literal["binary", "numeric", "any", "planning", "assignment"]
 """What a statistic reads: binary or numeric outcomes, either, a plan, or assignment counts."""
 SRM_THRESHOLD = 0.001
@@ -48,6 +49,10 @@ threshold would cry wolf every day, while a real mismatch (a redirect dropping 1
 reaches p < 1e-6 within a few thousand rows per arm."""
 GAUSS_LEGENDRE_NODES = 256
 """Quadrature nodes over the quantiles of the narrower posterior (``beta_binomial``)."""
+BLOCK_ROWS = 200_000
+"""``bootstrap_diff`` resamples an arm with more rows than this (and many distinct values) by
+blocks of sorted values: see ``_block_resampled_means``."""
+BLOCKS = 1024
 MAX_EXACT_TERMS = 5_000_000
 """``beta_binomial`` sums at most this many terms; beyond, it integrates numerically."""
 
@@ -332,6 +337,12 @@ def bootstrap_diff(
     which a million rows cannot afford, and with the sample sizes of A/B tests the mean's
     bootstrap distribution is close to symmetric, where both agree. Seeded: the same data and
     seed give the same interval.
+
+    Resampling a million rows 2,000 times costs ~25 s, so an arm is resampled by counts of its
+    distinct values when it has few (exactly the same distribution), and an arm of more than
+    :data:`BLOCK_ROWS` rows with many distinct values by blocks of sorted values (the same
+    expectation and variance, skewness up to what lies within a thousandth of the rows; the
+    result's ``resampling`` says which).
     """
     import numpy as np
 
@@ -350,7 +361,11 @@ def bootstrap_diff(
             hint="Wait for outcomes in both variants.",
         )
     rng = np.random.default_rng(seed)
-    differences = _resampled_means(t, resamples, rng) - _resampled_means(c, resamples, rng)
+    t_means, t_how = _resampled_means(t, resamples, rng)
+    c_means, c_how = _resampled_means(c, resamples, rng)
+    differences = t_means - c_means
+    order = ("rows", "distinct values", "blocks")
+    resampling = max(t_how, c_how, key=order.index)
     low, high = np.quantile(differences, [alpha / 2, 1 - alpha / 2])
     return BootstrapResult(
         effect=float(t.mean() - c.mean()),
@@ -359,6 +374,7 @@ def bootstrap_diff(
         confidence=1 - alpha,
         resamples=resamples,
         seed=seed,
+        resampling=resampling,
     )
 
 
@@ -746,19 +762,23 @@ def _quadrature() -> tuple[np.ndarray, np.ndarray]:
     return (x + 1) / 2, w / 2
 
 
-def _resampled_means(values: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
+def _resampled_means(
+    values: np.ndarray, resamples: int, rng: np.random.Generator
+) -> tuple[np.ndarray, Resampling]:
     """Means of ``resamples`` resamples of ``values`` with replacement, in memory-sized chunks.
 
     With few distinct values (at most a quarter of the rows: zeros and round amounts) a resample
     is drawn as multinomial counts of the distinct values, the same distribution as drawing rows
-    at a fraction of the cost.
+    at a fraction of the cost. Above :data:`BLOCK_ROWS` rows, see :func:`_block_resampled_means`.
     """
     import numpy as np
 
     n = values.size
-    out = np.empty(resamples, dtype="float64")
     levels, counts = np.unique(values, return_counts=True)
     width = levels.size if levels.size * 4 <= n else n
+    if width == n and n > BLOCK_ROWS:
+        return _block_resampled_means(np.sort(values), resamples, rng), "blocks"
+    out = np.empty(resamples, dtype="float64")
     chunk = max(1, min(resamples, 4_000_000 // width))
     for start in range(0, resamples, chunk):
         stop = min(start + chunk, resamples)
@@ -766,8 +786,36 @@ def _resampled_means(values: np.ndarray, resamples: int, rng: np.random.Generato
             draws = rng.multinomial(n, counts / n, size=stop - start)
             out[start:stop] = draws @ levels / n
         else:
-            index = rng.integers(
-                0, n, size=(stop - start, n), dtype=np.int32 if n < 2**31 else np.int64
-            )
+            index = rng.integers(0, n, size=(stop - start, n), dtype=np.int64)
             out[start:stop] = np.take(values, index).mean(axis=1)
+    return out, "distinct values" if width < n else "rows"
+
+
+def _block_resampled_means(
+    ordered: np.ndarray, resamples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Resampled means of many rows (sorted), drawn block by block.
+
+    The sorted rows are cut into :data:`BLOCKS` blocks of consecutive values. How many of the
+    ``n`` draws land in each block is multinomial, drawn exactly; the sum of the draws inside a
+    block is its count times the block's mean plus a normal term with the block's variance
+    (the central limit theorem over a block's ~``n / BLOCKS`` draws of nearly equal values). The
+    resampled mean keeps the bootstrap's exact expectation and variance, and its skewness up to
+    what lies within blocks: a thousandth of the rows each. It costs ``resamples x BLOCKS``
+    draws instead of ``resamples x n``: 0.5 s instead of 25 s for a million rows.
+    """
+    import numpy as np
+
+    n = ordered.size
+    edges = np.linspace(0, n, BLOCKS + 1).astype("int64")
+    sizes = np.diff(edges)
+    means = np.add.reduceat(ordered, edges[:-1]) / sizes
+    spread = np.add.reduceat((ordered - np.repeat(means, sizes)) ** 2, edges[:-1]) / sizes
+    out = np.empty(resamples, dtype="float64")
+    chunk = max(1, min(resamples, 4_000_000 // BLOCKS))
+    for start in range(0, resamples, chunk):
+        stop = min(start + chunk, resamples)
+        counts = rng.multinomial(n, sizes / n, size=stop - start)
+        within = np.sqrt(counts @ spread) * rng.standard_normal(stop - start)
+        out[start:stop] = (counts @ means + within) / n
     return out
