@@ -79,11 +79,12 @@ def summary(samples: list[float]) -> dict[str, Any]:
 
 
 def workers_idle(ws: Workspace, settle: float) -> None:
-    """Wait until every slot is up and no job runs, then let the next kernels finish starting."""
+    """Wait until every slot is idle with a warm kernel (and a moment more for the load of
+    starting it to pass)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         state = ws.jobs.executor_state()
-        if len(state.alive) == state.slots and not state.busy and not state.queued:
+        if len(state.ready) == state.slots and not state.busy and not state.queued:
             break
         time.sleep(0.05)
     time.sleep(settle)
@@ -94,7 +95,7 @@ def bench_jobs(ws: Workspace, repeats: int, back_to_back: bool) -> dict[str, Any
     ws.jobs.ensure_workers()
     for i in range(repeats):
         if not back_to_back:
-            workers_idle(ws, settle=1.5)
+            workers_idle(ws, settle=0.2)
         start = time.perf_counter()
         job = ws.jobs.submit("trivial.ipynb", {"a": i})
         job = ws.jobs.wait(job.id, timeout=120, poll=0.005)

@@ -172,6 +172,9 @@ class ExecutorState(BaseModel):
     slots: int
     busy: list[str] = Field(default_factory=list)
     alive: list[str] = Field(default_factory=list)
+    ready: list[str] = Field(
+        default_factory=list, description="slots idle with a warm kernel, ready for a job"
+    )
     queued: int = 0
 
 

@@ -459,11 +459,13 @@ class Jobs:
     def executor_state(self) -> ExecutorState:
         workers = self.store.workers_dir()
         alive = [s for s in self._slots() if slot_alive(workers, s)]
+        ready = [s for s in alive if _slot_ready(workers, s)]
         busy = [s.removeprefix("claimed/") for s in self.store.iter_claimed()]
         return ExecutorState(
             executor=self.config.executor,
             slots=len(self._slots()),
             alive=alive,
+            ready=ready,
             busy=busy,
             queued=len(self.store.queued()),
         )
@@ -507,6 +509,14 @@ class Jobs:
         while time.monotonic() < deadline and workers():
             time.sleep(0.05)
         return self.executor_state()
+
+
+def _slot_ready(workers: Path, slot: str) -> bool:
+    from jupyter_mlops.jobs.worker import SlotStatus
+    from jupyter_mlops.process import read_json
+
+    status = read_json(workers / f"{slot}.json", SlotStatus)
+    return isinstance(status, SlotStatus) and status.ready
 
 
 def _missing(job_id: str) -> JobRecord:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from jupyter_mlops.jobs.cells import SETUP_TAG, is_users
 from jupyter_mlops.jobs.schemas import CellError, JobRecord, JobStatus
@@ -59,6 +59,9 @@ class SlotStatus(BaseModel):
     job: str | None = None
     jobs_run: int = 0
     error: str | None = None
+    ready: bool = Field(
+        default=False, description="idle with a warm kernel: the next job starts at once"
+    )
 
 
 def slot_lock(folder: Path, slot: str) -> int | None:
@@ -427,6 +430,8 @@ def serve_slot(
         while not stop.is_set():
             if kernel is None:
                 kernel = WarmKernel(root)
+                status.ready = True
+                write_json(workers / f"{slot}.json", status)
             now = time.monotonic()
             if now >= next_recover:
                 recover(store, tracking, requeue)
@@ -444,7 +449,7 @@ def serve_slot(
                 stop.wait(POLL_SECONDS)
                 continue
             job_id, lock = claimed
-            status.job = job_id
+            status.job, status.ready = job_id, False
             write_json(workers / f"{slot}.json", status)
             try:
                 runner.run(job_id, kernel)

@@ -872,5 +872,7 @@ export interface IExecutorState {
   slots: number;
   busy: string[];
   alive: string[];
+  /** Slots idle with a warm kernel, ready for a job. */
+  ready: string[];
   queued: number;
 }
