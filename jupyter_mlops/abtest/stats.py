@@ -45,8 +45,8 @@ Applies = Literal["binary", "numeric", "any", "planning", "assignment"]
 """What a statistic reads: binary or numeric outcomes, either, a plan, or assignment counts."""
 SRM_THRESHOLD = 0.001
 """``srm`` flags a broken split below this p-value: with hourly checks over weeks a 0.05
-threshold would cry wolf every day, while a real mismatch (a redirect dropping 1% of one arm)
-reaches p < 1e-6 within a few thousand rows per arm."""
+threshold would cry wolf every day, while a real mismatch (a redirect losing 3% of one arm)
+reaches p ~ 2e-6 by 50,000 rows per arm."""
 GAUSS_LEGENDRE_NODES = 256
 """Quadrature nodes over the quantiles of the narrower posterior (``beta_binomial``)."""
 BLOCK_ROWS = 200_000
