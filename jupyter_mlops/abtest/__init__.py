@@ -449,13 +449,15 @@ def _compare(
     tau2 = stats.mixing_variance(2 * max(pooled_variance, 1e-12) / planned_n, alpha)
     sequential = stats.msprt(looks[0], looks[1], mixing_variance=tau2, alpha=alpha)
     base = float(c.mean())
+    # Relative to the control's mean, taken as known; a negative mean swaps the ends.
+    ends = sorted((sequential.ci_low / base, sequential.ci_high / base)) if base else [None, None]
     effect = Effect(
         absolute=sequential.effect,
         absolute_low=sequential.ci_low,
         absolute_high=sequential.ci_high,
         relative=sequential.effect / base if base else None,
-        relative_low=sequential.ci_low / base if base else None,
-        relative_high=sequential.ci_high / base if base else None,
+        relative_low=ends[0],
+        relative_high=ends[1],
     )
     verdict, text = _verdict(kind, control, treatment, sequential, effect, higher_is_better)
     return Comparison(

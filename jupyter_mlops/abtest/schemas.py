@@ -144,6 +144,7 @@ class Effect(BaseModel):
     """``absolute / control mean``; None when the control mean is 0."""
     relative_low: float | None
     relative_high: float | None
+    """The confidence sequence over the control's mean, taken as known (approximate)."""
 
 
 class Comparison(BaseModel):

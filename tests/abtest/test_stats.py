@@ -444,6 +444,14 @@ def test_analyze_lower_is_better_and_several_challengers() -> None:
     verdicts = {c.treatment: c.verdict for c in result.comparisons}
     assert verdicts == {"fast": "challenger_better", "slow": "no_difference_yet"}
     assert all(c.alpha == pytest.approx(0.025) for c in result.comparisons)
+    # Lower is better, and a relative interval keeps its ends in order.
+    effect = result.comparisons[0].effect
+    assert effect.relative_low is not None and effect.relative_high is not None
+    assert effect.relative_low <= effect.relative <= effect.relative_high  # type: ignore[operator]
+    negative = frame.assign(latency=-frame.latency)
+    flipped = analyze(negative, outcome_col="latency", kind="numeric", control="base")
+    e = flipped.comparisons[0].effect
+    assert e.relative_low <= e.relative <= e.relative_high  # type: ignore[operator]
 
 
 def test_analyze_looks_every_hour_with_a_time_column() -> None:
