@@ -522,8 +522,12 @@ def sample_size(
     _check_alpha(alpha)
     if kind not in ("binary", "numeric"):
         raise _bad_kind(kind)
-    if not 0 < power < 1:
-        raise InvalidInput(f"power must be between 0 and 1, not {power}", field="power")
+    if not alpha < power < 1:
+        raise InvalidInput(
+            f"power must be between alpha ({alpha}) and 1, not {power}",
+            hint="Use power=0.8 (a real effect is missed one time in five).",
+            field="power",
+        )
     if not ratio > 0:
         raise InvalidInput(f"ratio must be positive, not {ratio}", field="ratio")
     if not 0 < share <= 1:
