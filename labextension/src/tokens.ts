@@ -8,7 +8,10 @@ export namespace CommandIDs {
   export const openSidebar = 'mlops:open-sidebar';
   export const refreshExperiments = 'mlops:refresh-experiments';
   export const compareSelectedRuns = 'mlops:compare-selected-runs';
-  /** Open a comparison of the runs given as `runIds` (used to restore tabs after a reload). */
+  /**
+   * Open a comparison of the runs given as `runIds` (used to restore tabs after a reload);
+   * `groupBySeed: true` opens it with "Group by seed" on (a restored tab starts with it off).
+   */
   export const openComparison = 'mlops:open-comparison';
   export const openFeatureViews = 'mlops:open-feature-views';
   export const refreshFeatureViews = 'mlops:refresh-feature-views';

@@ -461,9 +461,9 @@ export class MlopsClient {
     return this._send<IJob>('POST', `${job(id)}/rerun`, { parameters });
   }
 
-  /** `GET mlops/api/jobs/{job}/log` — what the job's cells printed. */
-  async getJobLog(id: string): Promise<string> {
-    return (await this._get<IJobLog>(`${job(id)}/log`)).text;
+  /** `GET mlops/api/jobs/{job}/log` — what the job's cells printed, and the job's state then. */
+  getJobLog(id: string): Promise<IJobLog> {
+    return this._get<IJobLog>(`${job(id)}/log`);
   }
 
   /** `GET mlops/api/openapi.json` */

@@ -64,14 +64,18 @@ export const experimentsPlugin: JupyterFrontEndPlugin<void> = {
       tracker.forEach(widget => widget.content.refreshTheme());
     });
 
-    const openComparison = (runIds: string[], runNames: string[] = []) => {
+    const openComparison = (
+      runIds: string[],
+      runNames: string[] = [],
+      groupBySeed = false
+    ) => {
       const key = Private.comparisonKey(runIds);
-      return openTab(shell, {
+      const opened = openTab(shell, {
         tracker,
         find: tab => Private.comparisonKey(tab.content.model.runIds) === key,
         content: () =>
           new CompareWidget({
-            model: new CompareModel({ client, runIds, runNames }),
+            model: new CompareModel({ client, runIds, runNames, groupBySeed }),
             rendermime
           }),
         idPrefix: 'jp-mlops-compare-',
@@ -80,6 +84,11 @@ export const experimentsPlugin: JupyterFrontEndPlugin<void> = {
         caption: runNames.length > 0 ? runNames.join(', ') : runIds.join(', '),
         icon: compareIcon
       });
+      // A tab already open on these runs: asked for groups, it shows them too.
+      if (groupBySeed && !opened.content.model.groupBySeed) {
+        void opened.content.model.setGroupBySeed(true);
+      }
+      return opened;
     };
 
     addRefreshCommand(
@@ -122,7 +131,8 @@ export const experimentsPlugin: JupyterFrontEndPlugin<void> = {
           type: 'object',
           properties: {
             runIds: { type: 'array', items: { type: 'string' }, minItems: 2 },
-            runNames: { type: 'array', items: { type: 'string' } }
+            runNames: { type: 'array', items: { type: 'string' } },
+            groupBySeed: { type: 'boolean' }
           },
           required: ['runIds']
         }
@@ -132,7 +142,11 @@ export const experimentsPlugin: JupyterFrontEndPlugin<void> = {
         if (runIds.length < 2) {
           throw new Error('Give at least two run ids to compare.');
         }
-        return openComparison(runIds, Private.strings(args, 'runNames'));
+        return openComparison(
+          runIds,
+          Private.strings(args, 'runNames'),
+          args.groupBySeed === true
+        );
       }
     });
 

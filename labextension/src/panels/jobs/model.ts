@@ -4,17 +4,24 @@ import { Signal } from '@lumino/signaling';
 
 import {
   IJob,
+  IJobLog,
   INotebookParameter,
   INotebookParameters,
   JobState,
   MlopsApiError,
   MlopsClient
 } from '../../api';
-import { Loader, LoadStatus } from '../load';
+import { ILoadable, Loader, LoadStatus } from '../load';
 import { defaultValue, FieldValue, jobValue, parseField } from './form';
 
 /** How often the job list is re-read while a job is queued or running and the section shown. */
 export const POLL_INTERVAL_MS = 1000;
+
+/**
+ * How often it is re-read otherwise while the section is shown: jobs queued elsewhere (the CLI,
+ * a notebook, another tab) appear within this time.
+ */
+export const IDLE_POLL_INTERVAL_MS = 5000;
 
 /** The most jobs listed (the newest). */
 export const JOB_LIMIT = 50;
@@ -40,8 +47,9 @@ export interface IJobTarget {
 
 /**
  * State of the Jobs section: the form that runs a notebook as a job (one field per parameter
- * of its `parameters` cell), and the jobs, newest first, re-read every second while one is
- * queued or running and the section is shown.
+ * of its `parameters` cell), the jobs, newest first, and the logs opened on them. While the
+ * section is shown the jobs are re-read every second when one is queued or running, else every
+ * five seconds; an open log is re-read with its job until the job has finished.
  */
 export class JobsModel extends VDomModel {
   constructor(client: MlopsClient, options: JobsModel.IOptions = {}) {
@@ -214,7 +222,8 @@ export class JobsModel extends VDomModel {
         this._resetForm(false);
         void this._loadParameters();
       }
-      this._schedule();
+      // Follow it every second from now, not after the idle interval.
+      this._reschedule();
     }
     this.stateChanged.emit();
     return job;
@@ -273,6 +282,44 @@ export class JobsModel extends VDomModel {
     await this._loadJobs();
   }
 
+  /** Whether a sweep's jobs are folded under its header. */
+  isSweepFolded(name: string): boolean {
+    return this._foldedSweeps.has(name);
+  }
+
+  toggleSweep(name: string): void {
+    if (!this._foldedSweeps.delete(name)) {
+      this._foldedSweeps.add(name);
+    }
+    this.stateChanged.emit();
+  }
+
+  // -- the logs ---------------------------------------------------------------------------------
+
+  /** Whether the log of a job is shown. */
+  isLogOpen(id: string): boolean {
+    return this._logs.has(id);
+  }
+
+  /** What a job's cells printed, as last read; null before the first answer. */
+  log(id: string): JobLog | null {
+    return this._logs.get(id) ?? null;
+  }
+
+  /** Show a job's log (read it now and with the job while it runs), or hide it. */
+  toggleLog(id: string): void {
+    const open = this._logs.get(id);
+    if (open) {
+      open.reset();
+      this._logs.delete(id);
+      this.stateChanged.emit();
+      return;
+    }
+    const log = new Loader<IJobLog>(this, { background: true });
+    this._logs.set(id, log);
+    void this._loadLog(id, log);
+  }
+
   /** Reload the jobs and the form's parameters. */
   async refresh(): Promise<void> {
     await Promise.all([
@@ -281,7 +328,7 @@ export class JobsModel extends VDomModel {
     ]);
   }
 
-  /** Poll while `visible` (the section is shown) and a job is queued or running. */
+  /** Poll while `visible` (the section is shown): every second while a job is active. */
   setVisible(visible: boolean): void {
     this._visible = visible && !this.isDisposed;
     if (this._visible) {
@@ -305,14 +352,12 @@ export class JobsModel extends VDomModel {
   }
 
   private _schedule(): void {
-    if (
-      this._timer !== null ||
-      !this._visible ||
-      this.isDisposed ||
-      !this.jobs.some(isActive)
-    ) {
+    if (this._timer !== null || !this._visible || this.isDisposed) {
       return;
     }
+    const interval = this.jobs.some(isActive)
+      ? POLL_INTERVAL_MS
+      : IDLE_POLL_INTERVAL_MS;
     this._timer = window.setTimeout(() => {
       this._timer = null;
       if (document.hidden) {
@@ -320,7 +365,13 @@ export class JobsModel extends VDomModel {
         return;
       }
       void this._loadJobs();
-    }, POLL_INTERVAL_MS);
+    }, interval);
+  }
+
+  /** Wait the interval that fits the jobs now (a job may have started or finished). */
+  private _reschedule(): void {
+    this._unschedule();
+    this._schedule();
   }
 
   private _unschedule(): void {
@@ -331,8 +382,35 @@ export class JobsModel extends VDomModel {
   }
 
   private async _loadJobs(): Promise<void> {
-    await this._jobs.load(() => this.client.listJobs({ limit: JOB_LIMIT }));
-    this._schedule();
+    const jobs = await this._jobs.load(() =>
+      this.client.listJobs({ limit: JOB_LIMIT })
+    );
+    this._reschedule();
+    if (jobs) {
+      this._reloadLogs(jobs);
+    }
+  }
+
+  /**
+   * Re-read the open logs of jobs that run, or that finished since their log was read (its
+   * last lines). A log that failed is tried again only while its job runs.
+   */
+  private _reloadLogs(jobs: ReadonlyArray<IJob>): void {
+    for (const job of jobs) {
+      const log = this._logs.get(job.id);
+      if (
+        log &&
+        log.status !== 'loading' &&
+        (isActive(job) ||
+          (log.status === 'ready' && log.value?.state !== job.state))
+      ) {
+        void this._loadLog(job.id, log);
+      }
+    }
+  }
+
+  private async _loadLog(id: string, log: Loader<IJobLog>): Promise<void> {
+    await log.load(() => this.client.getJobLog(id));
   }
 
   private async _loadParameters(
@@ -371,6 +449,8 @@ export class JobsModel extends VDomModel {
     background: true
   });
   private _jobActions = new Map<string, IJobAction>();
+  private _logs = new Map<string, Loader<IJobLog>>();
+  private _foldedSweeps = new Set<string>();
   private _visible = false;
   private _timer: number | null = null;
 }
@@ -381,6 +461,9 @@ export namespace JobsModel {
     beforeSubmit?: (notebook: string) => Promise<void>;
   }
 }
+
+/** A job's log as last read, and whether it is being read. */
+export type JobLog = ILoadable<IJobLog>;
 
 /** A job id's last 8 characters, its random part: enough to tell jobs apart (and to ask for one). */
 export function shortId(id: string): string {

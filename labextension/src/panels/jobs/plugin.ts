@@ -6,7 +6,7 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { MlopsClient } from '../../api';
-import { IMlopsClient, IMlopsSidebar } from '../../tokens';
+import { CommandIDs, IMlopsClient, IMlopsSidebar } from '../../tokens';
 import { addRefreshCommand, addToPalette } from '../section';
 import { JobsModel } from './model';
 import { JobsPanel } from './widget';
@@ -23,7 +23,7 @@ export namespace JobsCommandIDs {
 export const jobsPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-mlops:jobs',
   description:
-    'Run a notebook as a job with the parameters of its parameters cell, follow its progress, open the executed notebook, cancel and re-run jobs.',
+    'Run a notebook as a job with the parameters of its parameters cell, follow its progress and log, open the executed notebook, cancel and re-run jobs, compare the runs of a sweep.',
   autoStart: true,
   requires: [IMlopsClient, IMlopsSidebar],
   optional: [INotebookTracker, ICommandPalette],
@@ -51,7 +51,18 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
     });
     const panel = new JobsPanel({
       model,
-      onOpenNotebook: path => void commands.execute('docmanager:open', { path })
+      onOpenNotebook: path =>
+        void commands.execute('docmanager:open', { path }),
+      // The Experiments compare view, if that plugin is on; grouped by seed when the sweep's
+      // parameters include a seed (the server finds which).
+      onCompare: sweep => {
+        if (commands.hasCommand(CommandIDs.openComparison)) {
+          void commands.execute(CommandIDs.openComparison, {
+            runIds: sweep.succeededRunIds,
+            groupBySeed: sweep.seedParam !== null
+          });
+        }
+      }
     });
     // After Experiments (10), Features (20), Models (30) and Monitoring (40).
     sidebar.addSection(panel, { rank: 50 });

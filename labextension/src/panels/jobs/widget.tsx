@@ -4,10 +4,11 @@ import * as React from 'react';
 import { SidebarSection } from '../section';
 import { JobsView } from './components/JobsView';
 import { JobsModel } from './model';
+import { ISweepGroup } from './sweeps';
 
 /**
  * The Jobs section of the sidebar: run the active notebook as a job with its parameters, and
- * follow the jobs. The list is polled only while the section is shown and a job is active.
+ * follow the jobs. The list is polled only while the section is shown.
  */
 export class JobsPanel extends SidebarSection<JobsModel> {
   constructor(options: JobsPanel.IOptions) {
@@ -19,6 +20,7 @@ export class JobsPanel extends SidebarSection<JobsModel> {
       refreshTooltip: 'Refresh jobs'
     });
     this._onOpenNotebook = options.onOpenNotebook;
+    this._onCompare = options.onCompare;
   }
 
   dispose(): void {
@@ -55,11 +57,16 @@ export class JobsPanel extends SidebarSection<JobsModel> {
 
   protected render(): JSX.Element {
     return (
-      <JobsView model={this.model} onOpenNotebook={this._onOpenNotebook} />
+      <JobsView
+        model={this.model}
+        onOpenNotebook={this._onOpenNotebook}
+        onCompare={this._onCompare}
+      />
     );
   }
 
   private _onOpenNotebook: (path: string) => void;
+  private _onCompare: (sweep: ISweepGroup) => void;
 }
 
 export namespace JobsPanel {
@@ -67,5 +74,7 @@ export namespace JobsPanel {
     model: JobsModel;
     /** Open a notebook (an executed one) by its path under the server root. */
     onOpenNotebook: (path: string) => void;
+    /** Compare the runs of a sweep's succeeded jobs. */
+    onCompare: (sweep: ISweepGroup) => void;
   }
 }

@@ -11,6 +11,7 @@ export class CompareModel extends VDomModel {
     this._client = options.client;
     this.runIds = [...options.runIds];
     this.runNames = options.runNames ? [...options.runNames] : [];
+    this._groupBySeed = options.groupBySeed ?? false;
   }
 
   /** The compared runs, in column order. */
@@ -83,5 +84,7 @@ export namespace CompareModel {
     client: MlopsClient;
     runIds: ReadonlyArray<string>;
     runNames?: ReadonlyArray<string>;
+    /** Start with "Group by seed" on (default off). */
+    groupBySeed?: boolean;
   }
 }

@@ -5,6 +5,7 @@ import * as React from 'react';
 import { IJob } from '../../../api';
 import { Empty, ErrorMessage, Loading } from '../../../components/status';
 import { isActive, JobsModel, shortId } from '../model';
+import { groupJobs, ISweepGroup } from '../sweeps';
 
 /** Seconds as people say them: `0.8 s`, `42 s`, `3 min 5 s`, `2 h 10 min`. */
 export function formatDuration(seconds: number | null | undefined): string {
@@ -81,6 +82,34 @@ function CellErrorView(props: { job: IJob }): JSX.Element | null {
   );
 }
 
+/** What a job's cells printed, re-read with the job while it runs. */
+function JobLogView(props: { model: JobsModel; job: IJob }): JSX.Element {
+  const { model, job } = props;
+  const log = model.log(job.id);
+  let body: JSX.Element;
+  if (!log || (log.status === 'loading' && !log.value)) {
+    body = <Loading label="Reading the log…" />;
+  } else if (log.status === 'error' && log.error) {
+    body = <ErrorMessage error={log.error} title="Cannot read the log" />;
+  } else {
+    body = <pre className="jp-mlops-JobLog-text">{log.value?.text ?? ''}</pre>;
+  }
+  return (
+    <div
+      className="jp-mlops-JobLog"
+      id={logId(job)}
+      role="region"
+      aria-label={`Log of job ${shortId(job.id)}`}
+    >
+      {body}
+    </div>
+  );
+}
+
+function logId(job: IJob): string {
+  return `jp-mlops-job-log-${job.id}`;
+}
+
 function JobCard(props: {
   model: JobsModel;
   job: IJob;
@@ -93,6 +122,7 @@ function JobCard(props: {
   const created = new Date(job.created);
   const duration = formatDuration(job.duration_seconds);
   const notebook = job.notebook.split('/').pop() ?? job.notebook;
+  const logOpen = model.isLogOpen(job.id);
   return (
     <li
       className={`jp-mlops-JobCard jp-mlops-JobCard--${job.state}`}
@@ -160,20 +190,162 @@ function JobCard(props: {
         >
           Re-run
         </button>
+        <button
+          type="button"
+          className="jp-mlops-Button jp-mlops-Button--link"
+          title={
+            logOpen
+              ? 'Hide what the cells printed'
+              : "Show what the job's cells printed"
+          }
+          aria-expanded={logOpen}
+          aria-controls={logOpen ? logId(job) : undefined}
+          onClick={() => model.toggleLog(job.id)}
+        >
+          {logOpen ? 'Hide log' : 'Log'}
+        </button>
       </div>
       {action?.status === 'error' && action.error && (
         <ErrorMessage error={action.error} title={action.label} />
+      )}
+      {logOpen && <JobLogView model={model} job={job} />}
+    </li>
+  );
+}
+
+/** Jobs finished out of the sweep's jobs; the cells run of the others count in part. */
+function SweepProgress(props: { sweep: ISweepGroup }): JSX.Element {
+  const { sweep } = props;
+  const { counts } = sweep;
+  const total = sweep.jobs.length;
+  const finished = counts.succeeded + counts.failed + counts.cancelled;
+  const state =
+    finished < total
+      ? 'running'
+      : counts.succeeded === total
+        ? 'succeeded'
+        : counts.failed > 0
+          ? 'failed'
+          : 'cancelled';
+  return (
+    <div
+      className={`jp-mlops-JobProgress jp-mlops-JobProgress--${state}`}
+      role="progressbar"
+      aria-label={`Jobs finished in sweep ${sweep.name}`}
+      aria-valuemin={0}
+      aria-valuemax={total}
+      aria-valuenow={finished}
+      title={`${finished} of ${total} jobs finished`}
+    >
+      <div
+        className="jp-mlops-JobProgress-bar"
+        style={{ width: `${Math.round(sweep.progress * 100)}%` }}
+      />
+    </div>
+  );
+}
+
+/** `1 running · 1 failed`: the states other than succeeded that some jobs are in. */
+function sweepStates(sweep: ISweepGroup): string {
+  const { counts } = sweep;
+  return (['running', 'queued', 'failed', 'cancelled'] as const)
+    .filter(state => counts[state] > 0)
+    .map(state => `${counts[state]} ${state}`)
+    .join(' · ');
+}
+
+/** A sweep: its header (name, succeeded out of all, progress, Compare) over its job cards. */
+function SweepGroupView(props: {
+  model: JobsModel;
+  sweep: ISweepGroup;
+  onOpenNotebook: (path: string) => void;
+  onCompare: (sweep: ISweepGroup) => void;
+}): JSX.Element {
+  const { model, sweep, onOpenNotebook, onCompare } = props;
+  const total = sweep.jobs.length;
+  const succeeded = sweep.counts.succeeded;
+  const runs = sweep.succeededRunIds.length;
+  const folded = model.isSweepFolded(sweep.name);
+  const notebooks = Array.from(new Set(sweep.jobs.map(job => job.notebook)));
+  const states = sweepStates(sweep);
+  const jobsId = `jp-mlops-sweep-jobs-${sweep.name.replace(/[^\w-]/g, '_')}`;
+  const compareTitle =
+    runs >= 2
+      ? `Compare the runs of the ${runs} succeeded jobs in the Experiments compare view` +
+        (sweep.seedParam ? `, grouped by ${sweep.seedParam}` : '')
+      : `Compare needs two succeeded jobs; ${runs === 0 ? 'none has' : 'one has'} succeeded so far`;
+  return (
+    <li
+      className="jp-mlops-SweepGroup"
+      data-sweep={sweep.name}
+      aria-label={`Sweep ${sweep.name}`}
+    >
+      <div className="jp-mlops-SweepGroup-header">
+        <button
+          type="button"
+          className="jp-mlops-SweepGroup-fold"
+          aria-expanded={!folded}
+          aria-controls={jobsId}
+          title={folded ? "Show the sweep's jobs" : "Hide the sweep's jobs"}
+          onClick={() => model.toggleSweep(sweep.name)}
+        >
+          <span className="jp-mlops-SweepGroup-caret" aria-hidden="true">
+            {folded ? '▸' : '▾'}
+          </span>
+          <span className="jp-mlops-SweepGroup-name" title={sweep.name}>
+            {sweep.name}
+          </span>
+        </button>
+        <span
+          className="jp-mlops-SweepGroup-count"
+          data-figure="succeeded"
+          title={`${succeeded} of ${total} jobs succeeded`}
+        >
+          {succeeded}/{total}
+        </span>
+        {/* A disabled button gets no pointer events in some browsers: the span holds the tooltip. */}
+        <span title={compareTitle}>
+          <button
+            type="button"
+            className="jp-mlops-Button"
+            disabled={runs < 2}
+            title={compareTitle}
+            onClick={() => onCompare(sweep)}
+          >
+            Compare
+          </button>
+        </span>
+      </div>
+      <SweepProgress sweep={sweep} />
+      <div className="jp-mlops-SweepGroup-meta">
+        <span title={notebooks.join(', ')}>
+          {notebooks.map(path => path.split('/').pop() ?? path).join(', ')}
+        </span>
+        {states && <span data-figure="states">{states}</span>}
+      </div>
+      {!folded && (
+        <ul className="jp-mlops-JobList jp-mlops-SweepGroup-jobs" id={jobsId}>
+          {sweep.jobs.map(job => (
+            <JobCard
+              key={job.id}
+              model={model}
+              job={job}
+              onOpenNotebook={onOpenNotebook}
+            />
+          ))}
+        </ul>
       )}
     </li>
   );
 }
 
-/** The jobs, newest first. */
+/** The jobs, newest first; the jobs of a sweep together under its header. */
 export function JobList(props: {
   model: JobsModel;
   onOpenNotebook: (path: string) => void;
+  onCompare: (sweep: ISweepGroup) => void;
 }): JSX.Element {
-  const { model, onOpenNotebook } = props;
+  const { model, onOpenNotebook, onCompare } = props;
   const jobs = model.jobs;
   let body: JSX.Element;
   if (model.jobsStatus === 'loading' && jobs.length === 0) {
@@ -183,14 +355,24 @@ export function JobList(props: {
   } else {
     body = (
       <ul className="jp-mlops-JobList">
-        {jobs.map(job => (
-          <JobCard
-            key={job.id}
-            model={model}
-            job={job}
-            onOpenNotebook={onOpenNotebook}
-          />
-        ))}
+        {groupJobs(jobs).map(item =>
+          item.kind === 'sweep' ? (
+            <SweepGroupView
+              key={`sweep:${item.sweep.name}`}
+              model={model}
+              sweep={item.sweep}
+              onOpenNotebook={onOpenNotebook}
+              onCompare={onCompare}
+            />
+          ) : (
+            <JobCard
+              key={item.job.id}
+              model={model}
+              job={item.job}
+              onOpenNotebook={onOpenNotebook}
+            />
+          )
+        )}
       </ul>
     );
   }
