@@ -21,6 +21,7 @@ from jupyter_mlops.errors import InvalidInput, WorkspaceNotFound
 from jupyter_mlops.paths import inside
 
 if TYPE_CHECKING:
+    from jupyter_mlops.abtest.service import ABTests
     from jupyter_mlops.features.schemas import FeatureUsage
     from jupyter_mlops.features.service import FeatureStore
     from jupyter_mlops.jobs.service import Jobs
@@ -219,6 +220,18 @@ class Workspace:
             self.config.jobs,
             default_experiment=self.config.tracking.default_experiment,
             worker_command=(JOB_WORKER_MODULE, [str(self.root)]),
+        )
+
+    @cached_property
+    def abtests(self) -> ABTests:
+        """A/B tests between model versions on deployments."""
+        from jupyter_mlops.abtest.service import ABTests
+
+        return ABTests(
+            self.state_dir / "abtests",
+            deployments=self.deployments,
+            registry=self.registry,
+            monitoring=self.monitoring,
         )
 
     def _retention(self, deployment: str) -> tuple[float, float]:

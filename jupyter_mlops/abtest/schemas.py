@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from jupyter_mlops.timestamps import Timestamp
+
 OutcomeKind = Literal["binary", "numeric"]
 Verdict = Literal["challenger_better", "challenger_worse", "no_difference_yet"]
 
@@ -227,3 +229,111 @@ class AbAnalysis(BaseModel):
 
 def _num(value: float) -> str:
     return f"{value:.4g}"
+
+
+# -- experiments on a deployment ------------------------------------------------------------------
+
+Winner = Literal["champion", "challenger"]
+
+
+class AbStartRequest(BaseModel):
+    """Start an A/B test on a deployment: its current version (the champion) against another."""
+
+    challenger: int = Field(ge=1, description="the registered version to test")
+    split: list[float] = Field(
+        default_factory=lambda: [90.0, 10.0],
+        description="percent of requests to the champion and the challenger (sum 100)",
+    )
+    sticky_key: str | None = Field(
+        default=None,
+        description="input column (or x-sticky-key header) that keeps a user in one "
+        "variant; None: each request is assigned at random",
+    )
+    metric: str = Field(default="converted", description="the outcome's name")
+    kind: OutcomeKind = "binary"
+    shadow: bool = Field(
+        default=False,
+        description="the challenger gets a copy of each request; only the "
+        "champion answers (no outcomes: compare latency, errors and predictions)",
+    )
+    planned_n: int | None = Field(
+        default=None, ge=10, description="units per variant the test plans (tunes the mSPRT)"
+    )
+
+
+class AbDecision(BaseModel):
+    """How an A/B test ended: who decided what, and the figures at that moment."""
+
+    winner: Winner
+    version: int
+    decided_by: str
+    decided_at: Timestamp
+    alias_moved: bool = Field(description="whether @champion moved to the challenger")
+    verdict: Verdict | None = None
+    analysis: AbAnalysis | None = None
+
+
+class AbExperiment(BaseModel):
+    """An A/B test of a deployment (``.mlops/abtests/<id>.json``)."""
+
+    id: str
+    deployment: str
+    model: str
+    champion: int
+    challenger: int
+    split: list[float]
+    sticky_key: str | None = None
+    metric: str
+    kind: OutcomeKind
+    shadow: bool = False
+    planned_n: int | None = None
+    started: Timestamp
+    started_by: str
+    state: Literal["running", "stopped"] = "running"
+    decision: AbDecision | None = None
+
+
+class AbList(BaseModel):
+    experiments: list[AbExperiment]
+
+
+class OutcomeItem(BaseModel):
+    """One outcome: for a request (its ``x-request-id``) or for a sticky key's user."""
+
+    request_id: str | None = None
+    key: str | None = Field(default=None, description="the sticky key's value (e.g. a user id)")
+    value: float | bool
+
+
+class OutcomesRequest(BaseModel):
+    outcomes: list[OutcomeItem] = Field(min_length=1)
+
+
+class OutcomesResult(BaseModel):
+    accepted: int
+    duplicates: int = Field(description="outcomes already recorded, not counted again")
+
+
+class VariantGuardrail(BaseModel):
+    """Latency and errors of one variant over the test."""
+
+    variant: str
+    version: int
+    requests: int
+    errors: int
+    error_rate: float | None
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+
+
+class AbStatus(BaseModel):
+    """Where an A/B test stands: assignments, outcomes, the analysis and the guardrails."""
+
+    experiment: AbExperiment
+    unit: Literal["request", "key"] = Field(description="what a row of the analysis is")
+    assigned: dict[str, int]
+    with_outcome: dict[str, int]
+    analysis: AbAnalysis | None = None
+    guardrails: list[VariantGuardrail] = Field(default_factory=list)
+    shadow_requests: int = 0
+    message: str | None = None

@@ -297,7 +297,10 @@ class Jobs:
 
         nb = nbformat.read(str(path), as_version=4)
         lines = []
-        for i, cell in enumerate(nb.cells):
+        from jupyter_mlops.jobs.cells import is_users
+
+        users = [c for c in nb.cells if is_users(c)]
+        for i, cell in enumerate(users):
             if cell.cell_type != "code":
                 continue
             first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""

@@ -265,6 +265,14 @@ class Monitoring:
         done = record_feedback(self._log_folder(name), [i.model_dump() for i in items])
         return FeedbackResult(accepted=done.accepted, duplicates=done.duplicates)
 
+    def feedback_table(self, name: str) -> pd.DataFrame:
+        """Every feedback of a deployment: ``request_id``, ``row``, ``label``, ``value`` (the
+        label as a number when it is one), ``received``; the same feedback once."""
+        from jupyter_mlops.serving.feedback import read_feedback
+
+        self._deployment(name)
+        return read_feedback(self._log_folder(name)).to_pandas()
+
     def feedback_frame(
         self,
         name: str,
