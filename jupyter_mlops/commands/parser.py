@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from jupyter_mlops.commands import (
+    abtest,
     ci,
     dashboard,
     features,
@@ -38,6 +39,7 @@ def build_parser(prog: str = "jupyter mlops") -> CommandParser:
     models.add_commands(sub, common)
     monitoring.add_commands(sub, common)
     jobs.add_commands(sub, common)
+    abtest.add_commands(sub, common)
     ci.add_commands(sub, common)
     dashboard.add_commands(sub, common)
     return parser
