@@ -337,3 +337,40 @@ class AbStatus(BaseModel):
     guardrails: list[VariantGuardrail] = Field(default_factory=list)
     shadow_requests: int = 0
     message: str | None = None
+
+
+# -- REST requests and queries --------------------------------------------------------------------
+
+
+class AbListQuery(BaseModel):
+    deployment: str | None = Field(default=None, description="only this deployment's tests")
+
+
+class AbSplitRequest(BaseModel):
+    """Move traffic between the variants of the running test."""
+
+    split: list[float] = Field(
+        description="percent of requests to the champion and the challenger (sum 100)"
+    )
+
+
+class AbStopRequest(BaseModel):
+    """End the running test: the winner serves alone; a winning challenger takes @champion."""
+
+    winner: Winner
+
+
+class AbPlanQuery(BaseModel):
+    """The sample size of a planned test, and its duration at a given traffic."""
+
+    kind: OutcomeKind = "binary"
+    baseline: float = Field(description="the champion's rate (binary) or mean (numeric)")
+    mde: float = Field(description="minimum detectable effect, absolute unless relative")
+    relative: bool = Field(default=False, description="mde is a fraction of the baseline")
+    sd: float | None = Field(default=None, gt=0, description="the outcome's sd (numeric)")
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    power: float = Field(default=0.8, gt=0, lt=1)
+    share: float = Field(
+        default=50.0, gt=0, lt=100, description="the challenger's percent of the traffic"
+    )
+    traffic: float | None = Field(default=None, gt=0, description="requests per hour")

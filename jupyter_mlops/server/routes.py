@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from jupyter_mlops._version import __version__
+from jupyter_mlops.server.abtest import HANDLERS as ABTEST_HANDLERS
 from jupyter_mlops.server.base import MlopsHandler, api
 from jupyter_mlops.server.dashboard import HANDLERS as DASHBOARD_HANDLERS
 from jupyter_mlops.server.experiments import (
@@ -54,6 +55,7 @@ RESOURCES: list[type[MlopsHandler]] = [
     ComparisonsHandler,
     *FEATURE_HANDLERS,
     *MODEL_HANDLERS,
+    *ABTEST_HANDLERS,
     *MONITORING_HANDLERS,
     *JOB_HANDLERS,
     *DASHBOARD_HANDLERS,
