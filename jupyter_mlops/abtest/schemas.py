@@ -149,7 +149,7 @@ class Effect(BaseModel):
     """The confidence sequence over the control's mean, taken as known (approximate)."""
 
 
-class Comparison(BaseModel):
+class AbComparison(BaseModel):
     """One challenger against the control."""
 
     control: str
@@ -163,6 +163,11 @@ class Comparison(BaseModel):
     bootstrap: BootstrapResult | None = None
     verdict: Verdict
     verdict_text: str
+
+
+# Named AbComparison so that the OpenAPI document, which also holds the runs' `Comparison`
+# (tracking), names both plainly; `Comparison` stays for the code that imports it.
+Comparison = AbComparison
 
 
 class AbAnalysis(BaseModel):
