@@ -53,6 +53,14 @@ class Predictions(BaseModel):
     predictions: list[Any]
 
 
+class RoutedPredictions(BaseModel):
+    """The answer of a deployment running an A/B experiment: MLflow's, plus who answered."""
+
+    predictions: list[Any]
+    variant: str = Field(description="the experiment's variant that answered (x-variant)")
+    request_id: str = Field(description="the request's id (x-request-id), for feedback")
+
+
 class MlflowError(BaseModel):
     error_code: str
     message: str
@@ -136,14 +144,21 @@ class Ready(BaseModel):
     ready: bool
 
 
-def model_server_openapi(deployment: str, served: Sequence[LoadedVersion]) -> dict[str, Any]:
-    """OpenAPI 3.1 for the server's routes, with the served model names as path enums."""
+def model_server_openapi(
+    deployment: str, served: Sequence[LoadedVersion], *, experiment: bool = False
+) -> dict[str, Any]:
+    """OpenAPI 3.1 for the server's routes, with the served model names as path enums.
+
+    With ``experiment`` (the deployment runs an A/B experiment) the answers are described as
+    they are then: ``/invocations`` gives :class:`RoutedPredictions`, every prediction answers
+    ``x-variant``, and the ``x-sticky-key`` request header is documented.
+    """
     bodies: list[type[BaseModel]] = [
         SplitRequest,
         RecordsRequest,
         InstancesRequest,
         InputsRequest,
-        Predictions,
+        RoutedPredictions if experiment else Predictions,
         MlflowError,
         InferenceRequest,
         InferenceResponse,
@@ -168,11 +183,42 @@ def model_server_openapi(deployment: str, served: Sequence[LoadedVersion]) -> di
     def body(schema: dict[str, Any]) -> dict[str, Any]:
         return {"required": True, "content": {"application/json": {"schema": schema}}}
 
-    def answers(ok: str | None, error: str, *codes: str) -> dict[str, Any]:
+    def header(description: str) -> dict[str, Any]:
+        return {"description": description, "schema": {"type": "string"}}
+
+    answer_headers = {
+        "x-request-id": header("the request's id: the one sent, else a new one"),
+        "x-model-version": header("the version that answered, NAME:VERSION"),
+    }
+    if experiment:
+        answer_headers["x-variant"] = header("the experiment's variant that answered")
+    request_headers = [
+        {
+            "name": "x-request-id",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "an id for the request (logged; ground truth is sent by it)",
+        }
+    ]
+    if experiment:
+        request_headers.append(
+            {
+                "name": "x-sticky-key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "the key that keeps a caller in one variant, when the rows do "
+                "not carry the experiment's sticky-key column",
+            }
+        )
+
+    def answers(ok: str | None, error: str, *codes: str, predicted: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "200": {
                 "description": "OK",
                 **({"content": {"application/json": {"schema": ref(ok)}}} if ok else {}),
+                **({"headers": answer_headers} if predicted else {}),
             }
         }
         for code in codes:
@@ -207,6 +253,7 @@ def model_server_openapi(deployment: str, served: Sequence[LoadedVersion]) -> di
             "post": {
                 "operationId": "invocations",
                 "summary": "MLflow scoring protocol",
+                "parameters": request_headers,
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -214,7 +261,14 @@ def model_server_openapi(deployment: str, served: Sequence[LoadedVersion]) -> di
                         "text/csv": {"schema": {"type": "string"}},
                     },
                 },
-                "responses": answers("Predictions", "MlflowError", "400", "413", "415"),
+                "responses": answers(
+                    "RoutedPredictions" if experiment else "Predictions",
+                    "MlflowError",
+                    "400",
+                    "413",
+                    "415",
+                    predicted=True,
+                ),
             }
         },
         "/ping": {"get": {"operationId": "ping", "responses": {"200": {"description": "up"}}}},
@@ -242,17 +296,21 @@ def model_server_openapi(deployment: str, served: Sequence[LoadedVersion]) -> di
         "/v2/models/{name}/infer": {
             "post": {
                 "operationId": "infer",
-                "parameters": [names],
+                "parameters": [names, *request_headers],
                 "requestBody": body(ref("InferenceRequest")),
-                "responses": answers("InferenceResponse", "V2Error", "400", "404", "413"),
+                "responses": answers(
+                    "InferenceResponse", "V2Error", "400", "404", "413", predicted=True
+                ),
             }
         },
         "/v2/models/{name}/versions/{version}/infer": {
             "post": {
                 "operationId": "inferVersion",
-                "parameters": [names, version],
+                "parameters": [names, version, *request_headers],
                 "requestBody": body(ref("InferenceRequest")),
-                "responses": answers("InferenceResponse", "V2Error", "400", "404", "413"),
+                "responses": answers(
+                    "InferenceResponse", "V2Error", "400", "404", "413", predicted=True
+                ),
             }
         },
         "/feedback": {

@@ -34,7 +34,9 @@ class Routing(BaseModel):
     variant, chosen by its first row's key (its other rows' keys are not looked at): send one
     key's rows per request when each must be assigned on its own. A request with no key is
     assigned at random. A key column the model does not take is removed before the model sees
-    the rows.
+    the rows; a deployment without an experiment refuses such a column (an unknown input), so a
+    client that outlives the experiment should send the ``x-sticky-key`` header, which any
+    deployment takes.
 
     Example:
         >>> Routing(
