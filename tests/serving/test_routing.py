@@ -256,6 +256,17 @@ def test_answers_carry_variant_and_request_id_in_headers_and_body(
         timeout=10,
     ).json()
     assert plain_v2["parameters"] == {}
+    # The OpenAPI document describes the answers each server gives.
+    doc = httpx.get(f"{ab.url}/openapi.json").json()["paths"]["/invocations"]["post"]
+    assert doc["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/RoutedPredictions"
+    )
+    assert {"x-request-id", "x-model-version", "x-variant"} <= set(
+        doc["responses"]["200"]["headers"]
+    )
+    assert "x-sticky-key" in {p["name"] for p in doc["parameters"]}
+    plain_doc = httpx.get(f"{replica.url}/openapi.json").json()["paths"]["/invocations"]["post"]
+    assert "x-variant" not in plain_doc["responses"]["200"]["headers"]
 
 
 def test_real_requests_split_by_the_weights(ab: Replica) -> None:
@@ -461,6 +472,51 @@ def test_shadow_answers_with_the_champion_and_logs_the_challenger(
         shadowed.stop()
 
 
+def test_shadow_copies_predicted_together_are_split_back_per_request(
+    models_workspace: Workspace, tmp_path: Path
+) -> None:
+    """Copies that gather while the shadow thread waits are predicted in one call; each
+    request's record gets its own rows back."""
+    import asyncio
+
+    from jupyter_mlops.serving.predlog import PredictionLog
+
+    ws = models_workspace
+    spec = ab_spec(ws, tmp_path, weights=(100.0, 0.0), shadow=True)
+    log = PredictionLog(tmp_path / "predictions", fsync_interval=0)
+    server = ModelServer(spec, prediction_log=log)
+    batches = [
+        [{**ROW, "tenure": t} for t in range(1, 4)],
+        [ROW],
+        [{**ROW, "spend": 10.0 * s} for s in range(1, 3)],
+    ]
+
+    async def send() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=server.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ab") as client:
+            return [
+                await client.post(
+                    "/invocations",
+                    json={"dataframe_records": rows},
+                    headers={"x-request-id": f"t-{i}"},
+                )
+                for i, rows in enumerate(batches)
+            ]
+
+    answers = asyncio.run(send())
+    assert [r.headers["x-variant"] for r in answers] == ["champion"] * 3
+
+    def copies() -> dict[str, dict[str, object]]:
+        return {r["id"]: r for r in read_predictions(tmp_path / "predictions") if r.get("shadow")}
+
+    wait_for(lambda: len(copies()) == 3, "three shadow records", 30)
+    for i, rows in enumerate(batches):
+        record = copies()[f"t-{i}"]
+        assert record["rows"] == len(rows) and record["variant"] == "challenger"
+        np.testing.assert_allclose(record["outputs"], predict_proba(ws, "churn:2", rows))
+    log.close()
+
+
 # -- weights change without downtime ---------------------------------------------------------------
 
 
@@ -478,9 +534,12 @@ def test_weights_change_under_load_without_a_dropped_request(models_workspace: W
             while not stop.is_set():
                 i += 1
                 try:
+                    # The header, not a column: a deployment without an experiment takes
+                    # it too (a user_id column would be an unknown input there).
                     r = client.post(
                         f"{d.url}/invocations",
-                        json={"dataframe_records": [{**ROW, "user_id": f"u{i % 50}"}]},
+                        json={"dataframe_records": [ROW]},
+                        headers={"x-sticky-key": f"u{i % 50}"},
                     )
                     if r.status_code != 200:
                         failures.append(f"{r.status_code} {r.text}")
