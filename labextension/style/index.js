@@ -3,3 +3,4 @@ import './features.css';
 import './models.css';
 import './monitoring.css';
 import './jobs.css';
+import './abtest.css';

@@ -3,6 +3,12 @@ import { JSONObject } from '@lumino/coreutils';
 
 import { encodeQuery, QueryParams, requestAPI } from './request';
 import {
+  IAbExperiment,
+  IAbList,
+  IAbStartRequest,
+  IAbStatus,
+  AbOutcomeKind,
+  AbWinner,
   IAlertEvent,
   IApiMetrics,
   ICheckList,
@@ -39,6 +45,8 @@ import {
   IModelVersionDetail,
   IModelVersionInfo,
   IMonitorStatusList,
+  IOutcomeItem,
+  IOutcomesResult,
   IMonitorWindow,
   INotebookParameters,
   IPromoteRequest,
@@ -50,6 +58,7 @@ import {
   IRunDetail,
   IRunPage,
   IRunQuery,
+  ISampleSize,
   ISchedulerState,
   ISweep,
   ISweepRequest,
@@ -466,6 +475,70 @@ export class MlopsClient {
     return this._get<IJobLog>(`${job(id)}/log`);
   }
 
+  /** `GET mlops/api/abtests` — A/B tests, newest first (of one deployment when named). */
+  async listAbTests(deployment?: string): Promise<IAbExperiment[]> {
+    const body = await this._get<IAbList>(
+      `abtests${encodeQuery({ deployment })}`
+    );
+    return body.experiments;
+  }
+
+  /** `GET mlops/api/abtests/plan` — rows per variant to detect an effect, and how long. */
+  planAbTest(query: MlopsClient.IAbPlanQuery): Promise<ISampleSize> {
+    const search = encodeQuery({
+      kind: query.kind,
+      baseline: query.baseline,
+      mde: query.mde,
+      relative: query.relative,
+      sd: query.sd,
+      alpha: query.alpha,
+      power: query.power,
+      share: query.share,
+      traffic: query.traffic
+    });
+    return this._get<ISampleSize>(`abtests/plan${search}`);
+  }
+
+  /**
+   * `GET mlops/api/deployments/{name}/abtest` — the running test (else the last one) with its
+   * analysis and guardrails; a 404 when the deployment never had one.
+   */
+  getAbTest(deployment: string): Promise<IAbStatus> {
+    return this._get<IAbStatus>(abtest(deployment));
+  }
+
+  /** `POST mlops/api/deployments/{name}/abtest` — the deployment's version against a challenger. */
+  startAbTest(
+    deployment: string,
+    request: IAbStartRequest
+  ): Promise<IAbExperiment> {
+    return this._send<IAbExperiment>('POST', abtest(deployment), request);
+  }
+
+  /** `PATCH mlops/api/deployments/{name}/abtest` — move traffic, no downtime. */
+  setAbSplit(deployment: string, split: number[]): Promise<IAbExperiment> {
+    return this._send<IAbExperiment>('PATCH', abtest(deployment), { split });
+  }
+
+  /** `POST mlops/api/deployments/{name}/abtest/outcomes` — by request id or sticky key. */
+  recordAbOutcomes(
+    deployment: string,
+    outcomes: IOutcomeItem[]
+  ): Promise<IOutcomesResult> {
+    return this._send<IOutcomesResult>(
+      'POST',
+      `${abtest(deployment)}/outcomes`,
+      { outcomes }
+    );
+  }
+
+  /** `POST mlops/api/deployments/{name}/abtest/stop` — the winner serves alone. */
+  stopAbTest(deployment: string, winner: AbWinner): Promise<IAbExperiment> {
+    return this._send<IAbExperiment>('POST', `${abtest(deployment)}/stop`, {
+      winner
+    });
+  }
+
   /** `GET mlops/api/openapi.json` */
   getOpenAPI(): Promise<JSONObject> {
     return this._get<JSONObject>('openapi.json');
@@ -494,6 +567,11 @@ function monitored(name: string): string {
   return `monitoring/deployments/${encodeURIComponent(name)}`;
 }
 
+/** The A/B test resource of a deployment. */
+function abtest(deployment: string): string {
+  return `deployments/${encodeURIComponent(deployment)}/abtest`;
+}
+
 /** The resource of a job. */
 function job(id: string): string {
   return `jobs/${encodeURIComponent(id)}`;
@@ -512,5 +590,23 @@ function windowQuery(window: IMonitorWindow): QueryParams {
 export namespace MlopsClient {
   export interface IOptions {
     serverSettings?: ServerConnection.ISettings;
+  }
+
+  /** What `planAbTest` asks (the query of `GET abtests/plan`). */
+  export interface IAbPlanQuery {
+    kind?: AbOutcomeKind;
+    /** The champion's rate (binary) or mean (numeric). */
+    baseline: number;
+    /** The minimum detectable effect: absolute unless `relative`. */
+    mde: number;
+    relative?: boolean;
+    /** The outcome's standard deviation (numeric). */
+    sd?: number;
+    alpha?: number;
+    power?: number;
+    /** The challenger's percent of the traffic (default 50). */
+    share?: number;
+    /** Requests per hour: gives the duration. */
+    traffic?: number;
   }
 }

@@ -876,3 +876,245 @@ export interface IExecutorState {
   ready: string[];
   queued: number;
 }
+
+// ---- A/B tests (jupyter_mlops/abtest/schemas.py) ----------------------------------------------
+// Times are ISO 8601 strings in UTC. The variants are always `champion` and `challenger`.
+
+export type AbOutcomeKind = 'binary' | 'numeric';
+export type AbVerdict =
+  'challenger_better' | 'challenger_worse' | 'no_difference_yet';
+export type AbWinner = 'champion' | 'challenger';
+
+/** A frequentist test of the difference treatment − control (schema `TestResult`). */
+export interface ITestResult {
+  test: string;
+  statistic: number;
+  p_value: number;
+  effect: number;
+  ci_low: number;
+  ci_high: number;
+  alpha: number;
+  df?: number | null;
+}
+
+/** Beta-binomial posteriors of both rates (schema `BayesResult`). */
+export interface IBayesResult {
+  probability_better: number;
+  ci_low: number;
+  ci_high: number;
+  credibility: number;
+  prior_alpha: number;
+  prior_beta: number;
+  method: 'exact' | 'integrated';
+}
+
+/** A bootstrap interval of the difference of means (schema `BootstrapResult`). */
+export interface IBootstrapResult {
+  effect: number;
+  ci_low: number;
+  ci_high: number;
+  confidence: number;
+  resamples: number;
+  seed: number;
+  method: string;
+  resampling: string;
+}
+
+/** The mixture sequential test at the last look: valid however often one looks (schema `SequentialResult`). */
+export interface ISequentialResult {
+  /** Always-valid p-value. */
+  p_value: number;
+  effect: number;
+  ci_low: number;
+  ci_high: number;
+  likelihood_ratio: number;
+  mixing_variance: number;
+  alpha: number;
+  looks: number;
+  p_values: number[];
+}
+
+/** Rows needed per variant to detect an effect, and how long that takes (schema `SampleSize`). */
+export interface ISampleSize {
+  kind: AbOutcomeKind;
+  control_n: number;
+  treatment_n: number;
+  total_n: number;
+  baseline: number;
+  mde_absolute: number;
+  mde_relative: number | null;
+  effect_size: number;
+  alpha: number;
+  power: number;
+  ratio: number;
+  two_sided: boolean;
+  traffic_per_hour?: number | null;
+  share?: number | null;
+  hours?: number | null;
+  days?: number | null;
+}
+
+/** Sample-ratio mismatch: do the assignments fit the split? (schema `SrmCheck`). */
+export interface ISrmCheck {
+  variants: string[];
+  counts: number[];
+  expected_shares: number[];
+  statistic: number;
+  p_value: number;
+  threshold: number;
+  mismatch: boolean;
+  message: string;
+}
+
+/** One variant's rows and outcome (schema `VariantSummary`). */
+export interface IVariantSummary {
+  name: string;
+  assigned: number;
+  /** Rows with an outcome: what the tests use. */
+  n: number;
+  /** The conversion rate (binary) or the mean outcome (numeric). */
+  mean: number;
+  sd: number;
+  successes?: number | null;
+}
+
+/** The challenger's effect with its always-valid interval (schema `Effect`). */
+export interface IEffect {
+  absolute: number;
+  absolute_low: number;
+  absolute_high: number;
+  relative: number | null;
+  relative_low: number | null;
+  relative_high: number | null;
+}
+
+/** One challenger against the control (schema `AbComparison`). */
+export interface IAbComparison {
+  control: string;
+  treatment: string;
+  alpha: number;
+  effect: IEffect;
+  sequential: ISequentialResult;
+  fixed_horizon: ITestResult;
+  bayes?: IBayesResult | null;
+  bootstrap?: IBootstrapResult | null;
+  /** The sequential test's verdict. */
+  verdict: AbVerdict;
+  verdict_text: string;
+}
+
+/** An A/B test's outcomes analysed (schema `AbAnalysis`). */
+export interface IAbAnalysis {
+  kind: AbOutcomeKind;
+  variant_col: string;
+  outcome_col: string;
+  alpha: number;
+  higher_is_better: boolean;
+  control: string;
+  variants: IVariantSummary[];
+  comparisons: IAbComparison[];
+  srm: ISrmCheck;
+  dropped_rows: number;
+  planned_n: number;
+  peeking_warning: string;
+}
+
+/** How an A/B test ended (schema `AbDecision`). */
+export interface IAbDecision {
+  winner: AbWinner;
+  version: number;
+  decided_by: string;
+  decided_at: string;
+  alias_moved: boolean;
+  verdict?: AbVerdict | null;
+  analysis?: IAbAnalysis | null;
+}
+
+/** An A/B test of a deployment (schema `AbExperiment`). */
+export interface IAbExperiment {
+  id: string;
+  deployment: string;
+  model: string;
+  champion: number;
+  challenger: number;
+  /** Percent of requests to the champion and the challenger. */
+  split: number[];
+  sticky_key?: string | null;
+  metric: string;
+  kind: AbOutcomeKind;
+  shadow: boolean;
+  planned_n?: number | null;
+  started: string;
+  started_by: string;
+  state: 'running' | 'stopped';
+  decision?: IAbDecision | null;
+}
+
+/** Schema `AbList`: newest first. */
+export interface IAbList {
+  experiments: IAbExperiment[];
+}
+
+/** Start an A/B test against the deployment's current version (schema `AbStartRequest`). */
+export interface IAbStartRequest {
+  challenger: number;
+  split?: number[];
+  sticky_key?: string | null;
+  metric?: string;
+  kind?: AbOutcomeKind;
+  shadow?: boolean;
+  planned_n?: number | null;
+}
+
+/** Schema `AbSplitRequest`. */
+export interface IAbSplitRequest {
+  split: number[];
+}
+
+/** Schema `AbStopRequest`. */
+export interface IAbStopRequest {
+  winner: AbWinner;
+}
+
+/** One outcome, by request id or by sticky key (schema `OutcomeItem`). */
+export interface IOutcomeItem {
+  request_id?: string | null;
+  key?: string | null;
+  value: number | boolean;
+}
+
+/** Schema `OutcomesRequest`. */
+export interface IOutcomesRequest {
+  outcomes: IOutcomeItem[];
+}
+
+/** Schema `OutcomesResult`. */
+export interface IOutcomesResult {
+  accepted: number;
+  /** Outcomes already recorded, not counted again. */
+  duplicates: number;
+}
+
+/** Latency and errors of one variant over the test (schema `VariantGuardrail`). */
+export interface IVariantGuardrail {
+  variant: AbWinner;
+  version: number;
+  requests: number;
+  errors: number;
+  error_rate: number | null;
+  latency_p50_ms: number | null;
+  latency_p95_ms: number | null;
+}
+
+/** Where an A/B test stands (schema `AbStatus`). */
+export interface IAbStatus {
+  experiment: IAbExperiment;
+  /** What a row of the analysis is: a request, or a sticky key's user. */
+  unit: 'request' | 'key';
+  assigned: Record<string, number>;
+  with_outcome: Record<string, number>;
+  analysis?: IAbAnalysis | null;
+  guardrails: IVariantGuardrail[];
+  shadow_requests: number;
+  message?: string | null;
+}

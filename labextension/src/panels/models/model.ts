@@ -12,6 +12,7 @@ import {
   MlopsClient
 } from '../../api';
 import { Loader, LoadStatus } from '../load';
+import { AbTests } from './abtest';
 
 /** How often the deployment cards refresh their traffic figures while the section is shown. */
 export const POLL_INTERVAL_MS = 2000;
@@ -60,9 +61,22 @@ export class ModelsModel extends VDomModel {
   constructor(client: MlopsClient) {
     super();
     this.client = client;
+    this.abtests = new AbTests({
+      client,
+      changed: () => {
+        if (!this.isDisposed) {
+          this.stateChanged.emit();
+        }
+      },
+      // A test started or ended: served versions and aliases moved.
+      decided: () => this.refresh()
+    });
   }
 
   readonly client: MlopsClient;
+
+  /** The A/B tests of the deployments, polled every 5 s while the section is shown. */
+  readonly abtests: AbTests;
 
   get models(): ReadonlyArray<IRegisteredModelInfo> {
     return this._models.value ?? [];
@@ -350,6 +364,7 @@ export class ModelsModel extends VDomModel {
       window.clearInterval(this._timer);
       this._timer = null;
     }
+    this.abtests.setVisible(visible && !this.isDisposed);
   }
 
   dispose(): void {
@@ -357,6 +372,7 @@ export class ModelsModel extends VDomModel {
       return;
     }
     this.setVisible(false);
+    this.abtests.dispose();
     Signal.clearData(this);
     super.dispose();
   }

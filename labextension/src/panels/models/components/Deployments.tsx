@@ -5,6 +5,7 @@ import { IDeploymentInfo } from '../../../api';
 import { Empty, ErrorMessage, Loading } from '../../../components/status';
 import { formatMs, formatRate, servedVersions } from '../format';
 import { isLive, ModelsModel } from '../model';
+import { AbTestView, canStartAbTest } from './AbTest';
 
 /** Green running, grey stopped, red failed; amber while it changes. */
 function StateBadge(props: { deployment: IDeploymentInfo }): JSX.Element {
@@ -190,6 +191,18 @@ function DeploymentCard(props: {
             Stop
           </button>
         )}
+        {canStartAbTest(model.abtests, deployment, live) && (
+          <button
+            type="button"
+            className="jp-mlops-Button"
+            title="Test another version of the model against the one this deployment serves"
+            onClick={() =>
+              model.abtests.open(deployment.name, deployment.serving[0].name)
+            }
+          >
+            Start A/B test
+          </button>
+        )}
         <button
           type="button"
           className="jp-mlops-Button jp-mlops-Button--link"
@@ -217,6 +230,7 @@ function DeploymentCard(props: {
       {action?.status === 'error' && action.error && (
         <ErrorMessage title={action.label} error={action.error} />
       )}
+      <AbTestView abtests={model.abtests} deployment={deployment} live={live} />
       {logs?.status === 'error' && logs.error && (
         <ErrorMessage title="Cannot read the logs" error={logs.error} />
       )}
