@@ -86,19 +86,32 @@ def test_demo_builds_runs_and_executes_the_notebook(tmp_path: Path) -> None:
         assert "is deployed at" in summary
         # features usage now lists the model version and its deployment per view version
         used = ws.feature_usage("customer_profile").versions[0]
-        assert used.models == [{"name": "churn", "version": "1", "aliases": "champion"}]
-        assert [d["name"] for d in used.deployments] == ["churn"]
+        assert {"name": "churn", "version": "1", "aliases": "champion"} in used.models
+        # (the deployment serves the champion and, in the demo's A/B test, a challenger)
+        assert {d["name"] for d in used.deployments} == {"churn"}
         # The demo's drifted traffic and feedback: its check found the injected drift, quality
         # on the labelled half, and the feature views' freshness; the scheduler runs.
         status = ws.monitoring.status("churn")
         assert status.scheduler.running
         # the newest: the scheduler, started by deploying, may have checked the traffic too
-        check = [c for c in ws.monitoring.checks("churn").checks if c.rows >= 300][-1]
+        ab = ws.abtests.current("churn")
+        checks = ws.monitoring.checks("churn").checks
+        check = [c for c in checks if c.rows >= 300 and c.time <= ab.started][-1]
         assert {"monthly_spend", "support_calls"} <= set(check.drifted)
         assert check.quality.get("roc_auc") is not None
         report = ws.monitoring.check_report("churn", check.id)
         assert sorted(v.view for v in report.freshness) == sorted(VIEWS)
         assert "feature_drift:monthly_spend" in status.deployments[0].firing
+        # The demo's A/B test: champion against a challenger, 50/50, with simulated outcomes
+        # of a known true effect (10% against 16%).
+        assert "A/B test ab-" in summary
+        ab_status = ws.abtests.status("churn")
+        assert ab_status.experiment.state == "running"
+        assert min(ab_status.assigned.values()) > 300
+        assert ab_status.analysis is not None
+        effect = ab_status.analysis.comparison.effect
+        # 400 a variant: the estimate's standard error is 0.024, so this holds but in 1 run of 1,500
+        assert abs(effect.absolute - 0.06) < 0.08
     finally:
         ws.monitoring.stop_scheduler()
         for d in ws.deployments.list():

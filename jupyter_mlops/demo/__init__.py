@@ -324,6 +324,9 @@ def register_and_deploy(ws: Workspace, traffic: int = 200, *, deploy: bool = Tru
     existing = {d.name: d for d in ws.deployments.list()}
     current = existing.get(MODEL)
     if current is not None and current.state in {"running", "degraded"}:
+        running = [e for e in ws.abtests.list(MODEL).experiments if e.state == "running"]
+        if running:  # a rebuild: the previous demo's A/B test ends with its champion
+            ws.abtests.stop(MODEL, "champion")
         deployment = ws.deployments.update(MODEL, f"{MODEL}@champion")
     else:
         deployment = ws.deploy(f"{MODEL}@champion", name=MODEL)
@@ -371,6 +374,52 @@ def send_drifted_traffic(ws: Workspace, url: str, requests: int = 300) -> None:
     if feedback:
         ws.monitoring.feedback(MODEL, feedback)
     ws.monitoring.check(MODEL)
+
+
+#: The demo's A/B test: the challenger's true conversion rate against the champion's.
+AB_TRUE_RATES = {"champion": 0.10, "challenger": 0.16}
+
+
+def start_ab_test(ws: Workspace, url: str, requests: int = 800) -> str:
+    """Register the notebook's run as a challenger, start a 50/50 A/B test against the
+    champion, and simulate outcomes with a known true effect (``AB_TRUE_RATES``): a retention
+    offer accepted after the model's answer, reported by request id. Returns the test's id."""
+    import httpx
+    import numpy as np
+
+    from jupyter_mlops.abtest.schemas import AbStartRequest, OutcomeItem
+
+    champion = ws.registry.get_version(f"{MODEL}@champion")
+    page = ws.tracking.list_runs([EXPERIMENT], order_by=["metrics.roc_auc DESC"], max_results=2)
+    challenger_run = next(r for r in page.runs if r.run_id != champion.run_id)
+    challenger = ws.registry.register(
+        challenger_run.run_id, MODEL, description="challenger of the demo's A/B test"
+    )
+    exp = ws.abtests.start(
+        MODEL,
+        AbStartRequest(
+            challenger=challenger.version,
+            split=[50, 50],
+            metric="offer_accepted",
+            planned_n=requests // 2,
+        ),
+    )
+    rng = np.random.default_rng(5)
+    ids = customer_ids(ws)
+    outcomes = []
+    with httpx.Client(timeout=10) as client:
+        for i in range(requests):
+            rid = f"demo-ab-{i:04d}"
+            r = client.post(
+                f"{url}/invocations",
+                json={"dataframe_records": [{"customer_id": ids[(i * 7) % len(ids)]}]},
+                headers={"x-request-id": rid},
+            )
+            if r.status_code == 200 and rng.random() < AB_TRUE_RATES[r.headers["x-variant"]]:
+                outcomes.append(OutcomeItem(request_id=rid, value=1))
+    if outcomes:
+        ws.abtests.record_outcomes(MODEL, outcomes)
+    return exp.id
 
 
 def customer_ids(ws: Workspace) -> list[int]:
@@ -445,6 +494,7 @@ def build_demo(
         execute_notebook(ws, {"n_estimators": 80, "learning_rate": 0.2, "max_depth": 3, "seed": 0})
         count += 1
     url = register_and_deploy(ws, deploy=deploy)
+    ab_test = start_ab_test(ws, url) if url else None
     ws.features.close()
     elapsed = time.perf_counter() - started
     summary = (
@@ -458,6 +508,13 @@ def build_demo(
             f"\nModel '{MODEL}' @champion is deployed at {url} (`jupyter mlops deployments "
             f"stop {MODEL}` stops it); try:\n  curl -s {url}/invocations -H 'Content-Type: "
             'application/json\' -d \'{"dataframe_records": [{"customer_id": 100000}]}\''
+        )
+    if ab_test:
+        rates = AB_TRUE_RATES
+        summary += (
+            f"\nA/B test {ab_test}: a challenger against the champion, 50/50, with simulated "
+            f"outcomes (true rates {rates['champion']:.0%} and {rates['challenger']:.0%}); "
+            f"see `jupyter mlops ab status {MODEL}`."
         )
     return ws, summary
 
