@@ -253,6 +253,33 @@ def cmd_plan(args: argparse.Namespace, ctx: Context) -> Result:
     return Detail(title="A/B test plan", facts=facts, data=plan.model_dump(mode="json"))
 
 
+def cmd_watch(args: argparse.Namespace, ctx: Context) -> Result:
+    """``ab watch DEPLOYMENT``: the live widget, in a notebook only."""
+    from jupyter_mlops.commands.results import Message
+
+    if not ctx.rich:
+        raise InvalidInput(
+            "ab watch needs a notebook: it shows a live widget",
+            hint=f"Run `%mlops ab watch {args.deployment}` in a notebook; in a terminal, "
+            f"`jupyter mlops ab status {args.deployment}` prints where the test stands.",
+            field="deployment",
+        )
+    from jupyter_mlops.commands.abtest_widget import ab_widget
+
+    ws = ctx.workspace(args)
+    if args.json:  # the figures only: no widget (and no thread) nobody would see
+        status = ws.abtests.status(args.deployment)
+        return Message(f"The A/B test of {args.deployment}", status.model_dump(mode="json"))
+    widget = ab_widget(args.deployment, workspace=ws, refresh_seconds=args.refresh)
+    assert widget.status is not None
+    result = Message(
+        f"Watching the A/B test of {args.deployment}",
+        widget.status.model_dump(mode="json"),
+    )
+    result.value = widget
+    return result
+
+
 def add_commands(sub: Subcommands, common: CommandParser) -> None:
     asub = add_group(sub, "ab", "A/B tests between model versions on a deployment")
     p = asub.add_parser("start", parents=[common], help="start a test against the champion")
@@ -302,3 +329,7 @@ def add_commands(sub: Subcommands, common: CommandParser) -> None:
     p.add_argument("--traffic", type=float, help="requests per hour")
     p.add_argument("--deployment", help="take the traffic of the last hour of this deployment")
     p.set_defaults(handler=cmd_plan)
+    p = asub.add_parser("watch", parents=[common], help="a live widget with Promote (notebook)")
+    p.add_argument("deployment")
+    p.add_argument("--refresh", type=float, default=5.0, help="seconds between updates")
+    p.set_defaults(handler=cmd_watch)

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 
 def cmd_dashboard(args: argparse.Namespace, ctx: Context) -> Result:
-    """``dashboard DEPLOYMENT [--port P] [--no-browser] [--no-preheat]``."""
+    """``dashboard DEPLOYMENT [--port P] [--no-browser] [--no-preheat] [--ab]``."""
+    if args.ab:
+        return cmd_ab_report(args, ctx)
     from jupyter_mlops.dashboards.serve import start_dashboard
     from jupyter_mlops.process import free_port
 
@@ -62,6 +64,43 @@ def cmd_dashboard(args: argparse.Namespace, ctx: Context) -> Result:
     )
 
 
+def cmd_ab_report(args: argparse.Namespace, ctx: Context) -> Result:
+    """``dashboard DEPLOYMENT --ab``: the deployment's A/B test report, for stakeholders."""
+    from jupyter_mlops.dashboards.abtest import start_report
+    from jupyter_mlops.process import free_port
+
+    ws = ctx.workspace(args)
+    exp = ws.abtests.current(args.deployment)  # NotFound: no such deployment, or no A/B test
+    server = start_report(ws.root, exp.deployment, port=args.port or free_port())
+    data = {"url": server.url, "pid": server.pid, "deployment": exp.deployment}
+    if args.browser and not ctx.rich:
+        webbrowser.open(server.url)
+    if ctx.rich:
+        return Message(
+            f"A/B test report of {exp.deployment}: {server.url} (Voila, pid {server.pid}; "
+            f"log {server.log_path})",
+            data,
+        )
+    sys.stderr.write(
+        f"A/B test report of {exp.deployment} on {server.url}\n"
+        f"(Voila, pid {server.pid}, log {server.log_path}). Press Ctrl-C to stop it.\n"
+    )
+    sys.stderr.flush()
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        code = server.process.wait()
+    except KeyboardInterrupt:
+        return Message(f"Stopped the A/B test report of {exp.deployment}.", data)
+    finally:
+        server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    raise BackendUnavailable(
+        f"Voila stopped on its own (exit code {code}).",
+        hint=f"See its log in {server.log_path}.",
+    )
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -86,5 +125,10 @@ def add_commands(sub: Subcommands, common: CommandParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="keep a kernel ready with the dashboard's imports done (default: on)",
+    )
+    p.add_argument(
+        "--ab",
+        action="store_true",
+        help="serve the deployment's A/B test report (plain-language verdict) instead",
     )
     p.set_defaults(handler=cmd_dashboard)

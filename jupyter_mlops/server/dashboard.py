@@ -45,4 +45,41 @@ class DashboardHandler(MlopsHandler):
         self.send(DashboardLink(url=render_url(self.base_url, path, info.name), path=str(path)))
 
 
-HANDLERS: list[type[MlopsHandler]] = [DashboardHandler]
+class AbReportHandler(MlopsHandler):
+    """``.../deployments/{name}/abtest/report``: the A/B test report's URL on this server.
+
+    As the monitoring dashboard: the packaged report is copied into the workspace
+    (``dashboards/abtest.ipynb``) for Voila's server extension to render.
+    """
+
+    openapi_path = "/deployments/{name}/abtest/report"
+    operations = {
+        "get": Operation(
+            "Install the A/B test report in the workspace; its Voila URL",
+            DashboardLink,
+            errors=(400, 404, 503),
+            tags=["abtests"],
+        )
+    }
+
+    @api
+    async def get(self, name: str) -> None:
+        from jupyter_mlops.dashboards.abtest import install_report
+
+        if "voila_jinja2_env" not in self.settings:
+            raise BackendUnavailable(
+                "Voila's server extension is not enabled on this Jupyter server",
+                hint="Run `jupyter server extension enable voila` and restart JupyterLab, or "
+                f"serve the report on its own with `jupyter mlops dashboard {name} --ab`.",
+            )
+        ws = self.workspace
+        exp = await in_thread(ws.abtests.current, name)  # 404: no such deployment, or no test
+        root = Path(self.settings["server_root_dir"]).expanduser()
+        notebook = await in_thread(install_report, ws.root)
+        path = served_path(notebook, root)
+        self.send(
+            DashboardLink(url=render_url(self.base_url, path, exp.deployment), path=str(path))
+        )
+
+
+HANDLERS: list[type[MlopsHandler]] = [DashboardHandler, AbReportHandler]
