@@ -468,27 +468,28 @@ class ABTests:
         """End the running test: the winner serves alone (zero downtime); a winning challenger
         takes ``@champion``. The decision, who made it and the figures at that moment are
         recorded with the experiment and as tags on both versions."""
+        # One decision per test: the check and everything it decides happen under the lock, so
+        # two stops at once (the widget and the CLI) give one decision and one Conflict.
         with self._locked():
             exp = self._running(deployment)
-        status = self._status(exp)
-        version = exp.challenger if winner == "challenger" else exp.champion
-        self.deployments.update(deployment, f"{exp.model}:{version}")
-        alias_moved = False
-        if winner == "challenger":
-            self.registry.set_alias(exp.model, "champion", exp.challenger)
-            alias_moved = True
-        analysis = status.analysis
-        exp.decision = AbDecision(
-            winner=winner,
-            version=version,
-            decided_by=_user(),
-            decided_at=utc_now(),
-            alias_moved=alias_moved,
-            verdict=analysis.verdict if analysis is not None else None,
-            analysis=analysis,
-        )
-        exp.state = "stopped"
-        with self._locked():
+            status = self._status(exp)
+            version = exp.challenger if winner == "challenger" else exp.champion
+            self.deployments.update(deployment, f"{exp.model}:{version}")
+            alias_moved = False
+            if winner == "challenger":
+                self.registry.set_alias(exp.model, "champion", exp.challenger)
+                alias_moved = True
+            analysis = status.analysis
+            exp.decision = AbDecision(
+                winner=winner,
+                version=version,
+                decided_by=_user(),
+                decided_at=utc_now(),
+                alias_moved=alias_moved,
+                verdict=analysis.verdict if analysis is not None else None,
+                analysis=analysis,
+            )
+            exp.state = "stopped"
             self._save(exp)
         figures: dict[str, Any] = {
             "winner": winner,
