@@ -56,14 +56,18 @@ export function serverPath(path: string): string | null {
   return null;
 }
 
-/** `churn v2`, or `churn v2 90% · churn v3 10%` for a split. */
+/**
+ * `churn v2`, or `churn v2 90% · churn v3 10%` for a split. Weights are relative (an A/B test's
+ * are percentages, a plain split's may be fractions): each is shown as its share of the sum.
+ */
 export function servedVersions(deployment: IDeploymentInfo): string {
   const split = deployment.serving.length > 1;
+  const total = deployment.serving.reduce((sum, s) => sum + s.weight, 0);
   return deployment.serving
     .map(
       s =>
         `${s.name} v${s.version}` +
-        (split ? ` ${Math.round(s.weight * 100)}%` : '')
+        (split && total > 0 ? ` ${Math.round((s.weight / total) * 100)}%` : '')
     )
     .join(' · ');
 }

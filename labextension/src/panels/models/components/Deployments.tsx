@@ -99,8 +99,11 @@ function DeploymentCard(props: {
       ? `${model.selectedModel}:${model.selectedVersion}`
       : null;
   const served = deployment.serving.map(s => `${s.name}:${s.version}`);
+  // An A/B test routes the traffic: it ends with its decision, not with an update.
+  const abRunning = model.abtests.running(deployment.name) !== null;
   const canUpdate =
     live &&
+    !abRunning &&
     selected !== null &&
     !(served.length === 1 && served[0] === selected);
   return (
@@ -171,7 +174,9 @@ function DeploymentCard(props: {
             title={
               canUpdate
                 ? `Move ${deployment.name} to ${selected} with zero downtime`
-                : 'Choose another version above to move this deployment to it'
+                : abRunning
+                  ? 'An A/B test runs: end it with its decision first'
+                  : 'Choose another version above to move this deployment to it'
             }
             onClick={() =>
               selected !== null &&
