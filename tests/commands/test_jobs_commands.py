@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -25,8 +24,10 @@ TRAIN = (
 )
 
 
-@pytest.fixture
-def ws(workspace: Workspace) -> Iterator[Workspace]:
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    """One workspace for the module, so its job workers start once (they take seconds)."""
+    workspace = Workspace.init(tmp_path_factory.mktemp("jobs-cli") / "ws")
     parameterised_notebook(workspace.root / "notebooks" / "train.ipynb", *TRAIN)
     yield workspace
     workspace.jobs.stop_workers()
@@ -69,13 +70,14 @@ def test_a_failed_job_exits_1_and_shows_the_cell(ws: Workspace) -> None:
 
 
 def test_a_sweep_runs_its_grid_and_compares_its_runs(ws: Workspace) -> None:
+    before = len(ws.jobs.list().jobs)
     done = jupyter_mlops(
         "job", "sweep", "notebooks/train.ipynb", "--grid", "lr=0.1,0.2", "--grid", "seed=1,2",
         "-p", "epochs", "2", "--name", "lr-sweep", cwd=ws.root,
     )  # fmt: skip
     # seed is not a parameter of the notebook: refused before anything runs
     assert done.returncode != 0 and "has no parameter 'seed'" in done.stderr
-    assert ws.jobs.list().jobs == []
+    assert len(ws.jobs.list().jobs) == before
     done = jupyter_mlops(
         "job", "sweep", "notebooks/train.ipynb", "--grid", "lr=0.1,0.2,0.3", "-p", "epochs", "2",
         "--name", "lr-sweep", cwd=ws.root,
@@ -88,7 +90,7 @@ def test_a_sweep_runs_its_grid_and_compares_its_runs(ws: Workspace) -> None:
     assert len(data["runs"]) == 3
 
 
-def test_the_magic_runs_a_job_from_a_notebook(ws: Workspace, tmp_path: Path) -> None:
+def test_the_magic_runs_a_job_from_a_notebook(ws: Workspace) -> None:
     nb = run_notebook(
         ws.root / "driver.ipynb",
         [
