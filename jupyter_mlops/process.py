@@ -16,13 +16,15 @@ while ``/proc`` shows the same program working on the same folder (pids are reus
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,6 +47,19 @@ class Unreadable:
 
     def __str__(self) -> str:
         return f"{self.path.name} is unreadable: {self.reason}"
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing) while the block runs: the one way
+    processes of a workspace take turns on shared files (flock; released if the holder dies)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def write_json(path: Path, value: BaseModel | Mapping[str, Any]) -> None:

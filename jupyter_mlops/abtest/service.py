@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import fcntl
 import getpass
 import json
 import os
@@ -35,7 +34,7 @@ from jupyter_mlops.abtest.schemas import (
     Winner,
 )
 from jupyter_mlops.errors import Conflict, InvalidInput, NotFound
-from jupyter_mlops.process import read_json, write_json
+from jupyter_mlops.process import file_lock, read_json, write_json
 from jupyter_mlops.timestamps import utc_now
 
 if TYPE_CHECKING:
@@ -106,14 +105,8 @@ class ABTests:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with file_lock(self.folder / ".lock"):
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
     # -- starting ---------------------------------------------------------------------------------
 
@@ -252,10 +245,11 @@ class ABTests:
             InvalidInput: an outcome of the wrong kind, an item with neither or both of
                 request id and key, a key outcome for a test without a sticky key.
             NotFound: a request id the deployment never answered (named).
+            Conflict: the test is stopped.
         """
         from jupyter_mlops.monitoring.schemas import FeedbackItem
 
-        exp = self.current(deployment)
+        exp = self._running(deployment)  # the figures of a decided test stay as decided
         by_request: builtins.list[FeedbackItem] = []
         by_key: builtins.list[tuple[str, float]] = []
         for i, item in enumerate(items):
@@ -324,9 +318,17 @@ class ABTests:
     # -- where it stands --------------------------------------------------------------------------
 
     def status(self, deployment: str) -> AbStatus:
-        """Assignments, outcomes, the analysis (sequential verdict) and the guardrails."""
+        """Assignments, outcomes, the analysis (sequential verdict) and the guardrails; of a
+        stopped test, the analysis it was decided on."""
         exp = self.current(deployment)
-        return self._status(exp)
+        status = self._status(exp)
+        if exp.decision is not None:
+            status.analysis = exp.decision.analysis
+            status.message = (
+                f"Stopped {exp.decision.decided_at:%Y-%m-%d %H:%M} by {exp.decision.decided_by}: "
+                f"the {exp.decision.winner} won; the figures are those of the decision."
+            )
+        return status
 
     def _requests(self, exp: AbExperiment) -> pd.DataFrame:
         """One row per answered request of the experiment: request id, variant, time, key,

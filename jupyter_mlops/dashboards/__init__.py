@@ -31,12 +31,17 @@ DEPLOYMENT_ENV = "MLOPS_DASHBOARD_DEPLOYMENT"
 READY_FILE_ENV = "MLOPS_DASHBOARD_READY_FILE"
 
 
-def install(workspace_root: Path) -> Path:
-    """Copy the packaged monitoring notebook into the workspace, unless an identical copy is
-    there already; return the copy's path. An older copy (from an earlier version of the
-    package) is replaced: the notebook is the package's, not the user's."""
-    target = workspace_root / WORKSPACE_NOTEBOOK
-    content = MONITORING_NOTEBOOK.read_bytes()
+def install(
+    workspace_root: Path,
+    notebook: Path = MONITORING_NOTEBOOK,
+    target_name: PurePosixPath = WORKSPACE_NOTEBOOK,
+) -> Path:
+    """Copy a packaged dashboard notebook (the monitoring one by default) into the workspace,
+    unless an identical copy is there already; return the copy's path. An older copy (from an
+    earlier version of the package) is replaced: the notebook is the package's, not the
+    user's."""
+    target = workspace_root / target_name
+    content = notebook.read_bytes()
     try:
         if target.read_bytes() == content:
             return target

@@ -22,21 +22,15 @@ library, so the server can install the report (:func:`install_report`).
 
 from __future__ import annotations
 
-import contextlib
 import html
 import os
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from jupyter_mlops.config import STATE_DIR
 from jupyter_mlops.dashboards import DEPLOYMENT_ENV
-from jupyter_mlops.errors import BackendUnavailable, MlopsError
+from jupyter_mlops.errors import MlopsError
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -474,77 +468,24 @@ def show(deployment: str | None = None, *, workspace: Any = None) -> AbStatus | 
 def install_report(workspace_root: Path) -> Path:
     """Copy the packaged report into the workspace (for Voila's server extension, which
     renders notebooks under the server's root only), unless an identical copy is there."""
-    target = workspace_root / WORKSPACE_AB_NOTEBOOK
-    content = AB_NOTEBOOK.read_bytes()
-    with contextlib.suppress(OSError):
-        if target.read_bytes() == content:
-            return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    partial.write_bytes(content)
-    os.replace(partial, target)
-    return target
+    from jupyter_mlops.dashboards import install
+
+    return install(workspace_root, AB_NOTEBOOK, WORKSPACE_AB_NOTEBOOK)
 
 
 def start_report(
     root: Path, deployment: str, *, port: int, timeout: float = 60.0
 ) -> DashboardServer:
-    """Start Voila on the A/B report of ``deployment``, standalone on loopback, as
-    :func:`jupyter_mlops.dashboards.serve.start_dashboard` does the monitoring dashboard (with
-    the same command line, minus pre-heating: the report is drawn once per visit), and wait
-    until it answers.
+    """Start Voila on the A/B report of ``deployment``, standalone on loopback, as the
+    monitoring dashboard starts (minus pre-heating: the report is drawn once per visit), and
+    wait until it answers.
 
     Raises:
         Conflict: something listens on the port already.
         BackendUnavailable: Voila exited or did not answer in time.
     """
-    from jupyter_mlops.dashboards.serve import LOG_FILE, DashboardServer, voila_command
-    from jupyter_mlops.process import LOOPBACK, check_port
+    from jupyter_mlops.dashboards.serve import start_dashboard
 
-    check_port(port)
-    log_path = root / STATE_DIR / LOG_FILE
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "MLOPS_WORKSPACE": str(root), DEPLOYMENT_ENV: deployment}
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            voila_command(AB_NOTEBOOK, port, preheat=False),
-            cwd=root,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches the command; stopping the group stops all
-        )
-    base = f"http://{LOOPBACK}:{port}/"
-    server = DashboardServer(
-        url=f"{base}?deployment={quote(deployment, safe='')}",
-        pid=process.pid,
-        process=process,
-        log_path=log_path,
+    return start_dashboard(
+        root, deployment, port=port, preheat=False, timeout=timeout, notebook=AB_NOTEBOOK
     )
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            code = process.poll()
-            if code is not None:
-                raise BackendUnavailable(
-                    f"Voila exited with code {code} before answering.",
-                    hint=f"See its log in {log_path}.",
-                )
-            with (
-                contextlib.suppress(urllib.error.URLError, OSError),
-                opener.open(base + "voila/static/voila.js", timeout=5) as response,
-            ):
-                if response.status == 200:
-                    return server
-            if time.monotonic() > deadline:
-                raise BackendUnavailable(
-                    f"Voila was not ready on {base} within {timeout:.0f} s.",
-                    hint=f"See its log in {log_path}.",
-                )
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=0.1)
-    except BaseException:
-        server.stop()
-        raise

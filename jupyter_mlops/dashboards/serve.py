@@ -102,9 +102,10 @@ def start_dashboard(
     port: int,
     preheat: bool = True,
     timeout: float = START_TIMEOUT,
+    notebook: Path = MONITORING_NOTEBOOK,
 ) -> DashboardServer:
-    """Start Voila on the monitoring dashboard of ``deployment`` and wait until it answers
-    (and, pre-heating, until its kernel waits for the first request).
+    """Start Voila on a dashboard notebook of ``deployment`` (the monitoring one by default)
+    and wait until it answers (and, pre-heating, until its kernel waits for the first request).
 
     Raises:
         Conflict: something listens on the port already.
@@ -122,7 +123,7 @@ def start_dashboard(
     with log_path.open("ab") as log:
         start = log.tell()
         process = subprocess.Popen(
-            voila_command(MONITORING_NOTEBOOK, port, preheat=preheat),
+            voila_command(notebook, port, preheat=preheat),
             cwd=root,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -19,7 +19,6 @@ References name one feature: ``"customer_stats:avg_spend"`` takes the latest ver
 from __future__ import annotations
 
 import difflib
-import fcntl
 import hashlib
 import json
 import os
@@ -45,6 +44,7 @@ from jupyter_mlops.features.schemas import Change, Plan, RegistryData, ViewVersi
 from jupyter_mlops.features.transforms import PythonTransform
 from jupyter_mlops.lineage import FeatureRef
 from jupyter_mlops.paths import inside
+from jupyter_mlops.process import file_lock
 
 # Checks a new view version before it is registered (the feature store runs its transform).
 VersionCheck = Callable[[ViewVersion], None]
@@ -361,13 +361,8 @@ class FeatureRegistry:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """Hold an exclusive lock on the registry, so concurrent applies number versions right."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_suffix(".lock"), "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with file_lock(self.path.with_suffix(".lock")):
+            yield
 
     def _plan(
         self, definitions: Iterable[Definition], check: VersionCheck | None = None

@@ -11,7 +11,6 @@ that cannot be read (a crash mid-write) is skipped, never fatal.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import secrets
 import time
@@ -25,7 +24,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from jupyter_mlops.monitoring.schemas import AlertEvent, CheckReport, CheckSummary
-from jupyter_mlops.process import write_json
+from jupyter_mlops.process import file_lock, write_json
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -43,13 +42,8 @@ class MonitorStore:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / ".lock", "a+b") as f:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        with file_lock(self.folder / ".lock"):
+            yield
 
     def _append(self, name: str, lines: list[bytes]) -> None:
         if not lines:

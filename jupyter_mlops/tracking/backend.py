@@ -7,8 +7,6 @@ Every domain that talks to MLflow (tracking, the registry, feature usage) receiv
 
 from __future__ import annotations
 
-import fcntl
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.errors import BackendUnavailable, Conflict, InvalidInput, MlopsError, NotFound
+from jupyter_mlops.process import file_lock
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -117,14 +116,8 @@ class MlflowBackend:
             yield
             return
         db = Path(self.tracking_uri.removeprefix("sqlite:///"))
-        db.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(f"{db}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with file_lock(Path(f"{db}.lock")):
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
     def _create_sql_store(self) -> None:
         # MLflow's default experiment takes its artifact root from the store that creates the

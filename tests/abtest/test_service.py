@@ -110,8 +110,11 @@ def test_an_ab_test_from_start_to_decision(ab: Workspace) -> None:
     assert any(k.endswith(".decision") and '"winner": "challenger"' in v for k, v in tags.items())
     with pytest.raises(Conflict, match="already stopped"):
         ws.abtests.stop("churn-ab", "champion")
-    # the stopped test still reads, with its figures at the decision
-    assert ws.abtests.status("churn-ab").experiment.decision is not None
+    # the stopped test still reads, with its figures at the decision; late outcomes are refused
+    after = ws.abtests.status("churn-ab")
+    assert after.analysis == stopped.decision.analysis
+    with pytest.raises(Conflict, match="already stopped"):
+        ws.abtests.record_outcomes("churn-ab", [OutcomeItem(request_id=answers[1][0], value=1)])
 
 
 def test_sticky_keys_and_outcomes_by_key(ab: Workspace) -> None:
