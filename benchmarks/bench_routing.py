@@ -283,9 +283,11 @@ def end_to_end(
             if mode != "none":  # moved into its experiment as the A/B service would
                 ws.deployments.route(name, route(100 if mode == "shadow" else 90, mode == "shadow"))
             urls[mode] = f"{info.url}/invocations"
+            # Once the generation before the experiment has exited (it would refuse the bodies'
+            # user_id column: no experiment, no sticky key), a warm-up.
+            pids[mode] = settled(supervisor(info.folder), replicas)
             bs.run_wrk(urls[mode], bodies[mode], threads=1, connections=1, duration=3, work=work,
                        pids=[])  # fmt: skip
-            pids[mode] = settled(supervisor(info.folder), replicas)
         order = list(bodies)
         for rnd in range(rounds):
             for mode in order[rnd % 3 :] + order[: rnd % 3]:
