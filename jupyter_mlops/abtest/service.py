@@ -338,7 +338,9 @@ class ABTests:
         from jupyter_mlops.monitoring.windows import Window
 
         end = exp.decision.decided_at if exp.decision else None
-        log = self.monitoring.predictions(exp.deployment, Window(start=exp.started, end=end))
+        log = self.monitoring.predictions(
+            exp.deployment, Window(start=exp.started, end=end), include_shadow=True
+        )
         cols = ["request_id", "variant", "time", "sticky_key", "status", "latency_ms", "shadow"]
         if log.empty or "experiment_id" not in log.columns:
             return pd.DataFrame(columns=cols)
@@ -357,7 +359,8 @@ class ABTests:
         requests = self._requests(exp)
         shadow_mask = requests["shadow"].fillna(False).astype(bool)
         answered = requests[~shadow_mask]
-        guardrails = self._guardrails(exp, answered)
+        # In a shadow test the challenger's latency and errors are those of its copies.
+        guardrails = self._guardrails(exp, requests)
         unit = "key" if exp.sticky_key else "request"
         if unit == "key":
             units = answered.dropna(subset=["sticky_key"])

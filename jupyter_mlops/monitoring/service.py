@@ -112,24 +112,50 @@ class Monitoring:
     def _log_folder(self, name: str) -> Path:
         return self.deployments.predictions / name
 
-    def read_log(self, name: str, window: Window, columns: list[str] | None = None) -> pa.Table:
-        """A window of a deployment's prediction log as Arrow, one row per predicted row."""
+    def read_log(
+        self,
+        name: str,
+        window: Window,
+        columns: list[str] | None = None,
+        *,
+        include_shadow: bool = False,
+    ) -> pa.Table:
+        """A window of a deployment's prediction log as Arrow, one row per predicted row.
+
+        Shadow copies (an A/B test's challenger answering a copy nobody sees) are left out
+        unless asked for: they are not traffic, so request counts, latency, drift and quality
+        never count them."""
+        import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
+
         from jupyter_mlops.serving.predictions import read_window
 
         self._deployment(name)
-        return read_window(
+        wanted = columns
+        if columns is not None and not include_shadow and "shadow" not in columns:
+            wanted = [*columns, "shadow"]
+        table = read_window(
             self._log_folder(name),
             start=window.start,
             end=window.end,
             last=window.last,
-            columns=columns,
+            columns=wanted,
         )
+        if not include_shadow and "shadow" in table.column_names:
+            shadow = pc.fill_null(table["shadow"], False)
+            if pc.any(shadow).as_py():
+                table = table.filter(pc.invert(shadow))
+            if wanted is not columns:
+                table = table.drop_columns(["shadow"])
+        return table
 
-    def predictions(self, name: str, window: Window | None = None) -> pd.DataFrame:
+    def predictions(
+        self, name: str, window: Window | None = None, *, include_shadow: bool = False
+    ) -> pd.DataFrame:
         """A window of the prediction log as a DataFrame (all of it by default): ``request_id``,
         ``row``, ``time``, ``model``, ``version``, ``status``, ``latency_ms``, ``input.<feature>``,
-        ``key.<key>``, ``output`` (or ``output.<j>``)."""
-        return self.read_log(name, window or Window()).to_pandas()
+        ``key.<key>``, ``output`` (or ``output.<j>``); during an A/B test also ``variant``,
+        ``experiment_id``, ``sticky_key`` and ``shadow`` (shadow copies only when asked for)."""
+        return self.read_log(name, window or Window(), include_shadow=include_shadow).to_pandas()
 
     def log_info(self, name: str) -> LogInfo:
         """What the deployment's prediction log holds (compacted and pending) and every file

@@ -13,6 +13,7 @@ import pytest
 from jupyter_mlops import Workspace
 from jupyter_mlops.abtest.schemas import AbStartRequest, OutcomeItem
 from jupyter_mlops.errors import Conflict, InvalidInput, NotFound
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -135,3 +136,27 @@ def test_sticky_keys_and_outcomes_by_key(ab: Workspace) -> None:
     ws.abtests.stop("churn-ab", "champion")
     assert ws.registry.get_version("churn@champion").version == 2
     assert ws.abtests.current("churn-ab").id == exp.id
+
+
+def test_a_shadow_test_answers_with_the_champion_and_monitoring_counts_no_copies(
+    ab: Workspace,
+) -> None:
+    from jupyter_mlops.monitoring.windows import Window
+
+    ws = ab
+    exp = ws.abtests.start("churn-ab", AbStartRequest(challenger=1, shadow=True))
+    answers = ask(ws, 30)
+    assert {v for _, v in answers} == {"champion"}
+
+    def copies() -> int:
+        return ws.abtests.status("churn-ab").shadow_requests
+
+    wait_for(lambda: copies() == 30, "the challenger's 30 shadow copies", 60)
+    status = ws.abtests.status("churn-ab")
+    assert status.analysis is None and "shadow" in (status.message or "")
+    guard = {g.variant: g for g in status.guardrails}
+    assert guard["champion"].requests == guard["challenger"].requests == 30
+    # monitoring counts the 30 answers, not the copies
+    since = ws.monitoring.metrics("churn-ab", Window(start=exp.started))
+    assert since.overall.requests == 30
+    ws.abtests.stop("churn-ab", "champion")
