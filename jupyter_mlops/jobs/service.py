@@ -12,13 +12,20 @@ import builtins
 import contextlib
 import itertools
 import os
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.config import JobsConfig
-from jupyter_mlops.errors import Conflict, InvalidInput, NotFound, did_you_mean
+from jupyter_mlops.errors import (
+    BackendUnavailable,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    did_you_mean,
+)
 from jupyter_mlops.jobs.params import check_parameters, inspect_parameters
 from jupyter_mlops.jobs.schemas import (
     FINAL_STATES,
@@ -483,13 +490,17 @@ class Jobs:
         module, args = self.worker_command
         for slot in self._slots():
             if not slot_alive(workers, slot):
-                start_detached(
-                    module,
-                    [*args, slot],
-                    cwd=self.root,
-                    log=workers / f"{slot}.log",
-                    env=os.environ,
-                )
+                log = workers / f"{slot}.log"
+                try:
+                    start_detached(module, [*args, slot], cwd=self.root, log=log, env=os.environ)
+                except (OSError, subprocess.SubprocessError) as exc:
+                    # The queue keeps the job; say why nothing will run it yet.
+                    tail = log.read_text(errors="replace")[-600:] if log.exists() else ""
+                    raise BackendUnavailable(
+                        f"The job worker for {slot} did not start: {exc}",
+                        hint=f"The job is queued and runs once a worker starts. Its log "
+                        f"({log}) ends with: {tail.strip() or '(empty)'}",
+                    ) from exc
         return self.executor_state()
 
     def stop_workers(self, timeout: float = 15.0) -> ExecutorState:
