@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from jupyter_mlops.monitoring.schemas import QualityReport
 from jupyter_mlops.timestamps import Timestamp
 
 OutcomeKind = Literal["binary", "numeric"]
@@ -239,6 +240,9 @@ def _num(value: float) -> str:
 # -- experiments on a deployment ------------------------------------------------------------------
 
 Winner = Literal["champion", "challenger"]
+#: What an A/B test's outcomes are: a conversion (0/1), a number (revenue), or the true label of
+#: the model's prediction (quality metrics per variant, from the monitoring feedback path).
+ExperimentKind = Literal["binary", "numeric", "label"]
 
 
 class AbStartRequest(BaseModel):
@@ -255,7 +259,7 @@ class AbStartRequest(BaseModel):
         "variant; None: each request is assigned at random",
     )
     metric: str = Field(default="converted", description="the outcome's name")
-    kind: OutcomeKind = "binary"
+    kind: ExperimentKind = "binary"
     shadow: bool = Field(
         default=False,
         description="the challenger gets a copy of each request; only the "
@@ -289,7 +293,7 @@ class AbExperiment(BaseModel):
     split: list[float]
     sticky_key: str | None = None
     metric: str
-    kind: OutcomeKind
+    kind: ExperimentKind
     shadow: bool = False
     planned_n: int | None = None
     started: Timestamp
@@ -307,7 +311,7 @@ class OutcomeItem(BaseModel):
 
     request_id: str | None = None
     key: str | None = Field(default=None, description="the sticky key's value (e.g. a user id)")
-    value: float | bool
+    value: float | bool | str = Field(description="0/1, a number, or (kind label) the true label")
 
 
 class OutcomesRequest(BaseModel):
@@ -340,6 +344,9 @@ class AbStatus(BaseModel):
     with_outcome: dict[str, int]
     analysis: AbAnalysis | None = None
     guardrails: list[VariantGuardrail] = Field(default_factory=list)
+    quality: QualityReport | None = Field(
+        default=None, description="kind label: quality metrics per version (variant)"
+    )
     shadow_requests: int = 0
     message: str | None = None
 

@@ -251,7 +251,7 @@ class ABTests:
 
         exp = self._running(deployment)  # the figures of a decided test stay as decided
         by_request: builtins.list[FeedbackItem] = []
-        by_key: builtins.list[tuple[str, float]] = []
+        by_key: builtins.list[tuple[str, Any]] = []
         for i, item in enumerate(items):
             value = _outcome_value(exp, item.value, i)
             if (item.request_id is None) == (item.key is None):
@@ -262,6 +262,13 @@ class ABTests:
                     field="outcomes",
                 )
             if item.key is not None:
+                if exp.kind == "label":
+                    raise InvalidInput(
+                        f"A/B test {exp.id} compares prediction quality: a true label belongs "
+                        "to a request",
+                        hint="Send true labels by request_id (the answer's x-request-id).",
+                        field="key",
+                    )
                 if exp.sticky_key is None:
                     raise InvalidInput(
                         f"A/B test {exp.id} assigns requests at random: an outcome by key "
@@ -296,11 +303,11 @@ class ABTests:
         return out
 
     def _record_key_outcomes(
-        self, exp: AbExperiment, items: builtins.list[tuple[str, float]]
+        self, exp: AbExperiment, items: builtins.list[tuple[str, Any]]
     ) -> tuple[int, int]:
         with self._locked():
             known = self._key_outcomes(exp)
-            fresh: dict[str, float] = {}
+            fresh: dict[str, Any] = {}
             for key, value in items:
                 if key not in known and key not in fresh:
                     fresh[key] = value
@@ -382,7 +389,17 @@ class ABTests:
         message = None
         analysis = None
         counted = frame.dropna(subset=["outcome"])
-        if exp.shadow:
+        quality = None
+        if exp.kind == "label":
+            from jupyter_mlops.monitoring.windows import Window
+
+            end = exp.decision.decided_at if exp.decision else None
+            quality = self.monitoring.quality(exp.deployment, Window(start=exp.started, end=end))
+            message = (
+                "Prediction quality per variant (model version) on the requests with a true "
+                "label; see quality."
+            )
+        elif exp.shadow:
             message = (
                 "A shadow test: only the champion answers, so there are no outcomes to compare; "
                 "compare latency and errors, and the predictions in the log."
@@ -416,6 +433,7 @@ class ABTests:
             with_outcome=with_outcome,
             analysis=analysis,
             guardrails=guardrails,
+            quality=quality,
             shadow_requests=int(shadow_mask.sum()),
             message=message,
         )
@@ -430,7 +448,10 @@ class ABTests:
         if len(feedback):
             fb = feedback[feedback["row"] == 0].drop_duplicates("request_id")
             labels = fb["label"].map(
-                lambda v: float(v) if isinstance(v, (bool, int, float)) else None
+                # a true label (kind label) counts as an outcome whatever its type
+                (lambda v: 1.0)
+                if exp.kind == "label"
+                else (lambda v: float(v) if isinstance(v, (bool, int, float)) else None)
             )
             values = pd.to_numeric(labels, errors="coerce")
             by_request = dict(zip(fb["request_id"], values, strict=True))
@@ -539,9 +560,18 @@ def _check_split(split: list[float], shadow: bool) -> None:
         )
 
 
-def _outcome_value(exp: AbExperiment, value: float | bool, index: int) -> float:
+def _outcome_value(exp: AbExperiment, value: float | bool | str, index: int) -> Any:
     import math
 
+    if exp.kind == "label":
+        return value  # the true label, as the model predicts it (a class or a number)
+    if isinstance(value, str):
+        raise InvalidInput(
+            f"Outcome {index} is the text {value!r}, but A/B test {exp.id} measures "
+            f"{exp.metric!r} as {exp.kind}",
+            hint="Send 1/0 for a conversion, or a number for a numeric outcome.",
+            field="value",
+        )
     if exp.kind == "binary":
         if isinstance(value, bool) or value in (0, 1):
             return float(value)

@@ -290,7 +290,12 @@ def add_commands(sub: Subcommands, common: CommandParser) -> None:
         "--sticky-key", help="input column or x-sticky-key header keeping a user's variant"
     )
     p.add_argument("--metric", default="converted", help="the outcome's name")
-    p.add_argument("--kind", choices=["binary", "numeric"], default="binary")
+    p.add_argument(
+        "--kind",
+        choices=["binary", "numeric", "label"],
+        default="binary",
+        help="binary (converted), numeric (revenue), label (true labels: quality per variant)",
+    )
     p.add_argument("--shadow", action="store_true", help="challenger gets copies, answers nothing")
     p.add_argument("--planned-n", type=int, help="units per variant the test plans")
     p.set_defaults(handler=cmd_start)

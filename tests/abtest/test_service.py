@@ -160,3 +160,19 @@ def test_a_shadow_test_answers_with_the_champion_and_monitoring_counts_no_copies
     since = ws.monitoring.metrics("churn-ab", Window(start=exp.started))
     assert since.overall.requests == 30
     ws.abtests.stop("churn-ab", "champion")
+
+
+def test_true_labels_give_quality_per_variant(ab: Workspace) -> None:
+    ws = ab
+    ws.abtests.start("churn-ab", AbStartRequest(challenger=1, split=[50, 50], kind="label"))
+    answers = ask(ws, 40)
+    labels = [OutcomeItem(request_id=rid, value=i % 2) for i, (rid, _) in enumerate(answers)]
+    assert ws.abtests.record_outcomes("churn-ab", labels).accepted == 40
+    with pytest.raises(InvalidInput, match="true label belongs to a request"):
+        ws.abtests.record_outcomes("churn-ab", [OutcomeItem(key="u", value=1)])
+    status = ws.abtests.status("churn-ab")
+    assert status.analysis is None and status.quality is not None
+    assert status.quality.labelled == 40
+    assert sorted(int(v.version or 0) for v in status.quality.versions) == [1, 2]
+    assert sum(status.with_outcome.values()) == 40
+    ws.abtests.stop("churn-ab", "champion")

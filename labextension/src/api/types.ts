@@ -880,7 +880,7 @@ export interface IExecutorState {
 // ---- A/B tests (jupyter_mlops/abtest/schemas.py) ----------------------------------------------
 // Times are ISO 8601 strings in UTC. The variants are always `champion` and `challenger`.
 
-export type AbOutcomeKind = 'binary' | 'numeric';
+export type AbOutcomeKind = 'binary' | 'numeric' | 'label';
 export type AbVerdict =
   'challenger_better' | 'challenger_worse' | 'no_difference_yet';
 export type AbWinner = 'champion' | 'challenger';
@@ -1080,7 +1080,7 @@ export interface IAbStopRequest {
 export interface IOutcomeItem {
   request_id?: string | null;
   key?: string | null;
-  value: number | boolean;
+  value: number | boolean | string;
 }
 
 /** Schema `OutcomesRequest`. */
@@ -1115,6 +1115,8 @@ export interface IAbStatus {
   with_outcome: Record<string, number>;
   analysis?: IAbAnalysis | null;
   guardrails: IVariantGuardrail[];
+  /** Kind `label`: prediction quality per version (variant). */
+  quality?: IQualityReport | null;
   shadow_requests: number;
   message?: string | null;
 }
