@@ -125,6 +125,20 @@ async def test_openapi_document_lists_every_route(jp_fetch: Fetch) -> None:
         "/mlops/api/monitoring/deployments/{name}/log",
         "/mlops/api/monitoring/deployments/{name}/feedback",
         "/mlops/api/monitoring/deployments/{name}/dashboard",
+        "/mlops/api/jobs",
+        "/mlops/api/jobs/parameters",
+        "/mlops/api/jobs/sweeps",
+        "/mlops/api/jobs/executor",
+        "/mlops/api/jobs/{job}",
+        "/mlops/api/jobs/{job}/cancel",
+        "/mlops/api/jobs/{job}/rerun",
+        "/mlops/api/jobs/{job}/log",
+        "/mlops/api/abtests",
+        "/mlops/api/abtests/plan",
+        "/mlops/api/deployments/{name}/abtest",
+        "/mlops/api/deployments/{name}/abtest/outcomes",
+        "/mlops/api/deployments/{name}/abtest/stop",
+        "/mlops/api/deployments/{name}/abtest/report",
     }
     assert "RunPage" in doc["components"]["schemas"]
     runs_get = doc["paths"]["/mlops/api/experiments/{experiment_id}/runs"]["get"]
