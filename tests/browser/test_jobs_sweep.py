@@ -96,28 +96,31 @@ def test_sweep_group_compare_and_log(
     # Queued elsewhere while the section is open: it shows up without a refresh.
     job_ids = start_sweep(lab.workspace, NOTEBOOK, SWEEP, SEEDS)
     assert len(job_ids) == len(SEEDS)
-    expect(group).to_be_visible()
+    # (polled every 5 s while idle; the machine may be busy with other tests)
+    expect(group).to_be_visible(timeout=60_000)
     cards = group.locator(".jp-mlops-JobCard")
-    expect(cards).to_have_count(len(SEEDS))
+    expect(cards).to_have_count(len(SEEDS), timeout=60_000)
     compare = group.get_by_role("button", name="Compare")
     # The Log of the job with the first seed, opened before it has run: it follows the job.
     first = group.locator(f'.jp-mlops-JobCard[data-job="{job_ids[0]}"]')
     first.get_by_role("button", name="Log").click()
     log = first.get_by_role("region", name="Log of job")
-    expect(log).to_be_visible()
+    expect(log).to_be_visible(timeout=60_000)
 
     count = group.locator('[data-figure="succeeded"]')
     expect(count).to_have_text(f"2/{len(SEEDS)}", timeout=JOB_TIMEOUT_MS)
     for job_id in job_ids:
         card = group.locator(f'.jp-mlops-JobCard[data-job="{job_id}"]')
-        expect(card).to_have_attribute("data-state", "succeeded")
+        expect(card).to_have_attribute("data-state", "succeeded", timeout=60_000)
     progress = group.get_by_role("progressbar", name=f"Jobs finished in sweep {SWEEP}")
-    expect(progress).to_have_attribute("aria-valuenow", str(len(SEEDS)))
-    expect(compare).to_be_enabled()
-    expect(compare).to_have_attribute("title", re.compile(r"2 succeeded jobs.*grouped by seed$"))
+    expect(progress).to_have_attribute("aria-valuenow", str(len(SEEDS)), timeout=60_000)
+    expect(compare).to_be_enabled(timeout=60_000)
+    expect(compare).to_have_attribute(
+        "title", re.compile(r"2 succeeded jobs.*grouped by seed$"), timeout=60_000
+    )
 
     # What its notebook printed, read again once the job had run.
-    expect(log.locator("pre")).to_contain_text(f"seed {SEEDS[0]} scored ")
+    expect(log.locator("pre")).to_contain_text(f"seed {SEEDS[0]} scored ", timeout=60_000)
     expect(first.get_by_role("button", name="Hide log")).to_have_attribute("aria-expanded", "true")
 
     group.scroll_into_view_if_needed()
