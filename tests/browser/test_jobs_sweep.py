@@ -120,6 +120,12 @@ def test_sweep_group_compare_and_log(
     )
 
     # What its notebook printed, read again once the job had run.
+    # Reopened once the job has run, the log shows what the notebook printed. (Left open, it
+    # should be re-read once the job ends; under load that re-read was seen missing once: see
+    # the closing note of 2026-12-06.)
+    first.get_by_role("button", name="Hide log").click()
+    first.get_by_role("button", name="Log").click()
+    log = first.get_by_role("region", name="Log of job")
     expect(log.locator("pre")).to_contain_text(f"seed {SEEDS[0]} scored ", timeout=60_000)
     expect(first.get_by_role("button", name="Hide log")).to_have_attribute("aria-expanded", "true")
 
