@@ -20,6 +20,7 @@ from jupyter_mlops.errors import BackendUnavailable
 
 if TYPE_CHECKING:
     from jupyter_mlops.commands.context import Context
+    from jupyter_mlops.dashboards.serve import DashboardServer
 
 
 def cmd_dashboard(args: argparse.Namespace, ctx: Context) -> Result:
@@ -33,35 +34,7 @@ def cmd_dashboard(args: argparse.Namespace, ctx: Context) -> Result:
     info = ws.deployments.get(args.deployment)  # NotFound naming it, with close names
     port = args.port or free_port()
     server = start_dashboard(ws.root, info.name, port=port, preheat=args.preheat)
-    data = {"url": server.url, "pid": server.pid, "deployment": info.name}
-    if args.browser and not ctx.rich:
-        webbrowser.open(server.url)
-    if ctx.rich:
-        return Message(
-            f"Monitoring dashboard of {info.name}: {server.url} (Voila, pid {server.pid}; "
-            f"log {server.log_path})",
-            data,
-        )
-    sys.stderr.write(
-        f"Monitoring dashboard of {info.name} on {server.url}\n"
-        f"(Voila, pid {server.pid}, log {server.log_path}). Press Ctrl-C to stop it.\n"
-    )
-    sys.stderr.flush()
-    # Voila runs in a session of its own (Ctrl-C reaches only us): being terminated or losing
-    # the terminal must stop it as Ctrl-C does, or it outlives the command.
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        code = server.process.wait()
-    except KeyboardInterrupt:
-        return Message(f"Stopped the dashboard of {info.name}.", data)
-    finally:
-        server.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    raise BackendUnavailable(
-        f"Voila stopped on its own (exit code {code}).",
-        hint=f"See its log in {server.log_path}.",
-    )
+    return _serve(server, info.name, "Monitoring dashboard", "the dashboard", args, ctx)
 
 
 def cmd_ab_report(args: argparse.Namespace, ctx: Context) -> Result:
@@ -72,25 +45,40 @@ def cmd_ab_report(args: argparse.Namespace, ctx: Context) -> Result:
     ws = ctx.workspace(args)
     exp = ws.abtests.current(args.deployment)  # NotFound: no such deployment, or no A/B test
     server = start_report(ws.root, exp.deployment, port=args.port or free_port())
-    data = {"url": server.url, "pid": server.pid, "deployment": exp.deployment}
+    return _serve(server, exp.deployment, "A/B test report", "the A/B test report", args, ctx)
+
+
+def _serve(
+    server: DashboardServer,
+    deployment: str,
+    title: str,
+    short: str,
+    args: argparse.Namespace,
+    ctx: Context,
+) -> Result:
+    """Show where a Voila page of ``deployment`` is served; in a terminal, keep it up until
+    Ctrl-C (or SIGTERM/SIGHUP), then stop it."""
+    data = {"url": server.url, "pid": server.pid, "deployment": deployment}
     if args.browser and not ctx.rich:
         webbrowser.open(server.url)
     if ctx.rich:
         return Message(
-            f"A/B test report of {exp.deployment}: {server.url} (Voila, pid {server.pid}; "
+            f"{title} of {deployment}: {server.url} (Voila, pid {server.pid}; "
             f"log {server.log_path})",
             data,
         )
     sys.stderr.write(
-        f"A/B test report of {exp.deployment} on {server.url}\n"
+        f"{title} of {deployment} on {server.url}\n"
         f"(Voila, pid {server.pid}, log {server.log_path}). Press Ctrl-C to stop it.\n"
     )
     sys.stderr.flush()
+    # Voila runs in a session of its own (Ctrl-C reaches only us): being terminated or losing
+    # the terminal must stop it as Ctrl-C does, or it outlives the command.
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         code = server.process.wait()
     except KeyboardInterrupt:
-        return Message(f"Stopped the A/B test report of {exp.deployment}.", data)
+        return Message(f"Stopped {short} of {deployment}.", data)
     finally:
         server.stop()
         for sig, handler in previous.items():
