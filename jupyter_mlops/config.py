@@ -208,6 +208,25 @@ class JobsConfig(_Section):
         return value
 
 
+class PipelinesConfig(_Section):
+    """Continuous training: how often the scheduler looks at the pipelines' triggers."""
+
+    folder: str = Field(
+        default="pipelines", description="workspace folder of pipelines/*.py declarations"
+    )
+    poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="how often triggers (alerts, ingested data, staleness) are looked at",
+    )
+    ab_check_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how often a pipeline waiting on its A/B test reads the test's figures",
+    )
+
+
 class MlopsConfig(_Section):
     """The whole ``mlops.toml``."""
 
@@ -218,6 +237,11 @@ class MlopsConfig(_Section):
     predictions: PredictionsConfig = Field(default_factory=PredictionsConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
+    pipelines: PipelinesConfig = Field(default_factory=PipelinesConfig)
+    pipeline: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="pipelines declared here, [pipeline.NAME]; checked by `pipelines plan`",
+    )
 
 
 DEFAULT_TOML = """\
@@ -269,6 +293,17 @@ latency_p95_ms = 1000
 executor = "local"       # or a Dask scheduler: "dask://scheduler:8786"
 slots = 2                # jobs run at once by the local executor
 requeue_interrupted = 1  # a job whose worker died is queued again this many times, then fails
+
+[pipelines]
+poll_seconds = 1.0       # how often the scheduler looks at the pipelines' triggers
+# Pipelines are declared here or in pipelines/*.py, then `jupyter mlops pipelines plan/apply`:
+# [pipeline.churn-retrain]
+# notebook = "notebooks/train_churn.ipynb"
+# model = "churn"
+# parameters = { n_estimators = 80 }
+# gates = ["roc_auc>=champion-0.01", "converged val_log_loss"]
+# triggers = [{ kind = "alert", deployment = "churn" }, { kind = "schedule", cron = "0 3 * * 1" }]
+# abtest = { deployment = "churn", split = [90, 10], promote = true }
 """
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from jupyter_mlops.features.service import FeatureStore
     from jupyter_mlops.jobs.service import Jobs
     from jupyter_mlops.monitoring.service import Monitoring
+    from jupyter_mlops.pipelines.service import Pipelines
     from jupyter_mlops.registry.service import ModelRegistry
     from jupyter_mlops.serving.deployments import Deployments
     from jupyter_mlops.serving.schemas import DeploymentInfo
@@ -232,6 +233,29 @@ class Workspace:
             deployments=self.deployments,
             registry=self.registry,
             monitoring=self.monitoring,
+        )
+
+    @cached_property
+    def pipelines(self) -> Pipelines:
+        """Continuous training: pipelines that retrain, gate, register and A/B-test a model on
+        their triggers."""
+        from jupyter_mlops.jobs.ci import Gates
+        from jupyter_mlops.pipelines.service import Pipelines
+
+        return Pipelines(
+            self.root,
+            self.state_dir / "pipelines",
+            self.config.pipelines,
+            # Read afresh each time: declarations change while a Jupyter server keeps this object.
+            lambda: load_config(self.root / CONFIG_FILE).pipeline,
+            jobs=self.jobs,
+            gates=Gates(self.tracking, self.registry),
+            registry=self.registry,
+            features=self.features,
+            deployments=self.deployments,
+            monitoring=self.monitoring,
+            abtests=self.abtests,
+            scheduler=self.monitoring.scheduler,
         )
 
     def _retention(self, deployment: str) -> tuple[float, float]:

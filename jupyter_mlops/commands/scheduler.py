@@ -23,8 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     ws = Workspace.open(args[0])
     monitoring = ws.monitoring
 
+    pipelines = ws.pipelines
+
     def any_running() -> bool:
-        return any(
+        return pipelines.watching() or any(
             d.state in ("running", "degraded", "updating", "starting")
             for d in ws.deployments.list()
         )
@@ -35,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         due=monitoring.due,
         check=monitoring.check,
         any_running=any_running,
+        also=pipelines.tick,
     )
 
 

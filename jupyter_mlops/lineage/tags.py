@@ -40,13 +40,21 @@ FINGERPRINT_TAG = "mlops.training_fingerprint"
 #: The commit the run was made at, copied from the run.
 COMMIT_TAG = "mlops.git.commit"
 
-#: Run tag -> version tag, copied at registration.
-VERSION_TAGS_FROM_RUN: tuple[tuple[str, str], ...] = (
-    (FEATURES_TAG, FEATURES_TAG),
-    (ENTITY_FINGERPRINT_TAG, FINGERPRINT_TAG),
-    (NOTEBOOK_TAG, NOTEBOOK_TAG),
-    (GIT_COMMIT_TAG, COMMIT_TAG),
-)
+# -- continuous training: pipelines and replays ------------------------------------------------
+
+#: On the run a pipeline's job made (and copied to the version it registers): the pipeline's
+#: name, the pipeline run's id, and the event that started it (JSON: kind, id, time, summary).
+PIPELINE_TAG = "mlops.pipeline"
+PIPELINE_RUN_TAG = "mlops.pipeline.run"
+TRIGGER_TAG = "mlops.pipeline.trigger"
+#: On a replay's run: the run it re-ran, and the model version it replays (``churn:3``).
+REPLAY_OF_TAG = "mlops.replay.of_run"
+REPLAY_VERSION_TAG = "mlops.replay.of_version"
+#: Environment of a replay job's kernel: the feature versions to read (JSON ``{view: version}``)
+#: and the moment the data is read as of (ISO 8601): training frames built meanwhile obey them.
+FEATURES_PIN_ENV = "MLOPS_FEATURES_PIN"
+FEATURES_AS_OF_ENV = "MLOPS_FEATURES_AS_OF"
+
 
 # -- run artifacts ------------------------------------------------------------------------------
 
@@ -76,3 +84,17 @@ GATES_ARTIFACT = "mlops/gates.json"
 #: The same, for ``jupyter mlops ci`` (a notebook may have its own gate cell too).
 CI_PASSED_TAG = "mlops.ci.passed"
 CI_ARTIFACT = "mlops/ci.json"
+
+# -- copied from a run to the version registered from it ---------------------------------------
+
+#: Run tag -> version tag, copied at registration.
+VERSION_TAGS_FROM_RUN: tuple[tuple[str, str], ...] = (
+    (FEATURES_TAG, FEATURES_TAG),
+    (ENTITY_FINGERPRINT_TAG, FINGERPRINT_TAG),
+    (NOTEBOOK_TAG, NOTEBOOK_TAG),
+    (GIT_COMMIT_TAG, COMMIT_TAG),
+    (PIPELINE_TAG, PIPELINE_TAG),
+    (PIPELINE_RUN_TAG, PIPELINE_RUN_TAG),
+    (TRIGGER_TAG, TRIGGER_TAG),
+    (JOB_TAG, JOB_TAG),
+)

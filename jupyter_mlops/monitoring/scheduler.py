@@ -107,33 +107,49 @@ def run(
     any_running: Callable[[], bool],
     tick: float = 2.0,
     idle_exit: float = 60.0,
+    also: Callable[[], float] | None = None,
 ) -> int:
     """The scheduler's loop (in its own process): every ``tick`` seconds, check the deployments
-    that are due, one after another; a failing check is recorded, never fatal."""
+    that are due, one after another; a failing check is recorded, never fatal.
+
+    ``also`` is another task of the same process (the pipelines' triggers): it runs after each
+    round of checks and returns how soon it wants to run again, which may be sooner than
+    ``tick``; deployments are still checked every ``tick`` seconds at most.
+    """
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     status = SchedulerStatus(pid=os.getpid(), started=utc_now(), heartbeat=utc_now(), root=root)
     write_json(folder / STATUS_FILE, status)
     idle_since = time.monotonic()
+    next_round = 0.0
     while not stop.is_set():
-        try:
-            if any_running():
-                idle_since = time.monotonic()
-            elif time.monotonic() - idle_since > idle_exit:
-                break
-            for name in due(utc_now()):
-                if stop.is_set():
+        wait = tick
+        if time.monotonic() >= next_round:
+            next_round = time.monotonic() + tick
+            try:
+                if any_running():
+                    idle_since = time.monotonic()
+                elif time.monotonic() - idle_since > idle_exit:
                     break
-                try:
-                    check(name)
-                    status.checks += 1
-                    status.error = None
-                except Exception as exc:  # one deployment's failure must not stop the others
-                    status.error = f"{name}: {type(exc).__name__}: {exc}"
-        except Exception as exc:
-            status.error = f"{type(exc).__name__}: {exc}"
-        status.heartbeat = utc_now()
-        write_json(folder / STATUS_FILE, status)
-        stop.wait(tick)
+                for name in due(utc_now()):
+                    if stop.is_set():
+                        break
+                    try:
+                        check(name)
+                        status.checks += 1
+                        status.error = None
+                    except Exception as exc:  # one deployment's failure must not stop the others
+                        status.error = f"{name}: {type(exc).__name__}: {exc}"
+            except Exception as exc:
+                status.error = f"{type(exc).__name__}: {exc}"
+            status.heartbeat = utc_now()
+            write_json(folder / STATUS_FILE, status)
+        if also is not None:
+            try:
+                wait = min(wait, also())
+            except Exception as exc:  # a failing task must not stop the checks
+                status.error = f"{type(exc).__name__}: {exc}"
+                write_json(folder / STATUS_FILE, status)
+        stop.wait(max(0.05, min(wait, next_round - time.monotonic())))
     return 0
