@@ -49,8 +49,14 @@ from jupyter_mlops.errors import BackendUnavailable
 from jupyter_mlops.jobs.dask_cluster import check_cluster, connect
 from jupyter_mlops.jobs.schemas import CellError, JobStatus, WorkerCheck
 from jupyter_mlops.jobs.store import JobLock, JobStore
-from jupyter_mlops.jobs.worker import JobRunner, SlotStatus, StartedJob, recover, slot_lock
-from jupyter_mlops.lineage.tags import JOB_RUN_ENV
+from jupyter_mlops.jobs.worker import (
+    PER_JOB_ENV,
+    JobRunner,
+    SlotStatus,
+    StartedJob,
+    recover,
+    slot_lock,
+)
 from jupyter_mlops.process import write_json
 from jupyter_mlops.timestamps import utc_now
 
@@ -80,10 +86,14 @@ def execute_on_worker(
     job_id: str,
     run_id: str,
     env: dict[str, str],
+    *,
+    workdir: str | None = None,
+    environment: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The Dask task of a job: run the notebook with papermill on a new kernel and return the
-    executed notebook (JSON text) and how it ended. The working directory is the notebook's
-    folder when the worker has it, else a temporary folder."""
+    executed notebook (JSON text) and how it ended. The working directory is ``workdir`` (else
+    the notebook's folder) when the worker has it, else a temporary folder. ``environment`` is
+    the job's own, set by its first cell as on a local slot."""
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -95,7 +105,8 @@ def execute_on_worker(
     address = worker.address if worker is not None else socket.gethostname()
     scratch = Path(tempfile.mkdtemp(prefix=f"mlops-job-{job_id}-"))
     notebook = Path(notebook_path)
-    cwd = notebook.parent if notebook.parent.is_dir() else scratch
+    wanted = Path(workdir) if workdir else notebook.parent
+    cwd = wanted if wanted.is_dir() else scratch
     output = scratch / "output.ipynb"
     result: dict[str, Any] = {"worker": address, "state": "succeeded", "message": None}
 
@@ -125,7 +136,8 @@ def execute_on_worker(
 
         nb = nbformat.reads(notebook_json, as_version=4)
         assume_python(nb)
-        nb.cells.insert(0, setup_cell(cwd / notebook.name, job_id, run_id))
+        shown = notebook if notebook.parent.is_dir() else cwd / notebook.name
+        nb.cells.insert(0, setup_cell(shown, job_id, run_id, workdir=cwd, environment=environment))
         papermill.execute_notebook(
             nb,
             str(output),
@@ -171,7 +183,7 @@ class _JobKernel:
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
-        env = {k: v for k, v in os.environ.items() if k not in ("JPY_SESSION_NAME", JOB_RUN_ENV)}
+        env = {k: v for k, v in os.environ.items() if k not in PER_JOB_ENV}
         env.update(extra_env)
         self.km = AsyncKernelManager(kernel_name="python3")
         run_sync(self.km.start_kernel)(cwd=str(cwd), env=env)
@@ -361,6 +373,8 @@ class DaskDispatcher:
             job_id,
             begun.run.run_id,
             self.env,
+            workdir=str(self.root / begun.record.workdir) if begun.record.workdir else None,
+            environment=begun.record.environment,
             key=f"mlops-job-{job_id}-{begun.status.attempt}",
             pure=False,
             workers=[w.address for w in qualified],

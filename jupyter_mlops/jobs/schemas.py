@@ -80,6 +80,18 @@ class JobRecord(BaseModel):
     sweep: str | None = None
     created: Timestamp
     parameters_cell: bool = True
+    environment: dict[str, str] = Field(
+        default_factory=dict,
+        description="environment variables the job's first cell sets in its kernel",
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="tags set on the job's MLflow run when it is created"
+    )
+    workdir: str | None = Field(
+        default=None,
+        description="workspace-relative folder the notebook runs in (default: the notebook's "
+        "own folder, as in JupyterLab)",
+    )
 
 
 class JobStatus(BaseModel):

@@ -12,6 +12,7 @@ import builtins
 import contextlib
 import itertools
 import os
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -98,19 +99,41 @@ class Jobs:
         run_name: str | None = None,
         from_text: bool = False,
         sweep: str | None = None,
+        environment: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+        workdir: str | os.PathLike[str] | None = None,
     ) -> Job:
         """Queue a notebook with parameters and make sure workers run it.
 
         Args:
             from_text: the values are command-line text, converted to each parameter's type.
+            environment: environment variables the job's first cell sets in its kernel (on
+                either executor), e.g. the feature versions a replay pins.
+            tags: tags of the job's MLflow run, set when the run is created (the job's own
+                tag, ``mlops.job``, cannot be replaced).
+            workdir: the folder the notebook runs in, inside the workspace (default: the
+                notebook's folder, as in JupyterLab): a copy of a notebook kept elsewhere
+                still finds the files its relative paths name.
 
         Raises:
             InvalidInput: a path outside the workspace, not a notebook, an unknown parameter
-                (the message lists the notebook's), a value of the wrong type.
+                (the message lists the notebook's), a value of the wrong type, an environment
+                variable name that is not one.
+
+        Example:
+            >>> ws.jobs.submit("notebooks/train.ipynb", {"seed": 1},        # doctest: +SKIP
+            ...                tags={"team": "growth"}, environment={"STAGE": "ci"})
         """
         record, warnings = self._record(
             notebook, parameters or {}, experiment, run_name, from_text, sweep
         )
+        record.environment = _environment(environment or {})
+        record.tags = _tags(tags or {})
+        if workdir is not None:
+            folder = inside(self.root, workdir, must_exist=True)
+            if not folder.is_dir():
+                raise InvalidInput(f"{workdir} is not a folder", field="workdir")
+            record.workdir = str(folder.relative_to(self.root))
         self._check_reachable()
         # The tracking store and the experiment are created here, once, rather than by several
         # workers at the same moment.
@@ -237,6 +260,12 @@ class Jobs:
         assert record is not None
         return self._job(record, self.store.status(job_id))
 
+    def record(self, job_id: str) -> JobRecord:
+        """What was asked of a job: its notebook, parameters, environment, run tags and folder
+        (a unique prefix or suffix of its id is enough)."""
+        job_id = self._resolve(job_id)
+        return self.store.record(job_id) or _missing(job_id)
+
     def list(
         self, *, state: str | None = None, sweep: str | None = None, limit: int | None = None
     ) -> JobList:
@@ -361,8 +390,10 @@ class Jobs:
     def rerun(
         self, job_id: str, parameters: dict[str, Any] | None = None, *, from_text: bool = False
     ) -> Job:
-        """Queue a job's notebook again, with its parameters updated by ``parameters``."""
+        """Queue a job's notebook again, with its parameters updated by ``parameters`` (its
+        environment, run tags and working folder kept)."""
         job = self.get(job_id)
+        record = self.record(job.id)
         return self.submit(
             job.notebook,
             {**job.parameters, **(parameters or {})},
@@ -370,6 +401,9 @@ class Jobs:
             run_name=job.run_name,
             from_text=from_text,
             sweep=job.sweep,
+            environment=record.environment,
+            tags=record.tags,
+            workdir=record.workdir,
         )
 
     def wait(
@@ -535,3 +569,24 @@ def _slot_ready(workers: Path, slot: str) -> bool:
 
 def _missing(job_id: str) -> JobRecord:
     raise NotFound(f"Job {job_id} lost its job.json", field="job")
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _environment(values: dict[str, str]) -> dict[str, str]:
+    bad = [name for name in values if not isinstance(name, str) or not _ENV_NAME.match(name)]
+    if bad:
+        raise InvalidInput(
+            f"{', '.join(map(repr, bad))} cannot name an environment variable",
+            hint="Use letters, digits and '_', not starting with a digit.",
+            field="environment",
+        )
+    return {name: str(value) for name, value in values.items()}
+
+
+def _tags(values: dict[str, str]) -> dict[str, str]:
+    bad = [name for name in values if not isinstance(name, str) or not name.strip()]
+    if bad:
+        raise InvalidInput("A run tag needs a non-empty name", field="tags")
+    return {name: str(value) for name, value in values.items()}

@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,8 @@ from jupyter_mlops.jobs.cells import SETUP_TAG, is_users
 from jupyter_mlops.jobs.schemas import CellError, JobRecord, JobStatus
 from jupyter_mlops.jobs.store import JobLock, JobStore
 from jupyter_mlops.lineage.tags import (
+    FEATURES_AS_OF_ENV,
+    FEATURES_PIN_ENV,
     JOB_ID_ENV,
     JOB_INTERRUPTED_TAG,
     JOB_OUTPUT_ARTIFACT,
@@ -47,6 +49,9 @@ POLL_SECONDS = 0.02
 RECOVER_SECONDS = 2.0
 CANCELLED = "cancelled: its kernel was stopped"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: Variables a job's kernel never inherits from the worker: they belong to one job (its run, or
+#: a replay's pinned feature versions) and are set by that job's first cell only.
+PER_JOB_ENV = frozenset({"JPY_SESSION_NAME", JOB_RUN_ENV, FEATURES_PIN_ENV, FEATURES_AS_OF_ENV})
 
 
 class SlotStatus(BaseModel):
@@ -99,7 +104,7 @@ class WarmKernel:
     def __init__(self, cwd: Path) -> None:
         from jupyter_client.manager import KernelManager
 
-        env = {k: v for k, v in os.environ.items() if k not in ("JPY_SESSION_NAME", JOB_RUN_ENV)}
+        env = {k: v for k, v in os.environ.items() if k not in PER_JOB_ENV}
         # nbclient drives the kernel through km.client(): an asynchronous client, so that its
         # liveness poll runs while a cell executes (a blocking one would wait on a dead kernel
         # for ever after a cancel).
@@ -126,20 +131,32 @@ class WarmKernel:
             self.km.shutdown_kernel(now=True)
 
 
-def setup_cell(notebook: Path, job_id: str, run_id: str) -> Any:
-    """The first cell of a job: the notebook's folder as the working directory (as when a user
-    runs it in JupyterLab), and the job's run for ``%%mlops run`` cells to log into."""
+def setup_cell(
+    notebook: Path,
+    job_id: str,
+    run_id: str,
+    *,
+    workdir: Path | None = None,
+    environment: Mapping[str, str] | None = None,
+) -> Any:
+    """The first cell of a job: the notebook's folder (or ``workdir``) as the working directory
+    (as when a user runs it in JupyterLab), the job's run for ``%%mlops run`` cells to log into,
+    and the job's own ``environment``."""
     import nbformat
 
-    source = (
-        "# Added by jupyter-mlops: this job's working directory and MLflow run.\n"
-        "import os as _mlops_os\n"
-        f"_mlops_os.chdir({str(notebook.parent)!r})\n"
-        f"_mlops_os.environ[{JOB_RUN_ENV!r}] = {run_id!r}\n"
-        f"_mlops_os.environ[{JOB_ID_ENV!r}] = {job_id!r}\n"
-        f"_mlops_os.environ['JPY_SESSION_NAME'] = {str(notebook)!r}\n"
-        "del _mlops_os"
-    )
+    lines = [
+        "# Added by jupyter-mlops: this job's working directory, MLflow run and environment.",
+        "import os as _mlops_os",
+        f"_mlops_os.chdir({str(workdir or notebook.parent)!r})",
+    ]
+    variables = {
+        **(environment or {}),
+        JOB_RUN_ENV: run_id,
+        JOB_ID_ENV: job_id,
+        "JPY_SESSION_NAME": str(notebook),
+    }
+    lines += [f"_mlops_os.environ[{name!r}] = {value!r}" for name, value in variables.items()]
+    source = "\n".join([*lines, "del _mlops_os"])
     return nbformat.v4.new_code_cell(source, metadata={"tags": [SETUP_TAG]})
 
 
@@ -251,7 +268,18 @@ class JobRunner:
 
             nb = nbformat.read(str(notebook), as_version=4)
             assume_python(nb)
-            nb.cells.insert(0, setup_cell(notebook, job_id, started.run.run_id))
+            record = started.record
+            workdir = self.root / record.workdir if record.workdir else None
+            nb.cells.insert(
+                0,
+                setup_cell(
+                    notebook,
+                    job_id,
+                    started.run.run_id,
+                    workdir=workdir,
+                    environment=record.environment,
+                ),
+            )
             papermill.execute_notebook(
                 nb,
                 str(output),
@@ -289,7 +317,6 @@ class JobRunner:
         rec = self.tracking.start_run(record.experiment, record.run_name)
         tags = {
             ORIGIN_TAG: "job",
-            JOB_TAG: job_id,
             NOTEBOOK_TAG: record.notebook,
             SOURCE_NAME_TAG: str(notebook),
             SOURCE_TYPE_TAG: "NOTEBOOK",
@@ -299,6 +326,10 @@ class JobRunner:
             tags[SWEEP_TAG] = record.sweep
         if self.tracking.run_config.record_git:
             tags.update(git_state(notebook.parent))
+        # The submitter's tags (a pipeline's, a replay's) may say more about the run's origin;
+        # the job's own tag names the run back to the job, whatever they say.
+        tags.update(record.tags)
+        tags[JOB_TAG] = job_id
         rec.set_tags(tags)
         rec.log_params(record.parameters)
         rec.flush()
