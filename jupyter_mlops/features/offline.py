@@ -17,6 +17,9 @@ Versions and stored rows:
     Ingested rows belong to the view, not to one version. Each version reads them with its own
     columns and types: a file written before a feature existed gives null for it, and values are
     cast to the version's dtypes. Join keys must be integers (stored as BIGINT) or strings.
+    Each batch file is named after the moment it was written (UTC), so a training frame can be
+    read *as of* a past moment (a replay): batches written later are left out. A file source
+    has no such history and is read as it is now.
 
 Ties:
     When two rows of a view share the join keys and the event time, which one a point-in-time
@@ -55,6 +58,8 @@ if TYPE_CHECKING:
 _ROW = "__mlops_row"
 _POSITION = "__mlops_position"
 _NARROW = "__mlops_narrow_view"
+#: The name of a batch file starts with the moment it was written (UTC).
+_BATCH_STAMP = "%Y%m%dT%H%M%S%f"
 # Bytes per value, to estimate a view's size in Arrow (strings: a guess at a typical one).
 _WIDTH = {"bool": 1, "string": 40}
 _INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
@@ -174,16 +179,30 @@ class OfflineStore:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def raw_sql(self, view: ViewVersion) -> str | None:
-        """SQL reading the view's rows as stored, or None when an ingested view has no rows."""
+    def batches(self, view: str, as_of: datetime | None = None) -> list[Path]:
+        """The batch files of an ingested view, oldest first; with ``as_of`` (aware), only those
+        written at or before it."""
+        files = sorted(self.data_dir(view).glob("*.parquet"))
+        if as_of is None:
+            return files
+        return [f for f in files if batch_written(f) <= as_of]
+
+    def raw_sql(self, view: ViewVersion, *, as_of: datetime | None = None) -> str | None:
+        """SQL reading the view's rows as stored (an ingested view's as of ``as_of``, when
+        given), or None when an ingested view has no rows."""
         definition = view.definition
         source = definition.source
         if source is None:
-            folder = self.data_dir(view.name)
-            if not any(folder.glob("*.parquet")):
+            files = self.batches(view.name, as_of)
+            if not files:
                 return None
-            pattern = literal(str(folder / "*.parquet"))
-            stored = f"SELECT * FROM read_parquet({pattern}, union_by_name = true)"
+            folder = self.data_dir(view.name)
+            where = (
+                literal(str(folder / "*.parquet"))
+                if as_of is None
+                else "[" + ", ".join(literal(str(f)) for f in files) + "]"
+            )
+            stored = f"SELECT * FROM read_parquet({where}, union_by_name = true)"
             # Batches ingested before a feature was added have no column for it: they read as
             # NULL rather than failing the whole view.
             with self.connect() as con:
@@ -213,15 +232,17 @@ class OfflineStore:
             )
         raise InvalidInput(f"{view.label} has a source of unknown kind.")  # pragma: no cover
 
-    def view_sql(self, view: ViewVersion, con: duckdb.DuckDBPyConnection) -> str | None:
+    def view_sql(
+        self, view: ViewVersion, con: duckdb.DuckDBPyConnection, *, as_of: datetime | None = None
+    ) -> str | None:
         """SQL returning the view's join keys, timestamp field and typed features, on ``con``.
 
         The transform, if any, is applied: SQL is part of the query; a Python function runs
         here, on the rows read into pandas, and its result is registered on ``con``. Features
         are cast to their declared types (``timestamp`` features keep their zone awareness).
-        None when there are no rows.
+        None when there are no rows (as of ``as_of``, see :meth:`raw_sql`).
         """
-        raw = self.raw_sql(view)
+        raw = self.raw_sql(view, as_of=as_of)
         if raw is None:
             return None
         definition = view.definition
@@ -456,7 +477,7 @@ class OfflineStore:
             select += [_cast(f) for f in definition.features]
             folder = self.data_dir(view.name)
             folder.mkdir(parents=True, exist_ok=True)
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+            stamp = datetime.now(UTC).strftime(_BATCH_STAMP)
             final = folder / f"{stamp}-{uuid.uuid4().hex[:8]}.parquet"
             # The temporary name does not end in .parquet, so readers never see it.
             tmp = final.with_suffix(".parquet.tmp")
@@ -488,10 +509,12 @@ class OfflineStore:
         timestamp_column: str = "event_timestamp",
         full_names: bool = False,
         as_arrow: bool = False,
+        as_of: datetime | None = None,
     ) -> Any:
         """The entity rows with, for each feature, its value as of the row's timestamp.
 
-        See :meth:`jupyter_mlops.features.service.FeatureStore.get_training_frame`.
+        See :meth:`jupyter_mlops.features.service.FeatureStore.get_training_frame`. With
+        ``as_of`` (aware), ingested batches written after it are left out.
         """
         import pandas as pd
 
@@ -544,7 +567,7 @@ class OfflineStore:
             con.register("entity", left)
             entity_types = _describe(con, "SELECT * FROM entity")
             for rv in views:
-                sql = self._joinable_sql(con, rv.view, entity_types, timestamp_column)
+                sql = self._joinable_sql(con, rv.view, entity_types, timestamp_column, as_of)
                 with duckdb_errors(f"Building the training frame from {rv.view.label} failed"):
                     columns = self._join_view(con, rv, sql, timestamp_column, len(left))
                 for f, column in zip(rv.features, columns, strict=True):
@@ -653,11 +676,12 @@ class OfflineStore:
         view: ViewVersion,
         entity_types: dict[str, str],
         timestamp_column: str,
+        as_of: datetime | None = None,
     ) -> str:
         """The view's SQL, after checking its key and timestamp types against the entity's."""
         definition = view.definition
         ts = definition.timestamp_field
-        sql = self.view_sql(view, con)
+        sql = self.view_sql(view, con, as_of=as_of)
         if sql is None:
             # No rows yet: an empty relation with the entity's key and timestamp types.
             cols = [f"{quote(k)}" for k in view.join_keys]
@@ -690,6 +714,15 @@ class OfflineStore:
                     field="entity_df",
                 )
         return sql
+
+
+def batch_written(path: Path) -> datetime:
+    """When an ingested batch file was written (UTC): the stamp its name starts with, or its
+    modification time for a file named otherwise."""
+    try:
+        return datetime.strptime(path.name.split("-", 1)[0], _BATCH_STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
 
 def _duck_type(f: Field) -> str:

@@ -24,7 +24,7 @@ import json
 import os
 import runpy
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -279,8 +279,14 @@ class FeatureRegistry:
         new = self.get_view(name, version_number(v2))
         return diff_views(old.definition, new.definition)
 
-    def resolve(self, refs: Sequence[str]) -> list[ResolvedView]:
+    def resolve(
+        self, refs: Sequence[str], *, pins: Mapping[str, int] | None = None
+    ) -> list[ResolvedView]:
         """Resolve feature references, grouped per view version in first-seen order.
+
+        Args:
+            pins: the version a reference without one reads, by view (a replay's); the latest
+                version for a view not named.
 
         Raises:
             InvalidInput: a malformed reference, none at all, or one feature asked twice.
@@ -302,7 +308,8 @@ class FeatureRegistry:
                     hint=_close(ref.view, data.views),
                     field="features",
                 )
-            view = _pick(data.views[ref.view], ref.version)
+            version = ref.version if ref.version is not None else (pins or {}).get(ref.view)
+            view = _pick(data.views[ref.view], version)
             if ref.feature == "*":
                 fields = list(view.definition.features)
             else:

@@ -29,7 +29,8 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -64,6 +65,8 @@ from jupyter_mlops.lineage import FeaturesUsed, feature_column
 from jupyter_mlops.lineage.tags import (
     ENTITY_FINGERPRINT_TAG,
     FEATURES_ARTIFACT,
+    FEATURES_AS_OF_ENV,
+    FEATURES_PIN_ENV,
     FEATURES_TAG,
     PROFILE_ARTIFACT,
     PROFILED_TAG,
@@ -251,6 +254,10 @@ class FeatureStore:
         :class:`InvalidInput` naming both columns. When two rows of a view have the same keys and
         the same event time, which one is taken is not defined.
 
+        In a replay's kernel (see :func:`feature_pins`), a reference without a version reads the
+        version the replayed run read, and ingested rows written after the replayed run started
+        are left out.
+
         When an MLflow run is active, the run gets the pinned references
         (``view:vN:feature``) with the views' fingerprints as tag ``mlops.features`` (JSON),
         the entity frame's fingerprint as tag ``mlops.features.entity_fingerprint``, and, up to
@@ -274,16 +281,54 @@ class FeatureStore:
             ...     "event_timestamp": pd.to_datetime(["2026-01-05", "2026-02-01"])})
             >>> store.get_training_frame(entities, ["customer_stats:avg_spend"])  # doctest: +SKIP
         """
-        resolved = self.registry.resolve(features)
+        pins = feature_pins()
+        resolved = self.registry.resolve(features, pins=pins.versions)
+        if pins.as_of is not None:
+            for warning in self.as_of_warnings([rv.view.label for rv in resolved], pins.as_of):
+                logger.warning("%s", warning)
         frame = self.offline.get_training_frame(
             entity_df,
             resolved,
             timestamp_column=timestamp_column,
             full_names=full_names,
             as_arrow=as_arrow,
+            as_of=pins.as_of,
         )
         record_usage(resolved, entity_df, frame)
         return frame
+
+    def as_of_warnings(self, views: Iterable[str], as_of: datetime) -> list[str]:
+        """What reading these views as of ``as_of`` cannot honour: a file source (Parquet, CSV)
+        has no history, so one changed after ``as_of`` is read as it is now.
+
+        Args:
+            views: view names or labels (``customer_profile`` or ``customer_profile:v2``);
+                unknown ones are skipped.
+            as_of: the moment of the replayed reading (naive means UTC).
+        """
+        from jupyter_mlops.errors import NotFound
+        from jupyter_mlops.lineage import FeatureRef
+
+        moment = as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
+        out: list[str] = []
+        for label in dict.fromkeys(views):
+            ref = FeatureRef.parse(f"{label}:*")
+            try:
+                view = self.registry.get_view(ref.view, ref.version)
+            except NotFound:
+                continue
+            source = view.definition.source
+            if source is None:
+                continue
+            changed = _changed_at(inside(self.root, source.path, must_exist=False))
+            if changed is not None and changed > moment:
+                out.append(
+                    f"{view.label} reads {source.path}, which changed at "
+                    f"{changed:%Y-%m-%d %H:%M:%S} UTC, after {moment:%Y-%m-%d %H:%M:%S} UTC: "
+                    "a file source cannot be read as of a past moment, so its rows are read as "
+                    "they are now."
+                )
+        return out
 
     # -- online store ----------------------------------------------------------------------------
 
@@ -450,6 +495,87 @@ class FeatureStore:
 
     def __repr__(self) -> str:
         return f"FeatureStore({str(self.root)!r})"
+
+
+# -- replays: pinned versions, reading as of a moment -------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeaturePins:
+    """How training frames read features in a replay's kernel: the version of each view a
+    reference without a version reads, and the moment ingested rows are read as of.
+
+    Example:
+        >>> pins = FeaturePins({"customer_stats": 2})
+        >>> pins.environment()
+        {'MLOPS_FEATURES_PIN': '{"customer_stats": 2}'}
+        >>> feature_pins(pins.environment()).versions
+        {'customer_stats': 2}
+    """
+
+    versions: dict[str, int] = field(default_factory=dict)
+    as_of: datetime | None = None
+
+    def environment(self) -> dict[str, str]:
+        """The environment variables that carry these pins to a job's kernel."""
+        env = {}
+        if self.versions:
+            env[FEATURES_PIN_ENV] = json.dumps(self.versions, sort_keys=True)
+        if self.as_of is not None:
+            env[FEATURES_AS_OF_ENV] = self.as_of.isoformat()
+        return env
+
+
+def feature_pins(environ: Mapping[str, str] | None = None) -> FeaturePins:
+    """The pins of this process: ``MLOPS_FEATURES_PIN`` (JSON ``{view: version}``) and
+    ``MLOPS_FEATURES_AS_OF`` (ISO 8601; naive means UTC), as a replay job's first cell sets them.
+    None set (the usual case): no pins.
+
+    Raises:
+        InvalidInput: a variable that does not hold what it should.
+    """
+    env = os.environ if environ is None else environ
+    versions: dict[str, int] = {}
+    text = env.get(FEATURES_PIN_ENV, "").strip()
+    if text:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+            for k, v in data.items()
+        ):
+            raise InvalidInput(
+                f"{FEATURES_PIN_ENV} is not a JSON object of view versions: {text[:80]!r}",
+                hint=f'Write e.g. {{"customer_stats": 2}}, or unset {FEATURES_PIN_ENV}.',
+                field=FEATURES_PIN_ENV,
+            )
+        versions = dict(data)
+    as_of = None
+    text = env.get(FEATURES_AS_OF_ENV, "").strip()
+    if text:
+        try:
+            as_of = datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidInput(
+                f"{FEATURES_AS_OF_ENV} is not an ISO 8601 time: {text[:80]!r}",
+                hint=f"Write e.g. 2026-01-31T12:00:00+00:00, or unset {FEATURES_AS_OF_ENV}.",
+                field=FEATURES_AS_OF_ENV,
+            ) from None
+        if as_of.tzinfo is None:
+            as_of = as_of.replace(tzinfo=UTC)
+    return FeaturePins(versions, as_of)
+
+
+def _changed_at(path: Path) -> datetime | None:
+    """When a source file (or the newest file of a source folder) last changed, in UTC."""
+    try:
+        files = [f for f in path.rglob("*") if f.is_file()] if path.is_dir() else [path]
+        newest = max((f.stat().st_mtime for f in files), default=None)
+    except OSError:
+        return None
+    return None if newest is None else datetime.fromtimestamp(newest, UTC)
 
 
 # -- online lookups -----------------------------------------------------------------------------
