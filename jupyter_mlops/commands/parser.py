@@ -13,6 +13,7 @@ from jupyter_mlops.commands import (
     jobs,
     models,
     monitoring,
+    pipelines,
     tracking,
 )
 from jupyter_mlops.commands.args import CommandParser, HelpShown, UsageError
@@ -40,6 +41,7 @@ def build_parser(prog: str = "jupyter mlops") -> CommandParser:
     monitoring.add_commands(sub, common)
     jobs.add_commands(sub, common)
     abtest.add_commands(sub, common)
+    pipelines.add_commands(sub, common)
     ci.add_commands(sub, common)
     dashboard.add_commands(sub, common)
     return parser
