@@ -31,7 +31,12 @@ def _warm_up(ref: WorkspaceRef, log: Any) -> None:
         ws = ref.get()
         ws.tracking.list_experiments()
         # Deployments keep being monitored across restarts of the machine or of Jupyter.
-        if any(d.state in ("running", "degraded") for d in ws.deployments.list()):
+        # So do the triggers of enabled pipelines, and runs that were going, whose scheduler is
+        # the same process.
+        if (
+            any(d.state in ("running", "degraded") for d in ws.deployments.list())
+            or ws.pipelines.watching()
+        ):
             ws.monitoring.ensure_scheduler()
         # Jobs queued before a reboot run again, and those whose worker died are requeued.
         ws.jobs.resume()

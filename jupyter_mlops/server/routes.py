@@ -24,6 +24,7 @@ from jupyter_mlops.server.features import HANDLERS as FEATURE_HANDLERS
 from jupyter_mlops.server.jobs import HANDLERS as JOB_HANDLERS
 from jupyter_mlops.server.models import HANDLERS as MODEL_HANDLERS
 from jupyter_mlops.server.monitoring import HANDLERS as MONITORING_HANDLERS
+from jupyter_mlops.server.pipelines import HANDLERS as PIPELINE_HANDLERS
 
 
 class ErrorDetail(BaseModel):
@@ -58,6 +59,7 @@ RESOURCES: list[type[MlopsHandler]] = [
     *ABTEST_HANDLERS,
     *MONITORING_HANDLERS,
     *JOB_HANDLERS,
+    *PIPELINE_HANDLERS,
     *DASHBOARD_HANDLERS,
 ]
 

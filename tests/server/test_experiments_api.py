@@ -139,6 +139,15 @@ async def test_openapi_document_lists_every_route(jp_fetch: Fetch) -> None:
         "/mlops/api/deployments/{name}/abtest/outcomes",
         "/mlops/api/deployments/{name}/abtest/stop",
         "/mlops/api/deployments/{name}/abtest/report",
+        "/mlops/api/pipelines",
+        "/mlops/api/pipelines/plan",
+        "/mlops/api/pipelines/apply",
+        "/mlops/api/pipelines/{name}",
+        "/mlops/api/pipelines/{name}/runs",
+        "/mlops/api/pipelines/{name}/events",
+        "/mlops/api/pipeline-runs/{run}",
+        "/mlops/api/pipeline-runs/{run}/cancel",
+        "/mlops/api/models/{name}/versions/{version}/lineage-chain",
     }
     assert "RunPage" in doc["components"]["schemas"]
     runs_get = doc["paths"]["/mlops/api/experiments/{experiment_id}/runs"]["get"]
