@@ -229,3 +229,24 @@ async def test_every_monitoring_schema_has_an_interface(
     mirrored = {i.schema for i in ts_interfaces.values()}
     missing = sorted(used - mirrored - {"ErrorBody", "ErrorDetail"})
     assert not missing, f"monitoring schemas with no interface in types.ts: {missing}"
+
+
+async def test_every_pipelines_schema_has_an_interface(
+    jp_fetch: Fetch, ts_interfaces: dict[str, TsInterface]
+) -> None:
+    """The pipelines panel reads the pipeline, pipeline-run and lineage-chain resources: each
+    schema they send or take, and those these contain, is mirrored by an interface."""
+    doc = await get_json(jp_fetch, "openapi.json")
+    schemas: dict[str, Any] = doc["components"]["schemas"]
+    pipelines = {
+        path: item
+        for path, item in doc["paths"].items()
+        if path.startswith(("/mlops/api/pipelines", "/mlops/api/pipeline-runs"))
+        or path.endswith("/lineage-chain")
+    }
+    assert len(pipelines) >= 9, "the OpenAPI document lacks pipeline paths"
+    used: set[str] = set()
+    _referenced(schemas, pipelines, used)
+    mirrored = {i.schema for i in ts_interfaces.values()}
+    missing = sorted(used - mirrored - {"ErrorBody", "ErrorDetail"})
+    assert not missing, f"pipeline schemas with no interface in types.ts: {missing}"

@@ -1120,3 +1120,243 @@ export interface IAbStatus {
   shadow_requests: number;
   message?: string | null;
 }
+
+// ---- Pipelines (jupyter_mlops/pipelines/schemas.py) -------------------------------------------
+// Continuous training: declared pipelines, their runs and the events that asked for them, and a
+// model version's lineage as a chain. Times are ISO 8601 strings in UTC.
+
+/** What can ask a pipeline to run (`manual` needs no declaration). */
+export type TriggerKind =
+  'schedule' | 'ingest' | 'freshness' | 'alert' | 'manual';
+/** What came of a trigger event. */
+export type EventOutcome = 'started' | 'absorbed' | 'missed' | 'disabled';
+/** The steps of a run, in order. */
+export type StepName =
+  'job' | 'gates' | 'register' | 'alias' | 'abtest' | 'promote';
+export type StepState =
+  'pending' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'skipped';
+/** `waiting`: the run waits on its A/B test's verdict. */
+export type RunState =
+  'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+/** What one link of a lineage chain is. */
+export type LinkKind =
+  | 'deployment'
+  | 'abtest'
+  | 'version'
+  | 'pipeline_run'
+  | 'trigger'
+  | 'job'
+  | 'run'
+  | 'gates'
+  | 'notebook'
+  | 'features'
+  | 'commit';
+
+/** A cron schedule (schema `ScheduleTrigger`). */
+export interface IScheduleTrigger {
+  kind: 'schedule';
+  /** Five fields (minute hour day month weekday), or `@daily`-style. */
+  cron: string;
+  /** IANA zone the schedule is read in. */
+  timezone: string;
+}
+
+/** New rows ingested into a feature view (schema `IngestTrigger`). */
+export interface IIngestTrigger {
+  kind: 'ingest';
+  view: string;
+}
+
+/** A feature view's newest row gets older than its TTL (schema `FreshnessTrigger`). */
+export interface IFreshnessTrigger {
+  kind: 'freshness';
+  view: string;
+}
+
+/** A monitoring alert that starts firing on a deployment (schema `AlertTrigger`). */
+export interface IAlertTrigger {
+  kind: 'alert';
+  deployment: string;
+  /** Alert kinds that count; empty: any alert. */
+  alerts: AlertKind[];
+}
+
+/** A declared trigger, told apart by its `kind`. */
+export type PipelineTrigger =
+  IScheduleTrigger | IIngestTrigger | IFreshnessTrigger | IAlertTrigger;
+
+/** An A/B test of the challenger against the deployment's champion (schema `AbTestStep`). */
+export interface IAbTestStep {
+  deployment: string;
+  /** Champion/challenger percent. */
+  split: number[];
+  sticky_key?: string | null;
+  metric: string;
+  kind: 'binary' | 'numeric';
+  /** Promote the winner once the test concludes with guardrails met. */
+  promote: boolean;
+  max_error_rate_increase: number;
+  max_latency_ratio: number;
+}
+
+/** One pipeline as declared (schema `PipelineSpec`). */
+export interface IPipelineSpec {
+  name: string;
+  /** Workspace-relative path of the training notebook. */
+  notebook: string;
+  /** The registered model a passing run is registered as. */
+  model: string;
+  parameters: JSONObject;
+  experiment?: string | null;
+  /** Checks in the `ci` language, e.g. `auc>=champion`. */
+  gates: string[];
+  triggers: PipelineTrigger[];
+  /** Alias given to a passing version. */
+  alias: string;
+  abtest?: IAbTestStep | null;
+  /** Events within this long of a run's start are absorbed by it. */
+  debounce_seconds: number;
+  /** The job's longest run. */
+  timeout_seconds: number;
+  description: string;
+}
+
+/** A declared trigger in words, with its next firing for a schedule (schema `TriggerInfo`). */
+export interface ITriggerInfo {
+  kind: TriggerKind;
+  text: string;
+  next_fire?: string | null;
+}
+
+/** Something that asked a pipeline to run, and what came of it (schema `TriggerEvent`). */
+export interface ITriggerEvent {
+  /** Deterministic per source: the same event is never taken twice. */
+  id: string;
+  pipeline: string;
+  kind: TriggerKind;
+  /** When it happened (the alert, the batch, the tick). */
+  time: string;
+  /** When the pipeline took it. */
+  received: string;
+  summary: string;
+  /** Alert: event id, report id, value, threshold; ingest: batch file, rows; manual: who. */
+  evidence: JSONObject;
+  outcome: EventOutcome;
+  /** The run it started or joined. */
+  run_id?: string | null;
+  note?: string | null;
+}
+
+/** One step of a run (schema `RunStep`). */
+export interface IRunStep {
+  name: StepName;
+  state: StepState;
+  started?: string | null;
+  ended?: string | null;
+  detail: string;
+  data: JSONObject;
+}
+
+/** One run of a pipeline: the event that started it and each step (schema `PipelineRun`). */
+export interface IPipelineRun {
+  id: string;
+  pipeline: string;
+  pipeline_version: number;
+  state: RunState;
+  created: string;
+  ended?: string | null;
+  trigger: ITriggerEvent;
+  /** Later events this run absorbed. */
+  absorbed: number;
+  steps: IRunStep[];
+  job_id?: string | null;
+  /** The MLflow run of the job. */
+  run_id?: string | null;
+  model: string;
+  model_version?: number | null;
+  abtest_id?: string | null;
+  message?: string | null;
+}
+
+/** Schema `PipelineRunList`: newest first. */
+export interface IPipelineRunList {
+  runs: IPipelineRun[];
+}
+
+/** Schema `TriggerEventList`: newest first. */
+export interface ITriggerEventList {
+  events: ITriggerEvent[];
+}
+
+/** An applied pipeline: its spec, state and last run (schema `PipelineInfo`). */
+export interface IPipelineInfo {
+  name: string;
+  version: number;
+  enabled: boolean;
+  /** `mlops.toml` or `pipelines/<file>.py`. */
+  source: string;
+  applied: string;
+  spec: IPipelineSpec;
+  triggers: ITriggerInfo[];
+  last_run?: IPipelineRun | null;
+  /** The run going, if any. */
+  active_run?: string | null;
+  runs: number;
+}
+
+/** Schema `PipelineList`: the applied pipelines and the scheduler that watches them. */
+export interface IPipelineList {
+  pipelines: IPipelineInfo[];
+  scheduler: ISchedulerState;
+}
+
+/** What applying one declaration would change (schema `PipelineChange`). */
+export interface IPipelineChange {
+  name: string;
+  action: 'create' | 'update' | 'unchanged' | 'remove';
+  /** The version applying makes or keeps. */
+  version?: number | null;
+  source: string;
+  diff: string[];
+}
+
+/** What applying the declarations would change, or changed (schema `PipelinePlan`). */
+export interface IPipelinePlan {
+  changes: IPipelineChange[];
+  applied: boolean;
+}
+
+/** Run a pipeline now (schema `RunNowRequest`). */
+export interface IRunNowRequest {
+  reason?: string;
+}
+
+/** The event a run-now made, and the run it started or joined (schema `RunNowResult`). */
+export interface IRunNowResult {
+  event: ITriggerEvent;
+  run?: IPipelineRun | null;
+}
+
+/** Schema `EnableRequest`. */
+export interface IEnableRequest {
+  enabled: boolean;
+}
+
+/** One link of a version's lineage, with the ids a face needs to open it (schema `ChainLink`). */
+export interface IChainLink {
+  kind: LinkKind;
+  title: string;
+  detail: string;
+  time?: string | null;
+  /** Ids to open: deployment, abtest, model, version, pipeline, pipeline_run, job, run, notebook, views. */
+  refs: Record<string, string>;
+}
+
+/** Why a model version exists and what serves it (schema `LineageChain`). */
+export interface ILineageChain {
+  model: string;
+  version: number;
+  aliases: string[];
+  links: IChainLink[];
+  pipeline_run?: IPipelineRun | null;
+}
