@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from jupyter_mlops.config import PipelinesConfig
 from jupyter_mlops.errors import Conflict, InvalidInput, MlopsError, NotFound, did_you_mean
 from jupyter_mlops.jobs.gates import parse_check
-from jupyter_mlops.lineage.tags import PIPELINE_RUN_TAG, PIPELINE_TAG, TRIGGER_TAG
+from jupyter_mlops.lineage.tags import JOB_TAG, PIPELINE_RUN_TAG, PIPELINE_TAG, TRIGGER_TAG
 from jupyter_mlops.paths import inside
 from jupyter_mlops.pipelines.declarations import (
     check_schedule,
@@ -45,10 +45,12 @@ from jupyter_mlops.pipelines.declarations import (
 from jupyter_mlops.pipelines.schemas import (
     FINAL_RUN_STATES,
     AlertTrigger,
+    ChainLink,
     DeclaredPipeline,
     EnableRequest,
     FreshnessTrigger,
     IngestTrigger,
+    LineageChain,
     PipelineChange,
     PipelineInfo,
     PipelineList,
@@ -79,7 +81,7 @@ from jupyter_mlops.pipelines.triggers import (
     next_fire,
     trigger_key,
 )
-from jupyter_mlops.timestamps import utc_now
+from jupyter_mlops.timestamps import from_epoch_millis, utc_now
 
 if TYPE_CHECKING:
     from jupyter_mlops.abtest.schemas import AbStatus, Winner
@@ -302,6 +304,17 @@ class Pipelines:
                     current.versions.append(version)
                     current.removed = False
             self.store.save_applied(applied)
+            # The triggers' first look, now: what happened before the apply starts nothing, and
+            # what happens from now on does, however soon the scheduler gets to it.
+            cursors = self.store.cursors()
+            for name, item in declared.items():
+                state = cursors.pipelines.setdefault(name, {})
+                for trigger in item.spec.triggers:
+                    key = trigger_key(trigger)
+                    if key not in state:
+                        with contextlib.suppress(MlopsError):
+                            state[key] = self.watcher.read(trigger, {}, now)[1]
+            self.store.save_cursors(cursors)
         plan.applied = True
         if self._watching(applied):
             self.scheduler.ensure()
@@ -414,6 +427,176 @@ class Pipelines:
         tags = self.registry.version_tags(model).get(version, {})
         run_id = tags.get(PIPELINE_RUN_TAG)
         return self.store.run(run_id) if run_id else None
+
+    def lineage(self, ref: str) -> LineageChain:
+        """A version's lineage as a chain: the deployments and A/B tests that serve it, the
+        version, the pipeline run and the event that started it, then the job, run, gates,
+        executed notebook, feature versions and commit.
+
+        Raises:
+            NotFound: no such model, alias or version.
+        """
+        detail = self.registry.get_version(ref)
+        name, number = detail.name, detail.version
+        tags = detail.tags
+        links: builtins.list[ChainLink] = []
+        for deployment in self.deployments.list():
+            served = [s for s in deployment.serving if s.name == name and s.version == number]
+            if not served or deployment.state in ("stopped", "failed"):
+                continue
+            total = sum(s.weight for s in deployment.serving) or 1.0
+            share = served[0].weight / total
+            links.append(
+                ChainLink(
+                    kind="deployment",
+                    title=f"served by deployment {deployment.name} ({share:.0%} of requests)",
+                    detail=f"{deployment.state} at {deployment.url}",
+                    refs={"deployment": deployment.name},
+                )
+            )
+        for exp in self.abtests.list().experiments:
+            if exp.model != name or number not in (exp.champion, exp.challenger):
+                continue
+            role = "challenger" if exp.challenger == number else "champion"
+            decided = exp.decision
+            links.append(
+                ChainLink(
+                    kind="abtest",
+                    title=f"A/B test {exp.id} on {exp.deployment}, as the {role}",
+                    detail=(
+                        f"decided by {decided.decided_by}: {decided.winner} won"
+                        if decided
+                        else f"running, split {'/'.join(f'{w:g}' for w in exp.split)}"
+                    ),
+                    time=decided.decided_at if decided else exp.started,
+                    refs={"abtest": exp.id, "deployment": exp.deployment},
+                )
+            )
+        aliases = ", ".join(f"@{a}" for a in detail.aliases)
+        links.append(
+            ChainLink(
+                kind="version",
+                title=f"{name}:{number}" + (f" ({aliases})" if aliases else ""),
+                detail=detail.description,
+                time=from_epoch_millis(detail.created),
+                refs={"model": name, "version": str(number)},
+            )
+        )
+        run = self.run_for_version(name, number)
+        if run is not None:
+            links.append(
+                ChainLink(
+                    kind="pipeline_run",
+                    title=f"pipeline {run.pipeline} (v{run.pipeline_version}), run {run.id}",
+                    detail=f"{run.state}: "
+                    + ", ".join(f"{s.name} {s.state}" for s in run.steps if s.state != "pending"),
+                    time=run.created,
+                    refs={"pipeline": run.pipeline, "pipeline_run": run.id},
+                )
+            )
+            evidence = run.trigger.evidence
+            links.append(
+                ChainLink(
+                    kind="trigger",
+                    title=f"started by {run.trigger.kind}: {run.trigger.summary}",
+                    detail=", ".join(
+                        f"{k}={v}"
+                        for k, v in evidence.items()
+                        if v not in (None, "") and k != "message"
+                    ),
+                    time=run.trigger.time,
+                    refs={
+                        k: str(evidence[k])
+                        for k in ("alert_id", "report_id", "deployment", "view", "batch")
+                        if evidence.get(k)
+                    },
+                )
+            )
+        job_id = tags.get(JOB_TAG) or (run.job_id if run else None)
+        output: str | None = None
+        if job_id:
+            try:
+                job = self.jobs.get(job_id)
+                output = job.output
+                links.append(
+                    ChainLink(
+                        kind="job",
+                        title=f"job {job.id}: {job.notebook}",
+                        detail=f"{job.state}"
+                        + (f" in {job.duration_seconds:.1f} s" if job.duration_seconds else "")
+                        + (f", parameters {json.dumps(job.parameters)}" if job.parameters else ""),
+                        time=job.started or job.created,
+                        refs={"job": job.id},
+                    )
+                )
+            except MlopsError:
+                links.append(ChainLink(kind="job", title=f"job {job_id}", detail="no longer kept"))
+        lineage = detail.lineage
+        if lineage is not None:
+            metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(lineage.metrics.items())[:8])
+            links.append(
+                ChainLink(
+                    kind="run",
+                    title=f"run {lineage.run_name or lineage.run_id} in "
+                    f"{lineage.experiment_name or lineage.experiment_id}",
+                    detail=metrics,
+                    refs={"run": lineage.run_id},
+                )
+            )
+        if run is not None and run.step("gates").state in ("succeeded", "failed"):
+            checks = run.step("gates").data.get("checks", [])
+            links.append(
+                ChainLink(
+                    kind="gates",
+                    title=f"gates {run.step('gates').state}",
+                    detail="; ".join(
+                        f"{c.get('name')}: {'passed' if c.get('passed') else 'failed'}"
+                        for c in checks
+                    ),
+                    refs={"pipeline_run": run.id},
+                )
+            )
+        if lineage is not None:
+            notebook = output or lineage.notebook_snapshot
+            links.append(
+                ChainLink(
+                    kind="notebook",
+                    title=f"executed notebook {notebook}"
+                    if notebook
+                    else "no executed notebook was stored",
+                    detail=f"from {lineage.notebook}" if lineage.notebook else "",
+                    refs={"notebook": notebook} if notebook else {},
+                )
+            )
+            links.append(
+                ChainLink(
+                    kind="features",
+                    title=f"{len(lineage.features)} feature(s) from "
+                    f"{', '.join(sorted(lineage.feature_views)) or 'no feature view'}",
+                    detail=", ".join(lineage.features),
+                    refs={"views": ",".join(sorted(lineage.feature_views))},
+                )
+            )
+            links.append(
+                ChainLink(
+                    kind="commit",
+                    title=f"commit {lineage.git_commit[:12]}"
+                    if lineage.git_commit
+                    else "no git commit recorded",
+                    detail=(
+                        "with uncommitted changes"
+                        if lineage.git_dirty
+                        else "clean work tree"
+                        if lineage.git_dirty is False
+                        else ""
+                    )
+                    + (f" on {lineage.git_branch}" if lineage.git_branch else ""),
+                    refs={"commit": lineage.git_commit} if lineage.git_commit else {},
+                )
+            )
+        return LineageChain(
+            model=name, version=number, aliases=detail.aliases, links=links, pipeline_run=run
+        )
 
     # -- changing ---------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from jupyter_mlops import Workspace
 from jupyter_mlops.abtest.schemas import OutcomeItem
 from jupyter_mlops.errors import Conflict, InvalidInput, NotFound
 from jupyter_mlops.lineage.tags import PIPELINE_RUN_TAG, PIPELINE_TAG, TRIGGER_TAG
+from jupyter_mlops.pipelines.schemas import PipelineRun
 from tests.conftest import log_model_run
 from tests.helpers import parameterised_notebook, wait_for
 
@@ -90,6 +91,14 @@ def ct(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     for d in ws.deployments.list():
         if d.state not in {"stopped", "failed"}:
             ws.deployments.stop(d.name)
+
+
+def run_when(
+    ws: Workspace, run_id: str, ok: Callable[[PipelineRun], bool], what: str, timeout: float
+) -> PipelineRun:
+    """The pipeline run once ``ok`` holds for it (the scheduler process moves it along)."""
+    wait_for(lambda: ok(ws.pipelines.get_run(run_id)), what, timeout=timeout)
+    return ws.pipelines.get_run(run_id)
 
 
 def reopen(ws: Workspace) -> Workspace:
@@ -170,32 +179,24 @@ def test_ticks_missed_while_the_scheduler_was_down_give_one_run(ct: Workspace) -
     ws = reopen(ct)
     ws.pipelines.apply()
     ws.monitoring.stop_scheduler()
-    t0 = datetime(2026, 1, 5, 10, 30, tzinfo=UTC)
-    ws.pipelines.tick(t0)  # the first look only notes where the schedule stands
+    start = datetime.now(UTC)
+    ws.pipelines.tick(start)  # the first look only notes where the schedule stands
     assert ws.pipelines.events("hourly").events == []
-    ws.pipelines.tick(t0 + timedelta(hours=3, minutes=10))  # 11:00, 12:00 and 13:00 passed
+    # The scheduler was down for 3 h 10 min: three or four hourly ticks passed.
+    end = start + timedelta(hours=3, minutes=10)
+    ws.pipelines.tick(end)
     events = ws.pipelines.events("hourly").events
     assert [e.outcome for e in events] == ["started", "missed"]
-    assert events[0].evidence["tick"] == "2026-01-05T13:00:00+00:00"
-    assert events[1].evidence["missed"] == 2
+    latest = end.replace(minute=0, second=0, microsecond=0)
+    assert events[0].evidence["tick"] == latest.isoformat()
+    assert events[1].evidence["missed"] == (2 if start.minute < 50 else 3)
     [run] = ws.pipelines.runs("hourly").runs
     assert run.trigger.id == events[0].id and run.job_id
     # Run now while that run goes: the request joins it. Disabled: refused.
     joined = ws.pipelines.run_now("hourly", reason="a test")
     assert joined.event.outcome == "absorbed" and joined.run is not None
     assert joined.run.id == run.id
-    # The gate fails: the MLflow run is kept, nothing is registered, the step says why.
-    ended = wait_for(
-        lambda: (r := ws.pipelines.get_run(run.id[:8])).state in ("succeeded", "failed") and r,
-        timeout=180,
-        message=lambda: f"pipeline run still {ws.pipelines.get_run(run.id).model_dump()}",
-    )
-    assert ended.state == "failed", ended.model_dump()
-    assert ended.step("gates").state == "failed"
-    assert "roc_auc>=0.99" in ended.step("gates").detail
-    assert ended.step("register").state == "skipped"
-    assert ended.run_id and ws.tracking.get_run(ended.run_id, with_history=False)
-    assert len(ws.registry.get_model("churn").versions) == 1
+    assert ws.pipelines.cancel_run(run.id).state == "cancelled"
     ws.pipelines.set_enabled("hourly", False)
     with pytest.raises(Conflict, match="disabled"):
         ws.pipelines.run_now("hourly")
@@ -229,8 +230,16 @@ def test_a_hundred_events_at_once_make_one_run(ct: Workspace) -> None:
     [run] = ws.pipelines.runs("burst").runs
     assert run.absorbed == 99
     assert {r.run.id for r in results if r.run} == {run.id}
-    cancelled = ws.pipelines.cancel_run(run.id)
-    assert cancelled.state == "cancelled"
+    # The gate fails: the MLflow run is kept, nothing is registered, the step says why.
+    ended = run_when(
+        ws, run.id[:8], lambda r: r.state in ("succeeded", "failed"), "the run's end", 180
+    )
+    assert ended.state == "failed", ended.model_dump()
+    assert ended.step("gates").state == "failed"
+    assert "roc_auc>=0.99" in ended.step("gates").detail
+    assert ended.step("register").state == "skipped"
+    assert ended.run_id and ws.tracking.get_run(ended.run_id, with_history=False)
+    assert ws.registry.get_model("churn").versions == 1
 
 
 def test_an_alert_retrains_registers_ab_tests_and_promotes(ct: Workspace) -> None:
@@ -246,17 +255,16 @@ def test_an_alert_retrains_registers_ab_tests_and_promotes(ct: Workspace) -> Non
     ask(ws, 20)
     report = ws.monitoring.check("churn-ct")
     assert any(e.kind == "latency" and e.state == "firing" for e in report.events)
-    run = wait_for(
-        lambda: (runs := ws.pipelines.runs("retrain").runs) and runs[0],
-        timeout=30,
-        message="no pipeline run started from the alert",
-    )
+    wait_for(lambda: bool(ws.pipelines.runs("retrain").runs), "a run from the alert", 30)
+    [run] = ws.pipelines.runs("retrain").runs
     assert run.trigger.kind == "alert" and run.trigger.evidence["alert"] == "latency"
     assert run.trigger.evidence["report_id"] == report.summary.id
-    run = wait_for(
-        lambda: (r := ws.pipelines.get_run(run.id)).step("abtest").state != "pending" and r,
-        timeout=180,
-        message=lambda: ws.pipelines.get_run(run.id).model_dump_json(indent=1),
+    run = run_when(
+        ws,
+        run.id,
+        lambda r: r.step("abtest").state != "pending" or r.state == "failed",
+        "the A/B test step",
+        180,
     )
     assert run.step("abtest").state == "succeeded", run.model_dump_json(indent=1)
     assert [s.state for s in run.steps[:4]] == ["succeeded"] * 4
@@ -277,16 +285,23 @@ def test_an_alert_retrains_registers_ab_tests_and_promotes(ct: Workspace) -> Non
         if rng.random() < (0.6 if v == "challenger" else 0.1)
     ]
     ws.abtests.record_outcomes("churn-ct", wins)
-    done = wait_for(
-        lambda: (r := ws.pipelines.get_run(run.id)).state != "waiting" and r,
-        timeout=60,
-        message=lambda: ws.pipelines.get_run(run.id).model_dump_json(indent=1),
-    )
+    done = run_when(ws, run.id, lambda r: r.state != "waiting", "the promotion", 60)
     assert done.state == "succeeded", done.model_dump_json(indent=1)
     assert done.step("promote").data["winner"] == "challenger"
     assert ws.registry.get_version("churn@champion").version == 2
     events = ws.pipelines.events("retrain").events
     assert events[-1].outcome == "started"
+    # The chain from what serves the version back to the alert, then on to job, run, notebook.
+    chain = ws.pipelines.lineage("churn@champion")
+    kinds = [link.kind for link in chain.links]
+    assert kinds[:2] == ["deployment", "abtest"] and "version" in kinds
+    assert kinds.index("pipeline_run") < kinds.index("trigger") < kinds.index("job")
+    assert {"run", "gates", "notebook", "features", "commit"} <= set(kinds)
+    trigger = chain.links[kinds.index("trigger")]
+    assert trigger.refs["report_id"] == report.summary.id
+    notebook = chain.links[kinds.index("notebook")]
+    assert notebook.refs["notebook"].endswith(".ipynb")
+    assert (ws.root / notebook.refs["notebook"]).is_file()
 
 
 def test_declarations_in_python_name_their_file_when_they_break(tmp_path: Path) -> None:
