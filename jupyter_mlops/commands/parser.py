@@ -14,6 +14,7 @@ from jupyter_mlops.commands import (
     models,
     monitoring,
     pipelines,
+    replay,
     tracking,
 )
 from jupyter_mlops.commands.args import CommandParser, HelpShown, UsageError
@@ -42,6 +43,7 @@ def build_parser(prog: str = "jupyter mlops") -> CommandParser:
     jobs.add_commands(sub, common)
     abtest.add_commands(sub, common)
     pipelines.add_commands(sub, common)
+    replay.add_commands(sub, common)
     ci.add_commands(sub, common)
     dashboard.add_commands(sub, common)
     return parser

@@ -25,6 +25,7 @@ from jupyter_mlops.server.jobs import HANDLERS as JOB_HANDLERS
 from jupyter_mlops.server.models import HANDLERS as MODEL_HANDLERS
 from jupyter_mlops.server.monitoring import HANDLERS as MONITORING_HANDLERS
 from jupyter_mlops.server.pipelines import HANDLERS as PIPELINE_HANDLERS
+from jupyter_mlops.server.replay import HANDLERS as REPLAY_HANDLERS
 
 
 class ErrorDetail(BaseModel):
@@ -60,6 +61,7 @@ RESOURCES: list[type[MlopsHandler]] = [
     *MONITORING_HANDLERS,
     *JOB_HANDLERS,
     *PIPELINE_HANDLERS,
+    *REPLAY_HANDLERS,
     *DASHBOARD_HANDLERS,
 ]
 

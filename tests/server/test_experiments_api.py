@@ -148,6 +148,8 @@ async def test_openapi_document_lists_every_route(jp_fetch: Fetch) -> None:
         "/mlops/api/pipeline-runs/{run}",
         "/mlops/api/pipeline-runs/{run}/cancel",
         "/mlops/api/models/{name}/versions/{version}/lineage-chain",
+        "/mlops/api/models/{name}/versions/{version}/replay",
+        "/mlops/api/replays/{job}",
     }
     assert "RunPage" in doc["components"]["schemas"]
     runs_get = doc["paths"]["/mlops/api/experiments/{experiment_id}/runs"]["get"]
