@@ -31,6 +31,10 @@ parameters = {{ lr = 0.5 }}
 triggers = [{{ kind = "schedule", cron = "{cron}" }}]
 """
 
+# The job holds until a file that never comes appears: a run is always going when the test
+# cancels it, however fast the machine.
+HOLD = "import pathlib, time\nwhile not pathlib.Path('release').exists():\n    time.sleep(0.05)"
+
 
 def declare(ws: Workspace, cron: str) -> None:
     (ws.root / "mlops.toml").write_text(BASE + RETRAIN.format(cron=cron), encoding="utf-8")
@@ -44,7 +48,7 @@ def module_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     (ws.root / "mlops.toml").write_text(BASE, encoding="utf-8")
     ws = Workspace.open(ws.root)
     ws.registry.register(log_model_run(ws, c=0.1), "churn", aliases=["champion"])
-    parameterised_notebook(ws.root / "notebooks" / "train.ipynb", "x = lr * epochs")
+    parameterised_notebook(ws.root / "notebooks" / "train.ipynb", "x = lr * epochs", HOLD)
     yield ws
     ws.monitoring.stop_scheduler()
     ws.jobs.stop_workers()
