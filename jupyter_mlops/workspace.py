@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from jupyter_mlops.features.service import FeatureStore
     from jupyter_mlops.jobs.service import Jobs
     from jupyter_mlops.monitoring.service import Monitoring
+    from jupyter_mlops.pipelines.replay import Replays
     from jupyter_mlops.pipelines.service import Pipelines
     from jupyter_mlops.registry.service import ModelRegistry
     from jupyter_mlops.serving.deployments import Deployments
@@ -256,6 +257,19 @@ class Workspace:
             monitoring=self.monitoring,
             abtests=self.abtests,
             scheduler=self.monitoring.scheduler,
+        )
+
+    @cached_property
+    def replays(self) -> Replays:
+        """Re-runs of a model version's training from its lineage, compared metric by metric."""
+        from jupyter_mlops.pipelines.replay import Replays
+
+        return Replays(
+            self.state_dir / "replays",
+            registry=self.registry,
+            tracking=self.tracking,
+            jobs=self.jobs,
+            features=self.features,
         )
 
     def _retention(self, deployment: str) -> tuple[float, float]:

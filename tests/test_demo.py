@@ -13,12 +13,13 @@ from jupyter_mlops.demo import (
     DEFINITIONS,
     EXPERIMENT,
     FEATURE_REFS,
+    PIPELINE,
     SEEDS,
     SWEEP,
     VIEWS,
     build_demo,
 )
-from jupyter_mlops.lineage.tags import FEATURES_TAG, JOB_OUTPUT_ARTIFACT, JOB_TAG
+from jupyter_mlops.lineage.tags import FEATURES_TAG, JOB_OUTPUT_ARTIFACT, JOB_TAG, PIPELINE_TAG
 
 
 @pytest.mark.slow
@@ -31,8 +32,9 @@ def test_demo_builds_runs_and_executes_the_notebook(tmp_path: Path) -> None:
     assert len(runs) == len(SWEEP) * len(SEEDS) + 1
     assert all(r.status == "FINISHED" for r in runs)
     assert all(0.6 < (r.metrics["roc_auc"] or 0) < 1 for r in runs)
-    (from_notebook,) = [r for r in runs if r.run_name == "notebook-gbm"]
-    assert from_notebook.params["n_estimators"] == "80"
+    # The notebook ran as a job of the demo's pipeline, started by the drift alert.
+    (from_notebook,) = [r for r in runs if r.tags.get(PIPELINE_TAG) == PIPELINE]
+    assert from_notebook.params["n_estimators"] == "60"
     client = MlflowClient(ws.tracking_uri)
     artifacts = client.list_artifacts(from_notebook.run_id, "notebook")
     assert any(a.path.endswith(".ipynb") for a in artifacts)
@@ -107,6 +109,29 @@ def test_demo_builds_runs_and_executes_the_notebook(tmp_path: Path) -> None:
         assert "A/B test ab-" in summary
         ab_status = ws.abtests.status("churn")
         assert ab_status.experiment.state == "running"
+        # ...started by the pipeline: alert -> job -> gate -> churn:2 @challenger -> A/B test.
+        [run] = ws.pipelines.runs(PIPELINE).runs
+        assert run.trigger.kind == "alert", run.trigger
+        assert run.run_id == from_notebook.run_id and run.model_version == 2
+        assert [s.state for s in run.steps] == ["succeeded"] * 5 + ["skipped"]
+        assert ab_status.experiment.challenger == 2 and ab_status.experiment.id == run.abtest_id
+        assert ws.registry.get_version("churn@challenger").version == 2
+        chain = ws.pipelines.lineage("churn@challenger")
+        kinds = [link.kind for link in chain.links]
+        assert kinds[:3] == ["deployment", "abtest", "version"]
+        trigger = chain.links[kinds.index("trigger")]
+        assert trigger.refs["report_id"] in {c.id for c in checks}
+        # Replayed from its lineage (the executed notebook, parameters, pinned feature
+        # versions), the challenger's training gives exactly the same metrics.
+        started = ws.replays.start("churn/2")
+        assert started.notebook_source == "job output" and started.pins == {
+            "customer_activity": 1,
+            "customer_profile": 1,
+        }
+        replay = ws.replays.report(started.job_id, wait=True, timeout=600)
+        assert replay.state == "succeeded", replay.message
+        assert replay.matches and replay.differ == [], replay.metrics
+        assert {m.metric for m in replay.metrics} >= {"roc_auc", "accuracy", "val_roc_auc"}
         assert min(ab_status.assigned.values()) > 300
         assert ab_status.analysis is not None
         effect = ab_status.analysis.comparison.effect

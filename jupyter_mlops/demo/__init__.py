@@ -11,10 +11,15 @@ nothing is downloaded. What it holds:
 - ``data/churn_labels.parquet``: one labelled moment per customer (``customer_id``,
   ``label_time``, ``churned``). Churn depends on the features' values *at* ``label_time``, so the
   training set must be point-in-time correct: every run builds it with ``get_training_frame``;
-- a sweep of runs (each tagged with the feature versions it used, each with its logged model) and
-  one papermill execution of ``notebooks/train_churn.ipynb``;
+- a sweep of runs (each tagged with the feature versions it used, each with its logged model);
 - the best run registered as model ``churn`` (@champion) and deployed on 127.0.0.1 as deployment
-  ``churn``, which has answered a few hundred requests sent with customer ids only.
+  ``churn``, which has answered a few hundred requests sent with customer ids only;
+- ``pipelines/churn_retrain.py``, the pipeline of continuous training: drifted traffic sent to the
+  deployment raises a monitoring alert, and the pipeline runs ``notebooks/train_churn.ipynb`` as a
+  job (papermill), gates the run, registers it as ``churn`` v2 @challenger and starts a 50/50 A/B
+  test against the champion, whose outcomes are then simulated with a known effect.
+
+Without a deployment (``deploy=False``) the notebook runs once as a plain job instead.
 
 Times are relative to the day the demo is built (the data ends then), so the online store serves
 fresh values; the values themselves are the same on every build.
@@ -32,10 +37,13 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jupyter_mlops.timestamps import utc_now
 from jupyter_mlops.workspace import Workspace
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from jupyter_mlops.pipelines.schemas import PipelineRun
 
 EXPERIMENT = "churn"
 NOTEBOOK = "train_churn.ipynb"
@@ -62,6 +70,15 @@ SWEEP: list[tuple[str, dict[str, Any]]] = [
     ("logreg", {"C": 10.0}),
 ]
 SEEDS = (0, 1, 2)
+#: The training notebook's parameters when the demo's pipeline runs it as a job.
+NOTEBOOK_PARAMETERS: dict[str, Any] = {
+    "n_estimators": 60,
+    "learning_rate": 0.1,
+    "max_depth": 2,
+    "seed": 0,
+}
+PIPELINE = "churn-retrain"
+PIPELINE_FILE = "churn_retrain.py"
 DAYS = 360  # how far back the data goes
 MONTHS = 12  # activity snapshots per customer, 30 days apart
 
@@ -104,6 +121,34 @@ customer_activity = FeatureView(
     ttl="45d",
     description="Monthly activity snapshot.",
     owner="analytics",
+)
+'''
+
+
+PIPELINE_SOURCE = '''"""Continuous training of the churn model.
+
+When monitoring sees the deployment's inputs drift (or its quality drop), and every Monday at
+03:00 UTC, the training notebook runs as a job; a model that passes the gate is registered as a
+new version of `churn`, aliased @challenger, and A/B-tested against the champion, 50/50.
+Change it, then `%mlops pipelines plan` / `apply`; `%mlops pipelines show churn-retrain` lists
+its runs, and `%mlops lineage churn@challenger` shows why a version exists.
+"""
+
+from jupyter_mlops.pipelines import ABTest, OnAlert, Pipeline, Schedule
+
+churn_retrain = Pipeline(
+    name="churn-retrain",
+    notebook="notebooks/train_churn.ipynb",
+    model="churn",
+    parameters={"n_estimators": 60, "learning_rate": 0.1, "max_depth": 2, "seed": 0},
+    # No worse than the champion by more than 0.03 of AUC, and never below 0.8.
+    gates=["roc_auc>=champion-0.03", "roc_auc>=0.8"],
+    triggers=[
+        OnAlert("churn", alerts=["drift_share", "feature_drift", "quality"]),
+        Schedule("0 3 * * 1"),
+    ],
+    abtest=ABTest("churn", split=[50, 50], metric="offer_accepted"),
+    description="Retrain the churn model when its inputs drift; A/B-test what passes.",
 )
 '''
 
@@ -335,7 +380,6 @@ def register_and_deploy(ws: Workspace, traffic: int = 200, *, deploy: bool = Tru
         for i in range(traffic):
             body = {"dataframe_records": [{"customer_id": ids[i % len(ids)]}]}
             client.post(f"{deployment.url}/invocations", json=body)
-    send_drifted_traffic(ws, deployment.url)
     return deployment.url
 
 
@@ -380,30 +424,66 @@ def send_drifted_traffic(ws: Workspace, url: str, requests: int = 300) -> None:
 AB_TRUE_RATES = {"champion": 0.10, "challenger": 0.16}
 
 
-def start_ab_test(ws: Workspace, url: str, requests: int = 800) -> str:
-    """Register the notebook's run as a challenger, start a 50/50 A/B test against the
-    champion, and simulate outcomes with a known true effect (``AB_TRUE_RATES``): a retention
-    offer accepted after the model's answer, reported by request id. Returns the test's id."""
+def run_pipeline(ws: Workspace, url: str, timeout: float = 900) -> PipelineRun:
+    """Declare and apply the demo's pipeline, send drifted traffic, and wait until the drift
+    alert it raises has retrained, gated, registered and A/B-tested a challenger (the
+    workspace's scheduler process does all of it). Returns the pipeline run.
+
+    A rebuild of the demo finds the drift alert still firing from the previous build (an alert
+    fires once per breach): when no run starts from it, the demo starts one by hand, saying so.
+    """
+    from jupyter_mlops.errors import MlopsError
+    from jupyter_mlops.pipelines.schemas import FINAL_RUN_STATES
+
+    definitions = ws.root / "pipelines" / PIPELINE_FILE
+    definitions.parent.mkdir(exist_ok=True)
+    if not definitions.exists():
+        definitions.write_text(PIPELINE_SOURCE, encoding="utf-8")
+    ws.pipelines.apply()
+    since = utc_now()
+    send_drifted_traffic(ws, url)
+    deadline = time.monotonic() + timeout
+    by_hand_at = time.monotonic() + 20
+    while True:
+        runs = [r for r in ws.pipelines.runs(PIPELINE).runs if r.created >= since]
+        run = runs[-1] if runs else None
+        if run is not None and (
+            run.state in FINAL_RUN_STATES or run.step("abtest").state in ("succeeded", "failed")
+        ):
+            break
+        if run is None and time.monotonic() > by_hand_at:
+            ws.pipelines.run_now(
+                PIPELINE, reason="the demo's drift alert was already firing from an earlier build"
+            )
+            by_hand_at = float("inf")
+        if time.monotonic() > deadline:
+            raise MlopsError(
+                f"The demo's pipeline {PIPELINE} did not reach its A/B test in {timeout:.0f} s",
+                hint="See `jupyter mlops pipelines show churn-retrain` and the scheduler's log "
+                "in .mlops/monitoring/scheduler/scheduler.log.",
+            )
+        time.sleep(0.5)
+    if run.step("abtest").state != "succeeded":
+        raise MlopsError(
+            f"The demo's pipeline run {run.id} ended {run.state}: {run.message}",
+            hint=f"See `jupyter mlops pipelines status {run.id}`.",
+        )
+    return run
+
+
+#: The demo's A/B test: the challenger's true conversion rate against the champion's.
+AB_TRUE_RATES = {"champion": 0.10, "challenger": 0.16}
+
+
+def simulate_outcomes(ws: Workspace, url: str, requests: int = 800) -> None:
+    """Send traffic to the A/B test the pipeline started and report outcomes with a known true
+    effect (``AB_TRUE_RATES``): a retention offer accepted after the model's answer, reported
+    by request id."""
     import httpx
     import numpy as np
 
-    from jupyter_mlops.abtest.schemas import AbStartRequest, OutcomeItem
+    from jupyter_mlops.abtest.schemas import OutcomeItem
 
-    champion = ws.registry.get_version(f"{MODEL}@champion")
-    page = ws.tracking.list_runs([EXPERIMENT], order_by=["metrics.roc_auc DESC"], max_results=2)
-    challenger_run = next(r for r in page.runs if r.run_id != champion.run_id)
-    challenger = ws.registry.register(
-        challenger_run.run_id, MODEL, description="challenger of the demo's A/B test"
-    )
-    exp = ws.abtests.start(
-        MODEL,
-        AbStartRequest(
-            challenger=challenger.version,
-            split=[50, 50],
-            metric="offer_accepted",
-            planned_n=requests // 2,
-        ),
-    )
     rng = np.random.default_rng(5)
     ids = customer_ids(ws)
     outcomes = []
@@ -419,7 +499,6 @@ def start_ab_test(ws: Workspace, url: str, requests: int = 800) -> str:
                 outcomes.append(OutcomeItem(request_id=rid, value=1))
     if outcomes:
         ws.abtests.record_outcomes(MODEL, outcomes)
-    return exp.id
 
 
 def customer_ids(ws: Workspace) -> list[int]:
@@ -490,11 +569,19 @@ def build_demo(
         for seed in SEEDS:
             train_and_log(ws, labels, model, params, seed)
             count += 1
-    if notebook_run:
-        execute_notebook(ws, {"n_estimators": 80, "learning_rate": 0.2, "max_depth": 3, "seed": 0})
+    if notebook_run and not deploy:
+        execute_notebook(ws, NOTEBOOK_PARAMETERS)
         count += 1
     url = register_and_deploy(ws, deploy=deploy)
-    ab_test = start_ab_test(ws, url) if url else None
+    run = None
+    if url and notebook_run:
+        # The loop: drifted traffic raises an alert; the pipeline retrains (the notebook runs
+        # as a job), gates, registers @challenger and A/B-tests it against the champion.
+        run = run_pipeline(ws, url)
+        count += 1
+        simulate_outcomes(ws, url)
+    elif url:
+        send_drifted_traffic(ws, url)
     ws.features.close()
     elapsed = time.perf_counter() - started
     summary = (
@@ -509,12 +596,14 @@ def build_demo(
             f"stop {MODEL}` stops it); try:\n  curl -s {url}/invocations -H 'Content-Type: "
             'application/json\' -d \'{"dataframe_records": [{"customer_id": 100000}]}\''
         )
-    if ab_test:
+    if run is not None:
         rates = AB_TRUE_RATES
         summary += (
-            f"\nA/B test {ab_test}: a challenger against the champion, 50/50, with simulated "
-            f"outcomes (true rates {rates['champion']:.0%} and {rates['challenger']:.0%}); "
-            f"see `jupyter mlops ab status {MODEL}`."
+            f"\nPipeline {PIPELINE} (pipelines/{PIPELINE_FILE}): {run.trigger.summary[:90]} "
+            f"-> job {run.job_id} -> gate passed -> {MODEL}:{run.model_version} @challenger "
+            f"-> A/B test {run.abtest_id}, 50/50, with simulated outcomes (true rates "
+            f"{rates['champion']:.0%} and {rates['challenger']:.0%}); see `jupyter mlops "
+            f"lineage {MODEL}@challenger` and `jupyter mlops ab status {MODEL}`."
         )
     return ws, summary
 
