@@ -25,11 +25,15 @@ from jupyter_mlops.server.base import MlopsHandler, Operation, api, in_thread
 TAGS = ["pipelines"]
 
 
-class RunsQuery(BaseModel):
+class PipelineRunsQuery(BaseModel):
+    """``GET /pipelines/{name}/runs``: how many, newest first."""
+
     limit: int = Field(default=50, ge=1, le=10000)
 
 
-class EventsQuery(BaseModel):
+class PipelineEventsQuery(BaseModel):
+    """``GET /pipelines/{name}/events``: how many, newest first."""
+
     limit: int = Field(default=200, ge=1, le=10000)
 
 
@@ -136,7 +140,7 @@ class PipelineRunsHandler(MlopsHandler):
     openapi_path = "/pipelines/{name}/runs"
     operations = {
         "get": Operation(
-            "A pipeline's runs, newest first", PipelineRunList, query=RunsQuery, tags=TAGS
+            "A pipeline's runs, newest first", PipelineRunList, query=PipelineRunsQuery, tags=TAGS
         ),
         "post": Operation(
             "Run the pipeline now: starts a run, or joins the run going (outcome 'absorbed')",
@@ -149,7 +153,7 @@ class PipelineRunsHandler(MlopsHandler):
 
     @api
     async def get(self, name: str) -> None:
-        q = self.query_model(RunsQuery)
+        q = self.query_model(PipelineRunsQuery)
         self.send(await in_thread(self.workspace.pipelines.runs, name, limit=q.limit))
 
     @api
@@ -169,14 +173,14 @@ class PipelineEventsHandler(MlopsHandler):
         "get": Operation(
             "Trigger events of a pipeline, newest first, with what came of each",
             TriggerEventList,
-            query=EventsQuery,
+            query=PipelineEventsQuery,
             tags=TAGS,
         )
     }
 
     @api
     async def get(self, name: str) -> None:
-        q = self.query_model(EventsQuery)
+        q = self.query_model(PipelineEventsQuery)
         self.send(await in_thread(self.workspace.pipelines.events, name, limit=q.limit))
 
 
