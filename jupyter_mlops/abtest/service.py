@@ -463,7 +463,9 @@ class ABTests:
                         rows.append((str(key), by_request[rid]))
         if unit == "key":
             rows += [(k, v) for k, (v, _) in self._key_outcomes(exp).items()]
-        frame = pd.DataFrame(rows, columns=["unit", "outcome"])
+        # float64 even when there is no outcome yet (an empty frame would be object, and a
+        # status read right after the start would call its 0-filled outcomes non-numeric).
+        frame = pd.DataFrame(rows, columns=["unit", "outcome"]).astype({"outcome": "float64"})
         return frame.drop_duplicates("unit", keep="first")
 
     def _guardrails(
