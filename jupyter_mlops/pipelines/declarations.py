@@ -154,14 +154,25 @@ def from_folder(root: Path, folder: Path) -> list[DeclaredPipeline]:
     return found
 
 
+#: Names the REST API uses beside pipeline names (``/pipelines/plan``, ``/pipelines/apply``).
+RESERVED_NAMES = frozenset({"plan", "apply"})
+
+
 def merge(declared: list[DeclaredPipeline]) -> list[DeclaredPipeline]:
     """One declaration per name; a name declared twice differently is refused.
 
     Raises:
-        InvalidInput: two different pipelines share a name (both places are named).
+        InvalidInput: two different pipelines share a name (both places are named), or a
+            pipeline takes a reserved name.
     """
     by_name: dict[str, DeclaredPipeline] = {}
     for item in declared:
+        if item.spec.name in RESERVED_NAMES:
+            raise InvalidInput(
+                f"pipeline {item.spec.name} ({item.source}): {item.spec.name!r} is a reserved name",
+                hint="Give the pipeline another name, e.g. churn-retrain.",
+                field="name",
+            )
         other = by_name.get(item.spec.name)
         if other is not None:
             if other.spec == item.spec:

@@ -399,7 +399,8 @@ class Pipelines:
         """
         run_id = run_id.strip()
         ids = self.store.run_ids()
-        found = [i for i in ids if i.startswith(run_id)] if run_id else []
+        # Ids are time-ordered: runs close in time share a prefix, so a suffix names one too.
+        found = [i for i in ids if i.startswith(run_id) or i.endswith(run_id)] if run_id else []
         if len(found) > 1:
             raise Conflict(
                 f"{run_id!r} names {len(found)} pipeline runs",
@@ -841,6 +842,18 @@ class Pipelines:
             self._fail(run, current.name if current else "job", exc.message)
         return False
 
+    def _ab_status(self, run: PipelineRun, step: RunStep, deployment: str) -> AbStatus | None:
+        """The A/B test's figures; a failure to read them is noted on the step, which keeps
+        waiting (outcomes may be fixed, the test stopped by hand)."""
+        try:
+            return self.abtests.status(deployment)
+        except MlopsError as exc:
+            detail = f"cannot read the A/B test yet: {exc.message}"
+            if detail != step.detail:
+                step.detail = detail
+                self.store.save_run(run)
+            return None
+
     def _job_done(self, run: PipelineRun, spec: PipelineSpec) -> bool:
         step = run.step("job")
         assert run.job_id is not None
@@ -971,7 +984,9 @@ class Pipelines:
             self._succeed(run, step, text)
             self._end(run, "succeeded", _done_message(run))
             return
-        status = self.abtests.status(ab.deployment)
+        status = self._ab_status(run, step, ab.deployment)
+        if status is None:
+            return
         analysis = status.analysis
         if analysis is None or not analysis.comparisons:
             step.detail = "waiting for outcomes"

@@ -4,7 +4,9 @@ run goes, a failing gate, and ticks missed while the scheduler was down."""
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,7 +22,12 @@ from jupyter_mlops.errors import Conflict, InvalidInput, NotFound
 from jupyter_mlops.lineage.tags import PIPELINE_RUN_TAG, PIPELINE_TAG, TRIGGER_TAG
 from jupyter_mlops.pipelines.schemas import PipelineRun
 from tests.conftest import log_model_run
-from tests.helpers import parameterised_notebook, wait_for
+from tests.helpers import (
+    build_feature_workspace,
+    parameterised_notebook,
+    wait_for,
+    workspace_spend_rows,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -232,7 +239,7 @@ def test_a_hundred_events_at_once_make_one_run(ct: Workspace) -> None:
     assert {r.run.id for r in results if r.run} == {run.id}
     # The gate fails: the MLflow run is kept, nothing is registered, the step says why.
     ended = run_when(
-        ws, run.id[:8], lambda r: r.state in ("succeeded", "failed"), "the run's end", 180
+        ws, run.id[-8:], lambda r: r.state in ("succeeded", "failed"), "the run's end", 180
     )
     assert ended.state == "failed", ended.model_dump()
     assert ended.step("gates").state == "failed"
@@ -313,3 +320,38 @@ def test_declarations_in_python_name_their_file_when_they_break(tmp_path: Path) 
     )
     with pytest.raises(InvalidInput, match=r"pipelines/bad\.py"):
         ws.pipelines.plan()
+
+
+def test_ingested_batches_and_a_changed_source_file_are_events(ct: Workspace) -> None:
+    ws = build_feature_workspace(reopen(ct))
+    write_toml(
+        ct,
+        '[pipeline.fresh]\nnotebook = "notebooks/train.ipynb"\nmodel = "churn"\n'
+        "debounce_seconds = 0\n"
+        'triggers = [{ kind = "ingest", view = "customer_spend" },\n'
+        '            { kind = "ingest", view = "customer_profile" }]\n',
+    )
+    ws = reopen(ct)
+    ws.pipelines.apply()
+    ws.monitoring.stop_scheduler()
+    ws.pipelines.tick()
+    assert ws.pipelines.events("fresh").events == []  # the batch before apply starts nothing
+    ws.features.ingest("customer_spend", workspace_spend_rows())
+    ws.features.ingest("customer_spend", workspace_spend_rows())
+    ws.pipelines.tick()
+    events = ws.pipelines.events("fresh").events
+    assert [e.outcome for e in events] == ["absorbed", "started"]
+    assert all(e.kind == "ingest" and e.evidence["view"] == "customer_spend" for e in events)
+    assert events[0].evidence["batch"] != events[1].evidence["batch"]
+    ws.pipelines.cancel_run(events[1].run_id or "")
+    # A file source rewritten: one event naming the file.
+    profile = ct.root / "data" / "profile.parquet"
+    profile.write_bytes(profile.read_bytes())
+    os.utime(profile, (time.time() + 5, time.time() + 5))
+    ws.pipelines.tick()
+    newest = ws.pipelines.events("fresh").events[0]
+    assert newest.outcome == "started" and newest.evidence["file"] == "profile.parquet"
+    ws.pipelines.cancel_run(newest.run_id or "")
+    assert ws.pipelines.events("fresh").events[0] == newest  # nothing new without a change
+    ws.pipelines.tick()
+    assert ws.pipelines.events("fresh").events[0] == newest
