@@ -69,6 +69,11 @@ def test_an_ab_test_from_start_to_decision(ab: Workspace) -> None:
     variants = [v for _, v in answers]
     assert set(variants) == {"champion", "challenger"}
     assert 0.4 < variants.count("challenger") / len(variants) < 0.6
+    # read before any outcome (a pipeline waiting on the test does): no outcome, no verdict yet
+    early = ws.abtests.status("churn-ab")
+    assert early.with_outcome == {"champion": 0, "challenger": 0}
+    assert early.analysis is not None
+    assert early.analysis.comparisons[0].verdict == "no_difference_yet"
     # outcomes with a known effect: the challenger converts 40%, the champion 10%
     rng = np.random.default_rng(3)
     items = [
