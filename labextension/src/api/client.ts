@@ -41,6 +41,7 @@ import {
   IJobList,
   IJobLog,
   IJobRequest,
+  ILineageChain,
   IModelList,
   IModelVersionDetail,
   IModelVersionInfo,
@@ -49,6 +50,10 @@ import {
   IOutcomesResult,
   IMonitorWindow,
   INotebookParameters,
+  IPipelineInfo,
+  IPipelineList,
+  IPipelineRun,
+  IPipelineRunList,
   IPromoteRequest,
   IPromotion,
   IQualityReport,
@@ -58,10 +63,13 @@ import {
   IRunDetail,
   IRunPage,
   IRunQuery,
+  IRunNowResult,
   ISampleSize,
   ISchedulerState,
   ISweep,
   ISweepRequest,
+  ITriggerEvent,
+  ITriggerEventList,
   IUpdateRequest,
   JobState
 } from './types';
@@ -539,6 +547,64 @@ export class MlopsClient {
     });
   }
 
+  /** `GET mlops/api/pipelines` — applied pipelines with triggers and last run, and the scheduler. */
+  getPipelines(): Promise<IPipelineList> {
+    return this._get<IPipelineList>('pipelines');
+  }
+
+  /** `PATCH mlops/api/pipelines/{name}` — a disabled pipeline records its events, runs none. */
+  setPipelineEnabled(name: string, enabled: boolean): Promise<IPipelineInfo> {
+    return this._send<IPipelineInfo>('PATCH', pipeline(name), { enabled });
+  }
+
+  /** `GET mlops/api/pipelines/{name}/runs` — runs, newest first. */
+  async listPipelineRuns(
+    name: string,
+    query: { limit?: number } = {}
+  ): Promise<IPipelineRun[]> {
+    const search = encodeQuery({ limit: query.limit });
+    return (
+      await this._get<IPipelineRunList>(`${pipeline(name)}/runs${search}`)
+    ).runs;
+  }
+
+  /**
+   * `POST mlops/api/pipelines/{name}/runs` — run it now: a new run, or the event joins the run
+   * going (absorbed); a 409 when the pipeline is disabled.
+   */
+  runPipeline(name: string, reason = ''): Promise<IRunNowResult> {
+    return this._send<IRunNowResult>('POST', `${pipeline(name)}/runs`, {
+      reason
+    });
+  }
+
+  /** `GET mlops/api/pipelines/{name}/events` — trigger events, newest first, with their outcome. */
+  async listPipelineEvents(name: string): Promise<ITriggerEvent[]> {
+    return (await this._get<ITriggerEventList>(`${pipeline(name)}/events`))
+      .events;
+  }
+
+  /** `GET mlops/api/pipeline-runs/{id}` (a unique prefix of the id is enough). */
+  getPipelineRun(id: string): Promise<IPipelineRun> {
+    return this._get<IPipelineRun>(pipelineRun(id));
+  }
+
+  /** `POST mlops/api/pipeline-runs/{id}/cancel` — its job is cancelled; a 409 once it ended. */
+  cancelPipelineRun(id: string): Promise<IPipelineRun> {
+    return this._send<IPipelineRun>('POST', `${pipelineRun(id)}/cancel`);
+  }
+
+  /**
+   * `GET mlops/api/models/{name}/versions/{version}/lineage-chain` — from the deployments back
+   * to the event that started the version's training, then its job, run, notebook, features and
+   * commit.
+   */
+  getLineageChain(name: string, version: number): Promise<ILineageChain> {
+    return this._get<ILineageChain>(
+      `models/${encodeURIComponent(name)}/versions/${version}/lineage-chain`
+    );
+  }
+
   /** `GET mlops/api/openapi.json` */
   getOpenAPI(): Promise<JSONObject> {
     return this._get<JSONObject>('openapi.json');
@@ -575,6 +641,16 @@ function abtest(deployment: string): string {
 /** The resource of a job. */
 function job(id: string): string {
   return `jobs/${encodeURIComponent(id)}`;
+}
+
+/** The resource of a pipeline. */
+function pipeline(name: string): string {
+  return `pipelines/${encodeURIComponent(name)}`;
+}
+
+/** The resource of a pipeline run. */
+function pipelineRun(id: string): string {
+  return `pipeline-runs/${encodeURIComponent(id)}`;
 }
 
 /** A window as query parameters. */
