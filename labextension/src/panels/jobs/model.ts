@@ -13,6 +13,7 @@ import {
 } from '../../api';
 import { ILoadable, Loader, LoadStatus } from '../load';
 import { defaultValue, FieldValue, jobValue, parseField } from './form';
+import { PipelinesModel } from './pipelines';
 
 /** How often the job list is re-read while a job is queued or running and the section shown. */
 export const POLL_INTERVAL_MS = 1000;
@@ -39,6 +40,9 @@ export interface IJobAction {
   error?: MlopsApiError;
 }
 
+/** The views of the Jobs section: the form and the jobs, or the pipelines. */
+export type JobsView = 'jobs' | 'pipelines';
+
 /** What the form runs: a notebook, or a job's notebook again (`rerun`). */
 export interface IJobTarget {
   notebook: string;
@@ -49,16 +53,70 @@ export interface IJobTarget {
  * State of the Jobs section: the form that runs a notebook as a job (one field per parameter
  * of its `parameters` cell), the jobs, newest first, and the logs opened on them. While the
  * section is shown the jobs are re-read every second when one is queued or running, else every
- * five seconds; an open log is re-read with its job until the job has finished.
+ * five seconds; an open log is re-read with its job until the job has finished. The section's
+ * other view, the pipelines, has its own model and polls only while it is the one shown.
  */
 export class JobsModel extends VDomModel {
   constructor(client: MlopsClient, options: JobsModel.IOptions = {}) {
     super();
     this.client = client;
     this._beforeSubmit = options.beforeSubmit ?? null;
+    this.pipelines = new PipelinesModel(client);
+    this.pipelines.stateChanged.connect(this._pipelinesChanged, this);
   }
 
   readonly client: MlopsClient;
+
+  /** The Pipelines view's state. */
+  readonly pipelines: PipelinesModel;
+
+  // -- the view ---------------------------------------------------------------------------------
+
+  /** Which view of the section is shown. */
+  get view(): JobsView {
+    return this._view;
+  }
+
+  /** Show the jobs or the pipelines; only the one shown is polled. */
+  setView(view: JobsView): void {
+    if (view === this._view) {
+      return;
+    }
+    this._view = view;
+    this._applyVisibility();
+    if (view === 'pipelines' && this.pipelines.status === 'idle') {
+      void this.pipelines.refresh();
+    }
+    if (view === 'jobs') {
+      void this._loadJobs();
+    }
+    this.stateChanged.emit();
+  }
+
+  /**
+   * How many times a link asked to show this job (0: never): its card scrolls into view each
+   * time this changes.
+   */
+  shownCount(id: string): number {
+    return this._shown?.id === id ? this._shown.count : 0;
+  }
+
+  /** Show a job in the jobs list with its log open (e.g. a pipeline run's job). */
+  async showJob(id: string): Promise<void> {
+    this._shown = {
+      id,
+      count: this._shown?.id === id ? this._shown.count + 1 : 1
+    };
+    if (!this._logs.has(id)) {
+      this.toggleLog(id);
+    }
+    if (this._view !== 'jobs') {
+      this.setView('jobs');
+      return;
+    }
+    this.stateChanged.emit();
+    await this._loadJobs();
+  }
 
   // -- the form ---------------------------------------------------------------------------------
 
@@ -320,22 +378,22 @@ export class JobsModel extends VDomModel {
     void this._loadLog(id, log);
   }
 
-  /** Reload the jobs and the form's parameters. */
+  /** Reload the jobs and the form's parameters, and the pipelines when they are shown. */
   async refresh(): Promise<void> {
     await Promise.all([
       this._loadJobs(),
-      this.target ? this._loadParameters() : Promise.resolve()
+      this.target ? this._loadParameters() : Promise.resolve(),
+      this._view === 'pipelines' ? this.pipelines.refresh() : Promise.resolve()
     ]);
   }
 
-  /** Poll while `visible` (the section is shown): every second while a job is active. */
+  /**
+   * Poll while `visible` (the section is shown), the view shown only: the jobs every second
+   * while a job is active.
+   */
   setVisible(visible: boolean): void {
     this._visible = visible && !this.isDisposed;
-    if (this._visible) {
-      this._schedule();
-    } else {
-      this._unschedule();
-    }
+    this._applyVisibility();
   }
 
   get isPolling(): boolean {
@@ -347,12 +405,33 @@ export class JobsModel extends VDomModel {
       return;
     }
     this._unschedule();
+    this.pipelines.dispose();
     Signal.clearData(this);
     super.dispose();
   }
 
+  private _pipelinesChanged(): void {
+    if (!this.isDisposed) {
+      this.stateChanged.emit();
+    }
+  }
+
+  private _applyVisibility(): void {
+    if (this._visible && this._view === 'jobs') {
+      this._schedule();
+    } else {
+      this._unschedule();
+    }
+    this.pipelines.setVisible(this._visible && this._view === 'pipelines');
+  }
+
   private _schedule(): void {
-    if (this._timer !== null || !this._visible || this.isDisposed) {
+    if (
+      this._timer !== null ||
+      !this._visible ||
+      this._view !== 'jobs' ||
+      this.isDisposed
+    ) {
       return;
     }
     const interval = this.jobs.some(isActive)
@@ -452,6 +531,8 @@ export class JobsModel extends VDomModel {
   private _logs = new Map<string, Loader<IJobLog>>();
   private _foldedSweeps = new Set<string>();
   private _visible = false;
+  private _view: JobsView = 'jobs';
+  private _shown: { id: string; count: number } | null = null;
   private _timer: number | null = null;
 }
 

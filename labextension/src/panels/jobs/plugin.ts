@@ -15,6 +15,8 @@ import { JobsPanel } from './widget';
 export namespace JobsCommandIDs {
   export const openJobs = 'mlops:open-jobs';
   export const refreshJobs = 'mlops:refresh-jobs';
+  /** Show the Jobs section's Pipelines view. */
+  export const openPipelines = 'mlops:open-pipelines';
   /** Show the form that runs the current notebook as a job. */
   export const runNotebookAsJob = 'mlops:run-notebook-as-job';
 }
@@ -23,7 +25,7 @@ export namespace JobsCommandIDs {
 export const jobsPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-mlops:jobs',
   description:
-    'Run a notebook as a job with the parameters of its parameters cell, follow its progress and log, open the executed notebook, cancel and re-run jobs, compare the runs of a sweep.',
+    'Run a notebook as a job with the parameters of its parameters cell, follow its progress and log, open the executed notebook, cancel and re-run jobs, compare the runs of a sweep; follow pipelines, their triggers and runs step by step, run them now, enable or disable them.',
   autoStart: true,
   requires: [IMlopsClient, IMlopsSidebar],
   optional: [INotebookTracker, ICommandPalette],
@@ -62,6 +64,12 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
             groupBySeed: sweep.seedParam !== null
           });
         }
+      },
+      // The Models section, if that plugin is on (it is activated before this one's first use).
+      onShowModelVersion: (name, version) => {
+        if (commands.hasCommand(CommandIDs.showModelVersion)) {
+          void commands.execute(CommandIDs.showModelVersion, { name, version });
+        }
       }
     });
     // After Experiments (10), Features (20), Models (30) and Monitoring (40).
@@ -86,7 +94,20 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
     commands.addCommand(JobsCommandIDs.openJobs, {
       label: 'Open jobs',
       caption: 'Show the notebook jobs in the MLOps sidebar',
-      execute: () => panel.reveal(shell, sidebar)
+      execute: () => {
+        model.setView('jobs');
+        panel.reveal(shell, sidebar);
+      }
+    });
+
+    commands.addCommand(JobsCommandIDs.openPipelines, {
+      label: 'Open pipelines',
+      caption:
+        'Show the pipelines, their triggers and last runs in the MLOps sidebar',
+      execute: () => {
+        model.setView('pipelines');
+        panel.reveal(shell, sidebar);
+      }
     });
 
     commands.addCommand(JobsCommandIDs.runNotebookAsJob, {
@@ -96,6 +117,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
       isEnabled: () => model.notebook !== null,
       execute: () => {
         model.closeRerun();
+        model.setView('jobs');
         panel.reveal(shell, sidebar);
       }
     });
@@ -109,6 +131,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
 
     addToPalette(palette, [
       JobsCommandIDs.openJobs,
+      JobsCommandIDs.openPipelines,
       JobsCommandIDs.runNotebookAsJob,
       JobsCommandIDs.refreshJobs
     ]);

@@ -8,7 +8,8 @@ import { ISweepGroup } from './sweeps';
 
 /**
  * The Jobs section of the sidebar: run the active notebook as a job with its parameters, and
- * follow the jobs. The list is polled only while the section is shown.
+ * follow the jobs; or, in its Pipelines view, the pipelines and their runs. The view shown is
+ * polled only while the section is shown.
  */
 export class JobsPanel extends SidebarSection<JobsModel> {
   constructor(options: JobsPanel.IOptions) {
@@ -16,11 +17,13 @@ export class JobsPanel extends SidebarSection<JobsModel> {
       id: 'jp-mlops-jobs',
       className: 'jp-mlops-JobsPanel',
       label: 'Jobs',
-      caption: 'Run notebooks as jobs with parameters, and follow them',
-      refreshTooltip: 'Refresh jobs'
+      caption:
+        'Run notebooks as jobs with parameters, and follow them; pipelines and their runs',
+      refreshTooltip: 'Refresh jobs and pipelines'
     });
     this._onOpenNotebook = options.onOpenNotebook;
     this._onCompare = options.onCompare;
+    this._onShowModelVersion = options.onShowModelVersion ?? null;
   }
 
   dispose(): void {
@@ -61,12 +64,14 @@ export class JobsPanel extends SidebarSection<JobsModel> {
         model={this.model}
         onOpenNotebook={this._onOpenNotebook}
         onCompare={this._onCompare}
+        onShowModelVersion={this._onShowModelVersion}
       />
     );
   }
 
   private _onOpenNotebook: (path: string) => void;
   private _onCompare: (sweep: ISweepGroup) => void;
+  private _onShowModelVersion: ((name: string, version: number) => void) | null;
 }
 
 export namespace JobsPanel {
@@ -76,5 +81,7 @@ export namespace JobsPanel {
     onOpenNotebook: (path: string) => void;
     /** Compare the runs of a sweep's succeeded jobs. */
     onCompare: (sweep: ISweepGroup) => void;
+    /** Reveal a model version in the Models section (null: that section is not there). */
+    onShowModelVersion?: ((name: string, version: number) => void) | null;
   }
 }

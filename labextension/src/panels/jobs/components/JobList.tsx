@@ -123,8 +123,17 @@ function JobCard(props: {
   const duration = formatDuration(job.duration_seconds);
   const notebook = job.notebook.split('/').pop() ?? job.notebook;
   const logOpen = model.isLogOpen(job.id);
+  // Asked to be shown from elsewhere (a pipeline run's job): bring the card into view.
+  const shown = model.shownCount(job.id);
+  const node = React.useRef<HTMLLIElement>(null);
+  React.useEffect(() => {
+    if (shown > 0) {
+      node.current?.scrollIntoView({ block: 'start' });
+    }
+  }, [shown]);
   return (
     <li
+      ref={node}
       className={`jp-mlops-JobCard jp-mlops-JobCard--${job.state}`}
       data-job={job.id}
       data-state={job.state}
