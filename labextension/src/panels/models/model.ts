@@ -4,6 +4,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import {
   IDeploymentInfo,
   IDeploymentStats,
+  ILineageChain,
   IModelVersionDetail,
   IPromotion,
   IRegisteredModelDetail,
@@ -112,6 +113,18 @@ export class ModelsModel extends VDomModel {
   }
   get versionError(): MlopsApiError | null {
     return this._version.error;
+  }
+
+  /**
+   * The chosen version's lineage as a chain: the deployments and A/B tests serving it, back to
+   * the pipeline run and the event that started it, then its job, run, notebook, features and
+   * commit. Null until read, or when it cannot be (the version detail still shows).
+   */
+  get lineageChain(): ILineageChain | null {
+    return this._chain.value;
+  }
+  get lineageChainStatus(): LoadStatus {
+    return this._chain.status;
   }
 
   /** The last Deploy of the chosen version. */
@@ -253,6 +266,10 @@ export class ModelsModel extends VDomModel {
     }
     await this._loadDeployments();
     this._tick(true);
+    // The chain names the deployments that serve the version.
+    if (this._selectedModel === name && this._selectedVersion === version) {
+      await this._chain.load(() => this.client.getLineageChain(name, version));
+    }
   }
 
   /**
@@ -380,6 +397,7 @@ export class ModelsModel extends VDomModel {
   private _clearVersion(): void {
     this._selectedVersion = null;
     this._version.reset();
+    this._chain.reset();
     this._deployAction = null;
     this._promoteAction = null;
   }
@@ -499,7 +517,10 @@ export class ModelsModel extends VDomModel {
   }
 
   private async _loadVersion(name: string, version: number): Promise<void> {
-    await this._version.load(() => this.client.getModelVersion(name, version));
+    await Promise.all([
+      this._version.load(() => this.client.getModelVersion(name, version)),
+      this._chain.load(() => this.client.getLineageChain(name, version))
+    ]);
   }
 
   private async _loadDeployments(): Promise<void> {
@@ -522,6 +543,7 @@ export class ModelsModel extends VDomModel {
   private _model = new Loader<IRegisteredModelDetail>(this);
   private _selectedVersion: number | null = null;
   private _version = new Loader<IModelVersionDetail>(this);
+  private _chain = new Loader<ILineageChain>(this);
   private _deployAction: IAction<IDeploymentInfo> | null = null;
   private _promoteAction: IAction<IPromotion> | null = null;
   // Polled: a reload keeps the cards as they are until the answer.

@@ -1,6 +1,13 @@
 import * as React from 'react';
 
-import { ILineage, IModelVersionDetail, IPromotion } from '../../../api';
+import {
+  IChainLink,
+  ILineage,
+  ILineageChain,
+  IModelVersionDetail,
+  IPromotion,
+  LinkKind
+} from '../../../api';
 import {
   ErrorMessage,
   formatNumber,
@@ -137,6 +144,125 @@ function LineageChain(props: {
         )}
       </Step>
     </ol>
+  );
+}
+
+/** Each kind of chain link: its label, and the group that colours its dot. */
+const LINK_KINDS: Record<LinkKind, { label: string; group: string }> = {
+  deployment: { label: 'Deployment', group: 'serving' },
+  abtest: { label: 'A/B test', group: 'serving' },
+  version: { label: 'Version', group: 'version' },
+  pipeline_run: { label: 'Pipeline run', group: 'event' },
+  trigger: { label: 'Trigger', group: 'event' },
+  job: { label: 'Job', group: 'training' },
+  run: { label: 'Run', group: 'training' },
+  gates: { label: 'Gates', group: 'training' },
+  notebook: { label: 'Notebook', group: 'source' },
+  features: { label: 'Features', group: 'source' },
+  commit: { label: 'Commit', group: 'source' }
+};
+
+/** Links the lineage list above does not show: the chain is drawn only when it has some. */
+const CHAIN_ONLY: ReadonlySet<LinkKind> = new Set<LinkKind>([
+  'deployment',
+  'abtest',
+  'pipeline_run',
+  'trigger',
+  'job',
+  'gates'
+]);
+
+/** The artifact folder of a run's notebook snapshot (not a file JupyterLab can open). */
+const SNAPSHOT_DIR = 'notebook/';
+
+/** The path to open for a notebook link, when it is a file of the workspace. */
+function openablePath(link: IChainLink, chain: ILineageChain): string | null {
+  const path = link.refs.notebook;
+  // The executed notebook of the version's job is a workspace file; without a job the link
+  // names the snapshot saved with the run.
+  if (!path || !chain.links.some(l => l.kind === 'job' && l.refs.job)) {
+    return null;
+  }
+  if (path.startsWith(SNAPSHOT_DIR) || !path.endsWith('.ipynb')) {
+    return null;
+  }
+  return serverPath(path);
+}
+
+/**
+ * Why the version exists and what serves it, as one chain: from the deployments and A/B tests
+ * back to the version, the pipeline run and the event that started it, then on to the job, the
+ * run, the gates, the executed notebook, the features and the commit.
+ */
+function LineageChainLinks(props: {
+  chain: ILineageChain;
+  onOpenNotebook: (path: string) => void;
+}): JSX.Element | null {
+  const { chain, onOpenNotebook } = props;
+  if (!chain.links.some(link => CHAIN_ONLY.has(link.kind))) {
+    return null;
+  }
+  return (
+    <section className="jp-mlops-Chain" aria-label="Lineage chain">
+      <div className="jp-mlops-Chain-title">
+        Lineage chain
+        <span className="jp-mlops-muted">
+          {' '}
+          from what serves it back to what started it
+        </span>
+      </div>
+      <ol className="jp-mlops-Chain-links" aria-label="Chain links">
+        {chain.links.map((link, index) => {
+          const kind = LINK_KINDS[link.kind] ?? {
+            label: link.kind,
+            group: 'source'
+          };
+          const time = link.time ? when(new Date(link.time).getTime()) : null;
+          const path =
+            link.kind === 'notebook' ? openablePath(link, chain) : null;
+          return (
+            <li
+              key={`${link.kind}-${index}`}
+              className={`jp-mlops-ChainLink jp-mlops-ChainLink--${kind.group}`}
+              data-link={link.kind}
+            >
+              <span className="jp-mlops-ChainLink-kind">{kind.label}</span>
+              <div className="jp-mlops-ChainLink-body">
+                <div className="jp-mlops-ChainLink-head">
+                  {path !== null ? (
+                    <button
+                      type="button"
+                      className="jp-mlops-Button jp-mlops-Button--link jp-mlops-ChainLink-title"
+                      title={`Open ${path}`}
+                      onClick={() => onOpenNotebook(path)}
+                    >
+                      {link.title}
+                    </button>
+                  ) : (
+                    <span className="jp-mlops-ChainLink-title">
+                      {link.title}
+                    </span>
+                  )}
+                  {time && (
+                    <span className="jp-mlops-ChainLink-time" title={time.full}>
+                      {time.human}
+                    </span>
+                  )}
+                </div>
+                {link.detail && (
+                  <div
+                    className="jp-mlops-ChainLink-detail"
+                    title={link.detail}
+                  >
+                    {link.detail}
+                  </div>
+                )}
+              </div>
+            </li>
+          );
+        })}
+      </ol>
+    </section>
   );
 }
 
@@ -354,6 +480,14 @@ export function VersionDetail(props: {
         lineage={lineage}
         onOpenNotebook={onOpenNotebook}
       />
+      {model.lineageChain &&
+        model.lineageChain.model === detail.name &&
+        model.lineageChain.version === detail.version && (
+          <LineageChainLinks
+            chain={model.lineageChain}
+            onOpenNotebook={onOpenNotebook}
+          />
+        )}
       <DeployAction model={model} />
       <PromoteAction key={`${detail.name}:${detail.version}`} model={model} />
       <div className="jp-mlops-KeyValues-pair">
