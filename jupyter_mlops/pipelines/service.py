@@ -566,7 +566,10 @@ class Pipelines:
                     if notebook
                     else "no executed notebook was stored",
                     detail=f"from {lineage.notebook}" if lineage.notebook else "",
-                    refs={"notebook": notebook} if notebook else {},
+                    # A workspace file (the job's executed copy) or an artifact of the run.
+                    refs={"notebook": output}
+                    if output
+                    else ({"artifact": notebook, "run": lineage.run_id} if notebook else {}),
                 )
             )
             links.append(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 
 from jupyter_mlops import Workspace
@@ -355,3 +356,46 @@ def test_ingested_batches_and_a_changed_source_file_are_events(ct: Workspace) ->
     assert ws.pipelines.events("fresh").events[0] == newest  # nothing new without a change
     ws.pipelines.tick()
     assert ws.pipelines.events("fresh").events[0] == newest
+
+
+HOT_VIEW = """
+from jupyter_mlops.features import Entity, FeatureView, Field
+
+account = Entity("account", ["account_id"])
+hot_spend = FeatureView(
+    name="hot_spend", entities=[account], features=[Field("spend", "float64")], ttl="3s"
+)
+"""
+
+
+def test_a_view_getting_older_than_its_ttl_is_an_event_once(ct: Workspace) -> None:
+    (ct.root / "features").mkdir(exist_ok=True)
+    (ct.root / "features" / "hot.py").write_text(HOT_VIEW)
+    ws = reopen(ct)
+    ws.features.apply()
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    rows = pd.DataFrame({"account_id": [1], "event_timestamp": [now], "spend": [1.0]})
+    ws.features.ingest("hot_spend", rows)
+    write_toml(
+        ct,
+        '[pipeline.hot]\nnotebook = "notebooks/train.ipynb"\nmodel = "churn"\n'
+        'triggers = [{ kind = "freshness", view = "hot_spend" }]\n',
+    )
+    ws = reopen(ct)
+    ws.pipelines.apply()  # seen fresh at apply
+    ws.pipelines.set_enabled("hot", False)  # its events are recorded, no run is started
+    ws.monitoring.stop_scheduler()
+    clock = [datetime.now(UTC)]
+
+    def seen() -> bool:
+        clock[0] += timedelta(seconds=61)  # staleness is read once a minute at most
+        ws.pipelines.tick(clock[0])
+        return bool(ws.pipelines.events("hot").events)
+
+    wait_for(seen, "the view going stale", timeout=30)
+    [event] = ws.pipelines.events("hot").events
+    assert (event.kind, event.outcome) == ("freshness", "disabled")
+    assert event.evidence["view"] == "hot_spend" and event.evidence["ttl_seconds"] == 3
+    seen()
+    assert len(ws.pipelines.events("hot").events) == 1  # once per crossing
+    assert ws.pipelines.runs("hot").runs == []
