@@ -10,6 +10,11 @@ of replicas starts on the same socket and must load and answer its smoke request
 generation is told to stop. If the new generation fails, it is stopped and the old one keeps
 serving; ``status.json`` says why.
 
+A **warm spare** replica waits beside the serving ones: a worker process that has already
+imported MLflow and the model server (seconds of a replica's start) and waits for a spec to
+load. The next replica to start (an update such as an A/B test's new generation, or a restart
+after a crash) takes it, so it only loads its models; a new spare is started a moment later.
+
 A thread of the supervisor compacts the prediction log (:mod:`.predictions`): every
 ``compact_seconds`` of the spec serving now, closed segments become Parquet files typed by the
 served versions' signatures, then retention drops the oldest files. It runs at the lowest CPU
@@ -59,6 +64,24 @@ class Replica:
     generation: int
     process: subprocess.Popen[bytes]
     started: float = field(default_factory=time.time)
+
+
+@dataclass
+class Spare:
+    """A worker that imported everything and waits for the path of a spec on ``spec_fd``."""
+
+    process: subprocess.Popen[bytes]
+    ready_fd: int
+    spec_fd: int
+
+    def close(self) -> None:
+        for fd in (self.ready_fd, self.spec_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+#: A spare that died is replaced no sooner than this (a spare that cannot start must not loop).
+SPARE_BACKOFF = 30.0
 
 
 class Compactor:
@@ -141,6 +164,8 @@ class Supervisor:
         self.record = self.read_record()
         self.generation = self.record.generation
         self.replicas: list[Replica] = []
+        self.spare: Spare | None = None
+        self.spare_died = 0.0
         self.sock: socket.socket | None = None
         self.stopping = False
         self.reload = False
@@ -189,12 +214,8 @@ class Supervisor:
 
     # -- replicas ---------------------------------------------------------------------------------
 
-    def spawn(self, slot: int, generation: int) -> tuple[Replica, int]:
+    def _command(self, *extra: str) -> tuple[list[str], dict[str, str]]:
         assert self.sock is not None
-        read_end, write_end = os.pipe()
-        logs = self.folder / "logs"
-        logs.mkdir(exist_ok=True)
-        out = open(logs / f"replica-{slot}.log", "ab")  # noqa: SIM115 - handed to the child
         env = dict(os.environ)
         metrics = self.folder / "metrics"
         metrics.mkdir(exist_ok=True)
@@ -204,17 +225,21 @@ class Supervisor:
             sys.executable,
             "-m",
             "jupyter_mlops.serving.worker",
-            "--spec",
-            str(self.folder / spec_file(generation)),
+            *extra,
             "--fd",
             str(self.sock.fileno()),
-            "--ready-fd",
-            str(write_end),
         ]
+        return cmd, env
+
+    def _popen(self, cmd: list[str], env: dict[str, str], log_name: str, *fds: int) -> Any:
+        assert self.sock is not None
+        logs = self.folder / "logs"
+        logs.mkdir(exist_ok=True)
+        out = open(logs / log_name, "ab")  # noqa: SIM115 - handed to the child
         try:
-            process = subprocess.Popen(
+            return subprocess.Popen(
                 cmd,
-                pass_fds=(self.sock.fileno(), write_end),
+                pass_fds=(self.sock.fileno(), *fds),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -223,9 +248,66 @@ class Supervisor:
                 preexec_fn=_die_with_parent,
             )
         finally:
-            os.close(write_end)
             out.close()
+
+    def spawn(self, slot: int, generation: int) -> tuple[Replica, int]:
+        spec = str(self.folder / spec_file(generation))
+        spare, self.spare = self.spare, None
+        if spare is not None and spare.process.poll() is None:
+            try:
+                os.write(spare.spec_fd, (spec + "\n").encode())
+                os.close(spare.spec_fd)
+                log.info("replica %s: the warm spare (pid %s) takes it", slot, spare.process.pid)
+                return Replica(slot, generation, spare.process), spare.ready_fd
+            except OSError:  # it died meanwhile: start one the usual way
+                spare.process.terminate()
+        if spare is not None:
+            spare.close()
+        read_end, write_end = os.pipe()
+        cmd, env = self._command("--spec", spec, "--ready-fd", str(write_end))
+        try:
+            process = self._popen(cmd, env, f"replica-{slot}.log", write_end)
+        finally:
+            os.close(write_end)
         return Replica(slot, generation, process), read_end
+
+    def keep_spare(self) -> None:
+        """Have one warm spare waiting (after a spare died, not sooner than the backoff)."""
+        if self.spare is not None and self.spare.process.poll() is None:
+            return
+        if self.spare is not None:  # it died waiting
+            log.warning("the warm spare exited with %s", self.spare.process.returncode)
+            self.spare.close()
+            self.spare = None
+            self.spare_died = time.monotonic()
+        if self.spare_died and time.monotonic() - self.spare_died < SPARE_BACKOFF:
+            return
+        ready_read, ready_write = os.pipe()
+        spec_read, spec_write = os.pipe()
+        cmd, env = self._command("--spec-fd", str(spec_read), "--ready-fd", str(ready_write))
+        try:
+            process = self._popen(cmd, env, "replica-spare.log", ready_write, spec_read)
+        except OSError as exc:
+            log.warning("no warm spare: %s", exc)
+            for fd in (ready_read, spec_write):
+                os.close(fd)
+            return
+        finally:
+            os.close(ready_write)
+            os.close(spec_read)
+        self.spare = Spare(process, ready_read, spec_write)
+
+    def stop_spare(self) -> None:
+        spare, self.spare = self.spare, None
+        if spare is None:
+            return
+        spare.close()
+        spare.process.terminate()  # it serves nothing: no need to drain
+        try:
+            spare.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            spare.process.kill()
+            spare.process.wait()
 
     def start_generation(self, generation: int, slots: list[int]) -> list[Replica] | str:
         """Start replicas of a generation in these slots: all ready -> them, else an error."""
@@ -314,10 +396,13 @@ class Supervisor:
                 self.reload = False
                 self.update()
             self.watch()
+            if not self.stopping:
+                self.keep_spare()
             time.sleep(0.2)
         self.state = "stopping"
         self.write_status()
         self.compactor.stop()
+        self.stop_spare()
         self.terminate(self.replicas)
         if self.sock is not None:
             self.sock.close()

@@ -12,6 +12,7 @@ exits with status 3.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import socket
@@ -32,7 +33,12 @@ if TYPE_CHECKING:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jupyter_mlops.serving.worker")
-    parser.add_argument("--spec", required=True, help="the server spec (JSON)")
+    parser.add_argument("--spec", help="the server spec (JSON)")
+    parser.add_argument(
+        "--spec-fd",
+        type=int,
+        help="a warm spare: import everything, then read the spec's path from this pipe",
+    )
     parser.add_argument("--fd", type=int, help="an inherited listening socket")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
@@ -42,8 +48,15 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s replica %(process)d %(levelname)s %(message)s"
     )
     log = logging.getLogger("jupyter_mlops.serving")
+    spec_path = args.spec
+    if args.spec_fd is not None:
+        spec_path = _wait_for_spec(args.spec_fd)
+        if spec_path is None:
+            return 0  # the supervisor stopped without needing this spare
+    if spec_path is None:
+        parser.error("--spec or --spec-fd is required")
     try:
-        server, prediction_log = _load(Path(args.spec))
+        server, prediction_log = _load(Path(spec_path))
     except Exception as exc:  # any load failure is reported to the supervisor, not raised
         log.exception("The replica could not start")
         _tell(args.ready_fd, f"failed: {type(exc).__name__}: {exc}")
@@ -80,6 +93,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 DRAIN_SECONDS = 2.0
+
+
+def _wait_for_spec(fd: int) -> str | None:
+    """As a warm spare: import what loading a spec imports, then wait for the spec's path (None:
+    the pipe closed, nothing to serve)."""
+    import importlib
+
+    import jupyter_mlops.serving.app
+    import jupyter_mlops.serving.predlog
+    import jupyter_mlops.serving.spec  # noqa: F401
+
+    for module in ("uvicorn", "mlflow.pyfunc", "mlflow.sklearn"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+    data = b""
+    with os.fdopen(fd, "rb") as pipe:
+        data = pipe.readline()
+    path = data.decode().strip()
+    return path or None
 
 
 def _draining_server(config: uvicorn.Config, app: ModelServer) -> uvicorn.Server:

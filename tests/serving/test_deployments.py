@@ -63,6 +63,10 @@ def test_deploy_predict_restart_update_stop(models_workspace: Workspace) -> None
                 except httpx.HTTPError as exc:
                     failures.append(repr(exc))
 
+    # A warm spare waits beside the replicas; the update's first new replica is that process.
+    folder = ws.state_dir / "deployments" / "churn-api"
+    wait_for(lambda: len(spares(folder)) == 1, "the warm spare", 60)
+    [spare] = spares(folder)
     threads = [threading.Thread(target=load) for _ in range(4)]
     for t in threads:
         t.start()
@@ -75,6 +79,8 @@ def test_deploy_predict_restart_update_stop(models_workspace: Workspace) -> None
         for t in threads:
             t.join()
     assert updated.generation == 2 and [s.version for s in updated.serving] == [2]
+    assert spare in {r.pid for r in updated.replica_processes}
+    wait_for(lambda: len(spares(folder)) == 1 and spares(folder) != [spare], "a new spare", 60)
     assert failures == []
     assert seen["churn:1"] > 0 and seen["churn:2"] > 0
     r = httpx.post(f"{d.url}/invocations", json={"dataframe_records": [ROW]})
@@ -92,6 +98,28 @@ def test_deploy_predict_restart_update_stop(models_workspace: Workspace) -> None
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{d.url}/ping", timeout=2)
     assert ws.deployments.get("churn-api").state == "stopped"
+    assert spares(folder) == []
+
+
+def spares(folder: Path) -> list[int]:
+    """Warm spare replicas of the deployment in ``folder``: workers started to wait for a spec
+    that are not (yet) among its serving replicas."""
+    from jupyter_mlops.serving.records import STATUS_FILE, DeploymentStatus
+
+    path = folder / STATUS_FILE
+    status = DeploymentStatus.model_validate_json(path.read_text()) if path.exists() else None
+    serving = {r.pid for r in status.replicas} if status is not None else set()
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            here = Path(os.readlink(proc / "cwd"))
+        except OSError:
+            continue
+        spare = b"--spec-fd" in argv and b"jupyter_mlops.serving.worker" in argv
+        if spare and here == folder and int(proc.name) not in serving:
+            found.append(int(proc.name))
+    return found
 
 
 def test_a_failed_update_keeps_the_old_version_serving(models_workspace: Workspace) -> None:
