@@ -104,7 +104,7 @@ def _wait_for_spec(fd: int) -> str | None:
     import jupyter_mlops.serving.predlog
     import jupyter_mlops.serving.spec  # noqa: F401
 
-    for module in ("uvicorn", "mlflow.pyfunc", "mlflow.sklearn"):
+    for module in ("uvicorn", "mlflow.pyfunc", "mlflow.sklearn", "skops.io"):
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
     data = b""
