@@ -766,6 +766,10 @@ class Pipelines:
         step.data = {"job": job.id}
         step.detail = f"job {job.id} queued"
         self.store.save_run(run)
+        if spec.abtest is not None:
+            # While the notebook trains, the deployment readies a replica for the A/B test.
+            with contextlib.suppress(MlopsError, OSError):
+                self.deployments.prewarm(spec.abtest.deployment)
 
     # -- the scheduler's tick ---------------------------------------------------------------------
 

@@ -327,6 +327,16 @@ class Deployments:
             return self._info(folder)
         return self._wait(folder, generation, action="update")
 
+    def prewarm(self, name: str) -> None:
+        """Ask a running deployment for a warm spare replica, so that its next update (an A/B
+        test about to start) only loads models instead of starting an interpreter.
+
+        Raises:
+            NotFound: no such deployment.
+            Conflict: it is not running.
+        """
+        os.kill(self._supervisor_pid(self._folder(name)), signal.SIGUSR1)
+
     def stop(self, name: str, *, timeout: float = 30.0) -> DeploymentInfo:
         """Stop a deployment (its replicas finish the requests they hold)."""
         folder = self._folder(name)

@@ -10,10 +10,11 @@ of replicas starts on the same socket and must load and answer its smoke request
 generation is told to stop. If the new generation fails, it is stopped and the old one keeps
 serving; ``status.json`` says why.
 
-A **warm spare** replica waits beside the serving ones: a worker process that has already
-imported MLflow and the model server (seconds of a replica's start) and waits for a spec to
-load. The next replica to start (an update such as an A/B test's new generation, or a restart
-after a crash) takes it, so it only loads its models; a new spare is started a moment later.
+SIGUSR1 asks for a **warm spare** replica: a worker process that imports MLflow and the model
+server (seconds of a replica's start) and then waits for a spec to load. The next replica to
+start (an update such as an A/B test's new generation, or a restart after a crash) takes it, so
+it only loads its models. A pipeline asks for one when its job starts, so that the A/B test it
+ends with starts in about a second; a spare nobody takes within ``SPARE_TTL`` is stopped.
 
 A thread of the supervisor compacts the prediction log (:mod:`.predictions`): every
 ``compact_seconds`` of the spec serving now, closed segments become Parquet files typed by the
@@ -82,6 +83,8 @@ class Spare:
 
 #: A spare that died is replaced no sooner than this (a spare that cannot start must not loop).
 SPARE_BACKOFF = 30.0
+#: A spare nobody took within this long is stopped (it holds the memory of a replica).
+SPARE_TTL = 1800.0
 
 
 class Compactor:
@@ -166,6 +169,7 @@ class Supervisor:
         self.replicas: list[Replica] = []
         self.spare: Spare | None = None
         self.spare_died = 0.0
+        self.spare_wanted = 0.0  # when a spare was last asked for (0: not wanted)
         self.sock: socket.socket | None = None
         self.stopping = False
         self.reload = False
@@ -258,6 +262,7 @@ class Supervisor:
                 os.write(spare.spec_fd, (spec + "\n").encode())
                 os.close(spare.spec_fd)
                 log.info("replica %s: the warm spare (pid %s) takes it", slot, spare.process.pid)
+                self.spare_wanted = 0.0  # one spare per request
                 return Replica(slot, generation, spare.process), spare.ready_fd
             except OSError:  # it died meanwhile: start one the usual way
                 spare.process.terminate()
@@ -272,7 +277,14 @@ class Supervisor:
         return Replica(slot, generation, process), read_end
 
     def keep_spare(self) -> None:
-        """Have one warm spare waiting (after a spare died, not sooner than the backoff)."""
+        """While a spare is wanted, have one waiting (after a spare died, not sooner than the
+        backoff); stop one nobody took within ``SPARE_TTL``."""
+        if not self.spare_wanted:
+            return
+        if time.monotonic() - self.spare_wanted > SPARE_TTL:
+            self.spare_wanted = 0.0
+            self.stop_spare()
+            return
         if self.spare is not None and self.spare.process.poll() is None:
             return
         if self.spare is not None:  # it died waiting
@@ -374,6 +386,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_reload)
+        signal.signal(signal.SIGUSR1, self._on_want_spare)
         error = self.bind()
         if error is None:
             self.write_status()
@@ -480,6 +493,9 @@ class Supervisor:
 
     def _on_stop(self, signum: int, frame: object) -> None:
         self.stopping = True
+
+    def _on_want_spare(self, signum: int, frame: object) -> None:
+        self.spare_wanted = time.monotonic()
 
     def _on_reload(self, signum: int, frame: object) -> None:
         self.reload = True

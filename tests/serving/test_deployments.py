@@ -63,8 +63,10 @@ def test_deploy_predict_restart_update_stop(models_workspace: Workspace) -> None
                 except httpx.HTTPError as exc:
                     failures.append(repr(exc))
 
-    # A warm spare waits beside the replicas; the update's first new replica is that process.
+    # Asked for, a warm spare waits beside the replicas; the update's first new replica is it.
     folder = ws.state_dir / "deployments" / "churn-api"
+    assert spares(folder) == []
+    ws.deployments.prewarm("churn-api")
     wait_for(lambda: len(spares(folder)) == 1, "the warm spare", 60)
     [spare] = spares(folder)
     threads = [threading.Thread(target=load) for _ in range(4)]
@@ -80,7 +82,7 @@ def test_deploy_predict_restart_update_stop(models_workspace: Workspace) -> None
             t.join()
     assert updated.generation == 2 and [s.version for s in updated.serving] == [2]
     assert spare in {r.pid for r in updated.replica_processes}
-    wait_for(lambda: len(spares(folder)) == 1 and spares(folder) != [spare], "a new spare", 60)
+    assert spares(folder) == []  # one spare per request
     assert failures == []
     assert seen["churn:1"] > 0 and seen["churn:2"] > 0
     r = httpx.post(f"{d.url}/invocations", json={"dataframe_records": [ROW]})
