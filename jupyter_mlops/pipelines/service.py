@@ -318,6 +318,10 @@ class Pipelines:
         plan.applied = True
         if self._watching(applied):
             self.scheduler.ensure()
+            # A warm kernel waits for the first run: starting a job worker cold took ~30 s of
+            # the first run's time from the alert (measured in benchmarks/bench_pipelines.py).
+            with contextlib.suppress(MlopsError):
+                self.jobs.ensure_workers()
         return plan
 
     # -- reading ----------------------------------------------------------------------------------
@@ -791,9 +795,12 @@ class Pipelines:
         Returns how soon (seconds) it wants to be called again.
         """
         now = now or utc_now()
+        if not self.store.folder.is_dir():
+            return self.config.poll_seconds  # no pipeline was ever applied here
         with self.store.locked():
             applied = self.store.applied()
             cursors = self.store.cursors()
+            before = cursors.model_dump_json()
             for name, current in sorted(applied.pipelines.items()):
                 if current.removed:
                     continue
@@ -806,7 +813,8 @@ class Pipelines:
                         continue
                     for item in happened:
                         self._take(name, current, item, now)
-            self.store.save_cursors(cursors)
+            if cursors.model_dump_json() != before:
+                self.store.save_cursors(cursors)
             busy = False
             for run in self.store.active_runs():
                 busy = self._advance(run, applied) or busy
