@@ -440,6 +440,9 @@ def run_pipeline(ws: Workspace, url: str, timeout: float = 900) -> PipelineRun:
     if not definitions.exists():
         definitions.write_text(PIPELINE_SOURCE, encoding="utf-8")
     ws.pipelines.apply()
+    # Job workers (and their warm kernels) start while the traffic is sent: the first job of a
+    # workspace otherwise waits for them (~30 s on a busy 2-core machine).
+    ws.jobs.ensure_workers()
     since = utc_now()
     send_drifted_traffic(ws, url)
     deadline = time.monotonic() + timeout

@@ -318,10 +318,6 @@ class Pipelines:
         plan.applied = True
         if self._watching(applied):
             self.scheduler.ensure()
-            # A warm kernel waits for the first run: starting a job worker cold took ~30 s of
-            # the first run's time from the alert (measured in benchmarks/bench_pipelines.py).
-            with contextlib.suppress(MlopsError):
-                self.jobs.ensure_workers()
         return plan
 
     # -- reading ----------------------------------------------------------------------------------
