@@ -124,6 +124,29 @@ def jupyter_mlops(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+class Cli:
+    """``jupyter mlops ARGS --workspace ROOT`` through the CLI's entry point, in this process:
+    the same parser, handlers, output and exit codes as in a terminal, without the seconds of a
+    new interpreter importing MLflow (keep one real :func:`jupyter_mlops` call per test file for
+    the terminal path itself)."""
+
+    def __init__(self, root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.root, self.capsys = root, capsys
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        from jupyter_mlops.commands.cli import main
+
+        self.capsys.readouterr()
+        code = main([*args, "--workspace", str(self.root)])
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def json(self, *args: str) -> Any:
+        code, out, err = self(*args, "--json")
+        assert code in (0, 1), err
+        return json.loads(out)
+
+
 def run_notebook(path: Path, cells: list[str], env: dict[str, str] | None = None) -> Any:
     """Write ``cells`` as a notebook at ``path`` and run it in a real kernel (errors kept)."""
     import nbformat

@@ -4,16 +4,18 @@ terminal and in a notebook (real kernel), against a real deployment."""
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pandas as pd
+import pytest
 
 from jupyter_mlops import Workspace
 from tests.conftest import log_model_run
-from tests.helpers import jupyter_mlops, outputs_text, run_notebook
+from tests.helpers import Cli, jupyter_mlops, outputs_text, run_notebook
 
 
 def frame(n: int, seed: int, spend_shift: float = 0.0) -> pd.DataFrame:
@@ -27,8 +29,19 @@ def frame(n: int, seed: int, spend_shift: float = 0.0) -> pd.DataFrame:
     )
 
 
-def test_monitor_commands_in_a_terminal_and_a_notebook(workspace: Workspace) -> None:
+def test_monitor_commands_in_a_terminal_and_a_notebook(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = workspace.root
+    monkeypatch.chdir(root)  # paths given to commands are relative to where the user is
+    in_process = Cli(root, capsys)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        """The command as the CLI's entry point runs it, in this process (the deploy above and
+        the scheduler calls below go through a real terminal)."""
+        code, out, err = in_process(*args)
+        return subprocess.CompletedProcess(list(args), code, out, err)
+
     training = frame(2000, 0)
     workspace.registry.register(
         log_model_run(workspace, frame=training), "churn", training_data=training
@@ -49,46 +62,40 @@ def test_monitor_commands_in_a_terminal_and_a_notebook(workspace: Workspace) -> 
         labels = pd.DataFrame({"request_id": ids, "row": 0, "label": 1})
         labels.to_csv(root / "labels.csv", index=False)
 
-        fed = jupyter_mlops("monitor", "feedback", "churn", "--data", "labels.csv", cwd=root)
+        fed = cli("monitor", "feedback", "churn", "--data", "labels.csv")
         assert fed.returncode == 0, fed.stderr
         assert "Recorded 100 feedback" in fed.stdout
-        again = jupyter_mlops(
-            "monitor", "feedback", "churn", "--request-id", ids[0], "--label", "1", cwd=root
-        )
+        again = cli("monitor", "feedback", "churn", "--request-id", ids[0], "--label", "1")
         assert "Recorded 0" in again.stdout and "1 already recorded" in again.stdout
-        unknown = jupyter_mlops(
-            "monitor", "feedback", "churn", "--request-id", "nope", "--label", "1", cwd=root
-        )
+        unknown = cli("monitor", "feedback", "churn", "--request-id", "nope", "--label", "1")
         assert unknown.returncode == 1 and "nope" in unknown.stderr
 
-        drift = jupyter_mlops("drift", "churn", "--last", "300", cwd=root)
+        drift = cli("drift", "churn", "--last", "300")
         assert drift.returncode == 0, drift.stderr
         line = next(x for x in drift.stdout.splitlines() if x.strip().startswith("spend"))
         assert "True" in line
-        as_json = json.loads(jupyter_mlops("drift", "churn", "--json", cwd=root).stdout)
+        as_json = json.loads(cli("drift", "churn", "--json").stdout)
         assert {f["feature"] for f in as_json["features"]} >= {"tenure", "spend", "calls"}
 
-        metrics = jupyter_mlops("monitor", "metrics", "churn", "--window", "1h", cwd=root)
+        metrics = cli("monitor", "metrics", "churn", "--window", "1h")
         assert metrics.returncode == 0 and "p95 ms" in metrics.stdout
         assert (
-            json.loads(jupyter_mlops("monitor", "metrics", "churn", "--json", cwd=root).stdout)[
-                "overall"
-            ]["requests"]
+            json.loads(cli("monitor", "metrics", "churn", "--json").stdout)["overall"]["requests"]
             == 100
         )
-        quality = jupyter_mlops("monitor", "quality", "churn", cwd=root)
+        quality = cli("monitor", "quality", "churn")
         assert "100 of 300 predicted rows have feedback" in quality.stdout
-        check = jupyter_mlops("monitor", "check", "churn", cwd=root)
+        check = cli("monitor", "check", "churn")
         assert check.returncode == 0 and "spend" in check.stdout
-        assert "feature_drift:spend" in jupyter_mlops("monitor", "status", cwd=root).stdout
-        assert "spend" in jupyter_mlops("monitor", "events", "churn", cwd=root).stdout
-        assert len(jupyter_mlops("monitor", "checks", "churn", "--json", cwd=root).stdout) > 10
+        assert "feature_drift:spend" in cli("monitor", "status").stdout
+        assert "spend" in cli("monitor", "events", "churn").stdout
+        assert len(cli("monitor", "checks", "churn", "--json").stdout) > 10
 
-        bad = jupyter_mlops("monitor", "drift", "churn", "--window", "soon", cwd=root)
+        bad = cli("monitor", "drift", "churn", "--window", "soon")
         assert bad.returncode == 1 and "duration" in bad.stderr
-        bad_test = jupyter_mlops("drift", "churn", "--test", "kolmogorov", cwd=root)
+        bad_test = cli("drift", "churn", "--test", "kolmogorov")
         assert bad_test.returncode == 1 and "ks" in bad_test.stderr
-        missing = jupyter_mlops("monitor", "metrics", "chrun", cwd=root)
+        missing = cli("monitor", "metrics", "chrun")
         assert missing.returncode == 1 and "churn" in missing.stderr
 
         nb = run_notebook(
@@ -106,8 +113,8 @@ def test_monitor_commands_in_a_terminal_and_a_notebook(workspace: Workspace) -> 
         assert "churn" in outputs_text(nb.cells[3])
     finally:
         jupyter_mlops("monitor", "scheduler", "stop", cwd=root)
-        jupyter_mlops("deployments", "stop", "churn", cwd=root)
-    assert "not running" in jupyter_mlops("monitor", "scheduler", cwd=root).stdout
+        cli("deployments", "stop", "churn")
+    assert "not running" in cli("monitor", "scheduler").stdout
 
 
 def test_monitor_needs_a_deployment(workspace: Workspace, tmp_path: Path) -> None:

@@ -8,18 +8,15 @@ rather than waited for (or fail at once: a job that cannot be queued).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from jupyter_mlops import Workspace
-from jupyter_mlops.commands.cli import main
 from tests.conftest import log_model_run
-from tests.helpers import jupyter_mlops, outputs_text, parameterised_notebook, run_notebook
+from tests.helpers import Cli, jupyter_mlops, outputs_text, parameterised_notebook, run_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -62,24 +59,6 @@ def applied(ws: Workspace) -> Workspace:
     Workspace.open(ws.root).pipelines.apply()
     Workspace.open(ws.root).pipelines.set_enabled("retrain", True)
     return ws
-
-
-class Cli:
-    """``jupyter mlops ARGS --workspace ROOT`` through the CLI's entry point, in this process."""
-
-    def __init__(self, root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        self.root, self.capsys = root, capsys
-
-    def __call__(self, *args: str) -> tuple[int, str, str]:
-        self.capsys.readouterr()
-        code = main([*args, "--workspace", str(self.root)])
-        out, err = self.capsys.readouterr()
-        return code, out, err
-
-    def json(self, *args: str) -> Any:
-        code, out, err = self(*args, "--json")
-        assert code in (0, 1), err
-        return json.loads(out)
 
 
 @pytest.fixture
