@@ -3,56 +3,61 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from jupyter_mlops import Workspace
 from tests.conftest import log_model_run
-from tests.helpers import jupyter_mlops, outputs_text, run_notebook
+from tests.helpers import Cli, jupyter_mlops, outputs_text, run_notebook
 
 
-def test_registry_commands(workspace: Workspace, tmp_path: Path) -> None:
+def test_registry_commands(
+    workspace: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli = terminal_like(Cli(workspace.root, capsys))
     root = workspace.root
     first = log_model_run(workspace, metrics={"roc_auc": 0.80})
     second = log_model_run(workspace, metrics={"roc_auc": 0.70})
     done = jupyter_mlops("register", first, "--name", "churn", "--alias", "champion", cwd=root)
     assert done.returncode == 0, done.stderr
     assert "Registered churn version 1" in done.stdout and "@champion" in done.stdout
-    jupyter_mlops("register", second, "--name", "churn", cwd=root)
+    cli("register", second, "--name", "churn")
 
-    listed = jupyter_mlops("models", "list", "--json", cwd=root)
+    listed = cli("models", "list", "--json")
     assert json.loads(listed.stdout)["models"][0]["name"] == "churn"
-    shown = jupyter_mlops("models", "show", "churn", cwd=root)
+    shown = cli("models", "show", "churn")
     assert "latest version: 2" in shown.stdout and "roc_auc=0.8" in shown.stdout
-    lineage = json.loads(
-        jupyter_mlops("models", "show", "churn@champion", "--json", cwd=root).stdout
-    )
+    lineage = json.loads(cli("models", "show", "churn@champion", "--json").stdout)
     assert lineage["lineage"]["run_id"] == first
-    compared = jupyter_mlops("models", "compare", "churn", "1", "2", cwd=root)
+    compared = cli("models", "compare", "churn", "1", "2")
     assert "roc_auc" in compared.stdout and "v2" in compared.stdout
 
     # a failed gate: exit code 1, the reason, and the alias stays
-    refused = jupyter_mlops(
-        "promote", "churn", "2", "--to", "champion", "--require", "roc_auc>=champion", cwd=root
-    )
+    refused = cli("promote", "churn", "2", "--to", "champion", "--require", "roc_auc>=champion")
     assert refused.returncode == 1
     assert "Not promoted" in refused.stdout and "off by 0.1" in refused.stdout
-    accepted = jupyter_mlops(
-        "promote", "churn", "2", "--to", "challenger", "--require", "roc_auc>0.5", cwd=root
-    )
+    accepted = cli("promote", "churn", "2", "--to", "challenger", "--require", "roc_auc>0.5")
     assert accepted.returncode == 0 and "now @challenger" in accepted.stdout
 
-    missing = jupyter_mlops("models", "show", "chrun", cwd=root)
+    missing = cli("models", "show", "chrun")
     assert missing.returncode == 1 and "Did you mean churn?" in missing.stderr
-    bad = jupyter_mlops("deploy", "churn@prod", cwd=root)
+    bad = cli("deploy", "churn@prod")
     assert bad.returncode == 1 and "no alias @prod" in bad.stderr
 
 
 def test_deploy_predict_and_stop_from_terminal_and_notebook(
-    workspace: Workspace, tmp_path: Path
+    workspace: Workspace,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     root = workspace.root
+    monkeypatch.chdir(root)  # --data paths are relative to where the user is
+    cli = terminal_like(Cli(root, capsys))
     workspace.registry.register(log_model_run(workspace), "churn")
     rows = pd.DataFrame({"tenure": [3, 40], "spend": [20.0, 70.0], "calls": [0.0, 5.0]})
     rows.to_parquet(root / "rows.parquet")
@@ -60,14 +65,12 @@ def test_deploy_predict_and_stop_from_terminal_and_notebook(
     try:
         assert deployed.returncode == 0, deployed.stderr
         assert "state:" in deployed.stdout and "running" in deployed.stdout
-        listed = jupyter_mlops("deployments", "list", cwd=root)
+        listed = cli("deployments", "list")
         assert "churn-api" in listed.stdout and "running" in listed.stdout
-        predicted = jupyter_mlops(
-            "predict", "churn-api", "--data", "rows.parquet", "--json", cwd=root
-        )
+        predicted = cli("predict", "churn-api", "--data", "rows.parquet", "--json")
         assert predicted.returncode == 0, predicted.stderr
         assert len(json.loads(predicted.stdout)["rows"]) == 2
-        outside = jupyter_mlops("predict", "churn-api", "--data", "/etc/passwd", cwd=root)
+        outside = cli("predict", "churn-api", "--data", "/etc/passwd")
         assert outside.returncode == 1
 
         nb = run_notebook(
@@ -84,5 +87,15 @@ def test_deploy_predict_and_stop_from_terminal_and_notebook(
         assert "prediction_1" in outputs_text(nb.cells[2])
         assert "requests" in outputs_text(nb.cells[3])
     finally:
-        stopped = jupyter_mlops("deployments", "stop", "churn-api", cwd=root)
+        stopped = cli("deployments", "stop", "churn-api")
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
+
+
+def terminal_like(cli: Cli) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """In-process commands answering like :func:`jupyter_mlops` (returncode, stdout, stderr)."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        code, out, err = cli(*args)
+        return subprocess.CompletedProcess(list(args), code, out, err)
+
+    return run
