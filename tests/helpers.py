@@ -146,6 +146,11 @@ class Cli:
         assert code in (0, 1), err
         return json.loads(out)
 
+    def completed(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The command's answer shaped as :func:`jupyter_mlops` returns it."""
+        code, out, err = self(*args)
+        return subprocess.CompletedProcess(list(args), code, out, err)
+
 
 def run_notebook(path: Path, cells: list[str], env: dict[str, str] | None = None) -> Any:
     """Write ``cells`` as a notebook at ``path`` and run it in a real kernel (errors kept)."""

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from jupyter_mlops import Workspace
-from tests.helpers import jupyter_mlops
+from tests.helpers import Cli, jupyter_mlops
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,11 @@ def ab(models_workspace: Workspace) -> Iterator[Workspace]:
     ws.deployments.stop("churn-cli")
 
 
-def test_plan_start_outcomes_status_stop(ab: Workspace) -> None:
+def test_plan_start_outcomes_status_stop(
+    ab: Workspace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ab.root)  # --data paths are relative to where the user is
+    cli = Cli(ab.root, capsys).completed  # in process; the plan goes through a terminal
     ws = ab
     plan = jupyter_mlops(
         "ab", "plan", "--baseline", "0.1", "--mde", "0.1", "--relative", "--traffic", "1000",
@@ -31,13 +35,11 @@ def test_plan_start_outcomes_status_stop(ab: Workspace) -> None:
     )  # fmt: skip
     assert plan.returncode == 0, plan.stderr
     assert "champion needs:   14,745" in plan.stdout and "takes:" in plan.stdout
-    bad = jupyter_mlops(
-        "ab", "start", "churn-cli", "--challenger", "2", "--split", "90", cwd=ws.root
-    )
+    bad = cli("ab", "start", "churn-cli", "--challenger", "2", "--split", "90")
     assert bad.returncode != 0 and "CHAMPION/CHALLENGER" in bad.stderr
-    started = jupyter_mlops(
+    started = cli(
         "ab", "start", "churn-cli", "--challenger", "2", "--split", "50/50", "--planned-n", "100",
-        "--json", cwd=ws.root,
+        "--json"
     )  # fmt: skip
     assert started.returncode == 0, started.stderr
     exp = json.loads(started.stdout)
@@ -54,16 +56,16 @@ def test_plan_start_outcomes_status_stop(ab: Workspace) -> None:
             converted = r.headers["x-variant"] == "challenger" or i % 10 == 0
             rows.append(f"{rid},{int(converted)}")
     (ws.root / "outcomes.csv").write_text("request_id,value\n" + "\n".join(rows) + "\n")
-    done = jupyter_mlops("ab", "outcomes", "churn-cli", "--data", "outcomes.csv", cwd=ws.root)
+    done = cli("ab", "outcomes", "churn-cli", "--data", "outcomes.csv")
     assert done.returncode == 0, done.stderr
     assert "accepted:         120" in done.stdout
-    status = jupyter_mlops("ab", "status", "churn-cli", cwd=ws.root)
+    status = cli("ab", "status", "churn-cli")
     assert status.returncode == 0, status.stderr
     assert "Verdict:" in status.stdout and "Fixed-horizon p" in status.stdout
     assert "Guardrails:" in status.stdout
-    stopped = jupyter_mlops("ab", "stop", "churn-cli", "--winner", "champion", cwd=ws.root)
+    stopped = cli("ab", "stop", "churn-cli", "--winner", "champion")
     assert stopped.returncode == 0, stopped.stderr
     assert "the champion serves churn-cli" in stopped.stdout
-    listed = jupyter_mlops("ab", "list", "--json", cwd=ws.root)
+    listed = cli("ab", "list", "--json")
     [one] = [e for e in json.loads(listed.stdout)["experiments"] if e["deployment"] == "churn-cli"]
     assert one["state"] == "stopped" and one["decision"]["winner"] == "champion"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +16,7 @@ from tests.helpers import Cli, jupyter_mlops, outputs_text, run_notebook
 def test_registry_commands(
     workspace: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cli = terminal_like(Cli(workspace.root, capsys))
+    cli = Cli(workspace.root, capsys).completed
     root = workspace.root
     first = log_model_run(workspace, metrics={"roc_auc": 0.80})
     second = log_model_run(workspace, metrics={"roc_auc": 0.70})
@@ -57,7 +55,7 @@ def test_deploy_predict_and_stop_from_terminal_and_notebook(
 ) -> None:
     root = workspace.root
     monkeypatch.chdir(root)  # --data paths are relative to where the user is
-    cli = terminal_like(Cli(root, capsys))
+    cli = Cli(root, capsys).completed
     workspace.registry.register(log_model_run(workspace), "churn")
     rows = pd.DataFrame({"tenure": [3, 40], "spend": [20.0, 70.0], "calls": [0.0, 5.0]})
     rows.to_parquet(root / "rows.parquet")
@@ -89,13 +87,3 @@ def test_deploy_predict_and_stop_from_terminal_and_notebook(
     finally:
         stopped = cli("deployments", "stop", "churn-api")
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
-
-
-def terminal_like(cli: Cli) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """In-process commands answering like :func:`jupyter_mlops` (returncode, stdout, stderr)."""
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        code, out, err = cli(*args)
-        return subprocess.CompletedProcess(list(args), code, out, err)
-
-    return run

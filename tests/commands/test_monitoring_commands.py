@@ -4,7 +4,6 @@ terminal and in a notebook (real kernel), against a real deployment."""
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -34,13 +33,7 @@ def test_monitor_commands_in_a_terminal_and_a_notebook(
 ) -> None:
     root = workspace.root
     monkeypatch.chdir(root)  # paths given to commands are relative to where the user is
-    in_process = Cli(root, capsys)
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        """The command as the CLI's entry point runs it, in this process (the deploy above and
-        the scheduler calls below go through a real terminal)."""
-        code, out, err = in_process(*args)
-        return subprocess.CompletedProcess(list(args), code, out, err)
+    cli = Cli(root, capsys).completed  # in process; the deploy goes through a terminal
 
     training = frame(2000, 0)
     workspace.registry.register(
