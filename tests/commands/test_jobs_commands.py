@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from jupyter_mlops import Workspace
-from tests.helpers import jupyter_mlops, outputs_text, parameterised_notebook, run_notebook
+from tests.helpers import Cli, jupyter_mlops, outputs_text, parameterised_notebook, run_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -33,31 +34,45 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     workspace.jobs.stop_workers()
 
 
-def test_job_run_waits_prints_the_job_and_lands_in_the_notebooks_experiment(ws: Workspace) -> None:
+@pytest.fixture
+def cli(
+    ws: Workspace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Commands through the CLI's entry point in this process, run from the workspace folder
+    (the job runs themselves go through a terminal)."""
+    monkeypatch.chdir(ws.root)
+    return Cli(ws.root, capsys).completed
+
+
+def test_job_run_waits_prints_the_job_and_lands_in_the_notebooks_experiment(
+    ws: Workspace, cli: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     done = jupyter_mlops("job", "run", "notebooks/train.ipynb", "-p", "lr", "0.5", cwd=ws.root)
     assert done.returncode == 0, done.stderr
     assert "state:             succeeded" in done.stdout
     assert "experiment:        churn" in done.stdout  # from the %%mlops run cell
     assert "executed notebook: executed/train-" in done.stdout
-    as_json = jupyter_mlops("job", "list", "--json", cwd=ws.root)
+    as_json = cli("job", "list", "--json")
     [job] = json.loads(as_json.stdout)["jobs"]
     assert job["parameters"] == {"lr": 0.5} and job["state"] == "succeeded"
-    logs = jupyter_mlops("job", "logs", job["id"][:8], cwd=ws.root)
+    logs = cli("job", "logs", job["id"][:8])
     assert "final 0.125" in logs.stdout
     run = ws.tracking.get_run(job["run_id"])
     assert run.params == {"lr": "0.5"} and run.metrics["final"] == pytest.approx(0.125)
 
 
-def test_mistakes_are_errors_that_say_what_to_do(ws: Workspace) -> None:
-    unknown = jupyter_mlops("job", "run", "notebooks/train.ipynb", "-p", "rate", "1", cwd=ws.root)
+def test_mistakes_are_errors_that_say_what_to_do(
+    cli: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    unknown = cli("job", "run", "notebooks/train.ipynb", "-p", "rate", "1")
     assert unknown.returncode != 0
     assert "has no parameter 'rate'" in unknown.stderr
     assert "lr (float), epochs (int)" in unknown.stderr
-    wrong = jupyter_mlops("job", "run", "notebooks/train.ipynb", "-p", "epochs", "2.5", cwd=ws.root)
+    wrong = cli("job", "run", "notebooks/train.ipynb", "-p", "epochs", "2.5")
     assert "'epochs' is int but '2.5' is not" in wrong.stderr
-    outside = jupyter_mlops("job", "run", "../elsewhere.ipynb", cwd=ws.root)
+    outside = cli("job", "run", "../elsewhere.ipynb")
     assert "outside the workspace" in outside.stderr
-    assert jupyter_mlops("job", "status", "nope", cwd=ws.root).returncode != 0
+    assert cli("job", "status", "nope").returncode != 0
     assert "Traceback" not in unknown.stderr + wrong.stderr + outside.stderr
 
 
@@ -69,22 +84,24 @@ def test_a_failed_job_exits_1_and_shows_the_cell(ws: Workspace) -> None:
     assert "x = [1, 2][epochs]" in done.stdout
 
 
-def test_a_sweep_runs_its_grid_and_compares_its_runs(ws: Workspace) -> None:
+def test_a_sweep_runs_its_grid_and_compares_its_runs(
+    ws: Workspace, cli: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     before = len(ws.jobs.list().jobs)
-    done = jupyter_mlops(
+    done = cli(
         "job", "sweep", "notebooks/train.ipynb", "--grid", "lr=0.1,0.2", "--grid", "seed=1,2",
-        "-p", "epochs", "2", "--name", "lr-sweep", cwd=ws.root,
+        "-p", "epochs", "2", "--name", "lr-sweep",
     )  # fmt: skip
     # seed is not a parameter of the notebook: refused before anything runs
     assert done.returncode != 0 and "has no parameter 'seed'" in done.stderr
     assert len(ws.jobs.list().jobs) == before
-    done = jupyter_mlops(
+    done = cli(
         "job", "sweep", "notebooks/train.ipynb", "--grid", "lr=0.1,0.2,0.3", "-p", "epochs", "2",
-        "--name", "lr-sweep", cwd=ws.root,
+        "--name", "lr-sweep",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "Sweep lr-sweep: 3 jobs" in done.stdout
-    compared = jupyter_mlops("job", "compare", "lr-sweep", "--json", cwd=ws.root)
+    compared = cli("job", "compare", "lr-sweep", "--json")
     assert compared.returncode == 0, compared.stderr
     data = json.loads(compared.stdout)
     assert len(data["runs"]) == 3
