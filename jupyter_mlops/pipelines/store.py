@@ -18,7 +18,6 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +167,3 @@ class PipelineStore:
     def active_runs(self) -> builtins.list[PipelineRun]:
         return [r for r in self.runs() if r.state not in FINAL_RUN_STATES]
 
-
-def as_text(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
