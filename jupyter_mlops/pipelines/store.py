@@ -166,4 +166,3 @@ class PipelineStore:
 
     def active_runs(self) -> builtins.list[PipelineRun]:
         return [r for r in self.runs() if r.state not in FINAL_RUN_STATES]
-
