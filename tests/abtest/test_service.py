@@ -12,6 +12,7 @@ import pytest
 
 from jupyter_mlops import Workspace
 from jupyter_mlops.abtest.schemas import AbStartRequest, OutcomeItem
+from jupyter_mlops.abtest.stats import SRM_THRESHOLD
 from jupyter_mlops.errors import Conflict, InvalidInput, NotFound
 from tests.helpers import wait_for
 
@@ -101,7 +102,11 @@ def test_an_ab_test_from_start_to_decision(ab: Workspace) -> None:
     assert comparison.treatment == "challenger" and comparison.control == "champion"
     assert comparison.verdict == "challenger_better"
     assert 0.15 < comparison.effect.absolute < 0.45
-    assert not status.analysis.srm.mismatch
+    srm = status.analysis.srm
+    assert srm.counts == [status.assigned[v] for v in srm.variants]
+    # A fair split is flagged once in 1/SRM_THRESHOLD tests: the flag follows the p-value
+    # (CI saw 234/166 once); a broken split is flagged in test_stats.
+    assert srm.mismatch == (srm.p_value < SRM_THRESHOLD)
     assert {g.variant for g in status.guardrails} == {"champion", "challenger"}
     assert all(g.errors == 0 and g.latency_p50_ms for g in status.guardrails)
 
