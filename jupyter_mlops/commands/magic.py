@@ -72,6 +72,7 @@ class MlopsMagics(Magics):  # type: ignore[misc]
         return None
 
     def _run_cell(self, args: Any, cell: str) -> None:
+        from jupyter_mlops.tracking.columns import declared_tags
         from jupyter_mlops.tracking.notebook_run import NotebookRun, split_named_values
 
         ws = Workspace.open(args.workspace) if args.workspace else Workspace.find(Path.cwd())
@@ -98,6 +99,7 @@ class MlopsMagics(Magics):  # type: ignore[misc]
             params, metrics, problems = split_named_values(ns, args.params, args.metrics)
             recorder.log_params(params)
             recorder.log_metrics(metrics)
+            recorder.set_tags(declared_tags(args.params, args.metrics))
         finally:
             run.finish(failed=failed)
             if previous is None:

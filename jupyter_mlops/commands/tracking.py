@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
+from dataclasses import dataclass
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.commands.args import CommandParser, Subcommands, csv_list, positive
@@ -34,21 +37,87 @@ def cmd_experiments(args: argparse.Namespace, ctx: Context) -> Result:
 
 
 def cmd_runs(args: argparse.Namespace, ctx: Context) -> Result:
-    page = ctx.workspace(args).tracking.list_runs(
+    from jupyter_mlops.tracking.columns import (
+        RunColumns,
+        available_columns,
+        default_columns,
+        resolve_columns,
+    )
+
+    ws = ctx.workspace(args)
+    page = ws.tracking.list_runs(
         args.experiment or None,
         filter=args.filter,
         order_by=args.sort,
         max_results=args.limit,
         page_token=args.page_token,
     )
-    frame = runs_frame(page.runs)
+    available = available_columns(page.runs)
+    if args.experiment and len(args.experiment) == 1:
+        # One experiment: the columns its runs table shows in JupyterLab (saved or declared).
+        choice = RunColumns(ws.tracking, ws.state_dir).get(args.experiment[0])
+        shown = choice.columns
+        available = list(dict.fromkeys([*available, *choice.available]))
+    else:
+        shown, _ = default_columns(page.runs)
+    if args.columns:
+        shown = resolve_columns(args.columns, available)
     footer = ""
     if page.next_page_token:
         footer = f"More runs: add --page-token {page.next_page_token}"
-    return Table(
-        frame, title=f"{len(page.runs)} run(s)", footer=footer,
-        data={"next_page_token": page.next_page_token},
-    )  # fmt: skip
+    full = runs_frame(page.runs)
+    return RunsTable(
+        full if args.all_columns else narrow_runs_frame(page.runs, shown),
+        title=f"{len(page.runs)} run(s)",
+        footer=footer,
+        data={"next_page_token": page.next_page_token, "columns": shown},
+        full=full,
+    )
+
+
+@dataclass
+class RunsTable(Table):
+    """The runs: chosen columns on screen, every param and metric in ``--json``."""
+
+    full: Any = None
+
+    def to_json(self) -> Any:
+        rows = json.loads(self.full.to_json(orient="records", date_format="iso"))
+        return {**self.data, "rows": rows}
+
+
+def narrow_runs_frame(runs: list[RunSummary], columns: list[str]) -> Any:
+    """Runs with only the chosen ``params.*``/``metrics.*`` columns, headed by their bare names
+    (the kind is kept where a param and a metric share a name), and an 8-character id."""
+    import pandas as pd
+
+    bare = [c.split(".", 1)[1] for c in columns]
+    heads = [c if bare.count(b) > 1 else b for c, b in zip(columns, bare, strict=True)]
+    rows = []
+    for r in runs:
+        row: dict[str, Any] = {
+            "run": r.run_name or "",
+            "id": r.run_id[:8],
+            "status": r.status.lower(),
+            "started": _short_time(r.start_time),
+        }
+        for column, head in zip(columns, heads, strict=True):
+            kind, name = column.split(".", 1)
+            row[head] = r.params.get(name) if kind == "params" else _rounded(r.metrics.get(name))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["run", "id", "status", "started", *heads])
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else float(f"{value:.4g}")
+
+
+def _short_time(ms: int | None) -> str:
+    if not ms:
+        return ""
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def runs_frame(runs: list[RunSummary]) -> Any:
@@ -119,6 +188,15 @@ def add_commands(sub: Subcommands, common: CommandParser) -> None:
     )
     p.add_argument("--limit", "-n", type=positive, default=50, help="page size (default 50)")
     p.add_argument("--page-token", help="next_page_token from the previous page")
+    p.add_argument(
+        "--columns",
+        "-c",
+        type=csv_list,
+        default=[],
+        help="params and metrics to show: seed,roc_auc or params.seed,metrics.roc_auc "
+        "(default: the experiment's chosen columns, else those its runs declared)",
+    )
+    p.add_argument("--all-columns", action="store_true", help="show every param and metric (wide)")
     p.set_defaults(handler=cmd_runs)
 
     p = sub.add_parser("run", parents=[common], help="(cell magic) run a cell as a tracked run")

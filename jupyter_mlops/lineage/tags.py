@@ -98,3 +98,10 @@ VERSION_TAGS_FROM_RUN: tuple[tuple[str, str], ...] = (
     (TRIGGER_TAG, TRIGGER_TAG),
     (JOB_TAG, JOB_TAG),
 )
+
+# -- what a ``%%mlops run`` cell declared ----------------------------------------------------------
+
+#: Comma-separated names the cell's ``--params`` and ``--metrics`` named: the runs table shows
+#: these columns first.
+DECLARED_PARAMS_TAG = "mlops.declared.params"
+DECLARED_METRICS_TAG = "mlops.declared.metrics"

@@ -5,12 +5,16 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from jupyter_mlops.server.base import MlopsHandler, Operation, api, in_thread
+from jupyter_mlops.tracking.columns import RunColumns
+from jupyter_mlops.tracking.run_record import run_record
 from jupyter_mlops.tracking.schemas import (
+    ColumnChoice,
+    ColumnChoiceRequest,
     Comparison,
     Experiment,
     ExperimentList,
-    RunDetail,
     RunPage,
+    RunRecord,
 )
 
 TAGS = ["experiments"]
@@ -85,15 +89,61 @@ class ExperimentRunsHandler(MlopsHandler):
         self.send(page)
 
 
+class ExperimentColumnsHandler(MlopsHandler):
+    """``/mlops/api/experiments/{experiment_id}/columns``: the runs table's remembered columns."""
+
+    openapi_path = "/experiments/{experiment_id}/columns"
+    operations = {
+        "get": Operation(
+            "The columns of the runs table: saved, else declared by the runs, else picked",
+            ColumnChoice,
+            tags=TAGS,
+        ),
+        "put": Operation(
+            "Remember the columns (and pinned ones) of the runs table",
+            ColumnChoice,
+            body=ColumnChoiceRequest,
+            tags=TAGS,
+        ),
+        "delete": Operation(
+            "Forget the saved columns: back to the default", ColumnChoice, tags=TAGS
+        ),
+    }
+
+    def _columns(self) -> RunColumns:
+        ws = self.workspace
+        return RunColumns(ws.tracking, ws.state_dir)
+
+    @api
+    async def get(self, experiment_id: str) -> None:
+        self.send(await in_thread(self._columns().get, experiment_id))
+
+    @api
+    async def put(self, experiment_id: str) -> None:
+        body = self.body_model(ColumnChoiceRequest)
+        self.send(await in_thread(self._columns().choose, experiment_id, body.columns, body.pinned))
+
+    @api
+    async def delete(self, experiment_id: str) -> None:
+        self.send(await in_thread(self._columns().forget, experiment_id))
+
+
 class RunHandler(MlopsHandler):
-    """``/mlops/api/runs/{run_id}``: one run with its metric histories."""
+    """``/mlops/api/runs/{run_id}``: one run's page (values, origin, models, artifacts)."""
 
     openapi_path = "/runs/{run_id}"
-    operations = {"get": Operation("Get one run with metric histories", RunDetail, tags=TAGS)}
+    operations = {
+        "get": Operation(
+            "Get one run: metric histories, notebook, logged models and their versions, "
+            "features used, artifacts",
+            RunRecord,
+            tags=TAGS,
+        )
+    }
 
     @api
     async def get(self, run_id: str) -> None:
-        self.send(await in_thread(self.workspace.tracking.get_run, run_id))
+        self.send(await in_thread(run_record, self.workspace.tracking, run_id))
 
 
 class ComparisonsHandler(MlopsHandler):
@@ -115,3 +165,13 @@ class ComparisonsHandler(MlopsHandler):
             seed_param=q.seed_param,
         )
         self.send(comparison)
+
+
+HANDLERS: list[type[MlopsHandler]] = [
+    ExperimentsHandler,
+    ExperimentHandler,
+    ExperimentRunsHandler,
+    ExperimentColumnsHandler,
+    RunHandler,
+    ComparisonsHandler,
+]

@@ -13,13 +13,7 @@ from jupyter_mlops._version import __version__
 from jupyter_mlops.server.abtest import HANDLERS as ABTEST_HANDLERS
 from jupyter_mlops.server.base import MlopsHandler, api
 from jupyter_mlops.server.dashboard import HANDLERS as DASHBOARD_HANDLERS
-from jupyter_mlops.server.experiments import (
-    ComparisonsHandler,
-    ExperimentHandler,
-    ExperimentRunsHandler,
-    ExperimentsHandler,
-    RunHandler,
-)
+from jupyter_mlops.server.experiments import HANDLERS as EXPERIMENT_HANDLERS
 from jupyter_mlops.server.features import HANDLERS as FEATURE_HANDLERS
 from jupyter_mlops.server.jobs import HANDLERS as JOB_HANDLERS
 from jupyter_mlops.server.models import HANDLERS as MODEL_HANDLERS
@@ -50,11 +44,7 @@ class Route:
 _SEGMENT = r"(?P<{name}>[^/]+)"
 
 RESOURCES: list[type[MlopsHandler]] = [
-    ExperimentsHandler,
-    ExperimentHandler,
-    ExperimentRunsHandler,
-    RunHandler,
-    ComparisonsHandler,
+    *EXPERIMENT_HANDLERS,
     *FEATURE_HANDLERS,
     *MODEL_HANDLERS,
     *ABTEST_HANDLERS,

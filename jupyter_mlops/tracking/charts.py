@@ -7,9 +7,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from jupyter_mlops.tracking.schemas import Comparison, RunDetail
+from jupyter_mlops.tracking.schemas import Comparison, MetricSummary, RunDetail, SeedGroup
 
 MAX_HISTORY_PANELS = 6
+MAX_BAR_PANELS = 9
 
 
 def _label(run: RunDetail) -> str:
@@ -22,8 +23,9 @@ def _as_json(fig: Any) -> dict[str, object]:
     return result
 
 
-def history_figure(runs: Sequence[RunDetail]) -> dict[str, object]:
-    """One panel per metric with more than one logged step, one line per run."""
+def history_figure(runs: Sequence[RunDetail]) -> dict[str, object] | None:
+    """One panel per metric with more than one logged step, one line per run; None when no
+    metric has a history (an empty "Metric history" box says nothing)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -31,24 +33,7 @@ def history_figure(runs: Sequence[RunDetail]) -> dict[str, object]:
         :MAX_HISTORY_PANELS
     ]
     if not names:
-        fig = go.Figure()
-        fig.update_layout(
-            title="Metric history",
-            annotations=[
-                {
-                    "text": "No metric was logged at more than one step.",
-                    "showarrow": False,
-                    "xref": "paper",
-                    "yref": "paper",
-                    "x": 0.5,
-                    "y": 0.5,
-                }
-            ],
-            xaxis={"visible": False},
-            yaxis={"visible": False},
-            height=240,
-        )
-        return _as_json(fig)
+        return None
     fig = make_subplots(rows=len(names), cols=1, subplot_titles=names, shared_xaxes=False)
     palette = [
         "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -116,8 +101,84 @@ def parallel_figure(runs: Sequence[RunDetail], comparison: Comparison) -> dict[s
             "showscale": True,
             "colorbar": {"title": {"text": metric_rows[0].name}},
         }
-    fig = go.Figure(go.Parcoords(dimensions=dimensions, line=line))
-    fig.update_layout(title="Parameters and metrics", height=440, margin={"t": 110, "l": 60})
+    for dim in dimensions:
+        dim["label"] = _short(str(dim["label"]))
+    # Slanted labels: side by side, long names ran into each other.
+    fig = go.Figure(go.Parcoords(dimensions=dimensions, line=line, labelangle=-20))
+    fig.update_layout(
+        title="Parameters and metrics", height=460, margin={"t": 130, "l": 70, "r": 40}
+    )
+    return _as_json(fig)
+
+
+def _interval(summary: MetricSummary | None) -> tuple[float | None, float | None]:
+    """The distances from the mean up and down to the 95% interval's ends (None when unknown)."""
+    if summary is None or summary.mean is None:
+        return None, None
+    if summary.ci_high is None or summary.ci_low is None:
+        return None, None
+    return summary.ci_high - summary.mean, summary.mean - summary.ci_low
+
+
+def _short(label: str, limit: int = 18) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
+
+
+def bars_figure(
+    runs: Sequence[RunDetail], comparison: Comparison, groups: Sequence[SeedGroup] | None
+) -> dict[str, object] | None:
+    """One bar chart per metric: a bar per seed group with its 95% interval when runs group by
+    seed, else a bar per run. None when no metric has a value."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    names = [m.name for m in comparison.metrics if any(v is not None for v in m.values)][
+        :MAX_BAR_PANELS
+    ]
+    if not names:
+        return None
+    cols = min(3, len(names))
+    rows = (len(names) + cols - 1) // cols
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=names)
+    grouped = groups is not None and any(len(g.run_ids) > 1 for g in groups)
+    for index, name in enumerate(names):
+        row, col = index // cols + 1, index % cols + 1
+        if grouped and groups is not None:
+            labels: list[str] = []
+            means: list[float | None] = []
+            plus: list[float | None] = []
+            minus: list[float | None] = []
+            for g in groups:
+                summary = next((m for m in g.metrics if m.name == name), None)
+                labels.append(_short(", ".join(f"{k}={v}" for k, v in g.key.items()) or "all", 24))
+                mean = summary.mean if summary else None
+                means.append(mean)
+                high, low = _interval(summary)
+                plus.append(high)
+                minus.append(low)
+            bar = go.Bar(
+                x=labels,
+                y=means,
+                error_y={"type": "data", "array": plus, "arrayminus": minus, "visible": True},
+                marker={"color": "#4c78a8"},
+                name=name,
+                showlegend=False,
+                hovertemplate="%{x}<br>mean %{y:.4g}<extra></extra>",
+            )
+        else:
+            row_values = next(m.values for m in comparison.metrics if m.name == name)
+            bar = go.Bar(
+                x=[_short(_label(r), 24) for r in runs],
+                y=row_values,
+                marker={"color": "#4c78a8"},
+                name=name,
+                showlegend=False,
+            )
+        fig.add_trace(bar, row=row, col=col)
+    title = "Metrics by seed group (mean, 95% interval)" if grouped else "Metrics by run"
+    fig.update_layout(
+        title=title, height=120 + 280 * rows, margin={"t": 80, "l": 50, "r": 20, "b": 90}
+    )
     return _as_json(fig)
 
 

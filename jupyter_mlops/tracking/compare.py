@@ -34,7 +34,9 @@ def compare_runs(
         group_by_seed: group runs whose parameters are equal except the seed, and give each
             metric's mean and 95% confidence interval (Student's t) per group.
         seed_param: the seed parameter's name; found among ``seed_candidates`` when omitted.
-        figures: also build the metric-history and parallel-coordinates plotly figures.
+        figures: also build the plotly figures: metric histories (only when a metric has more
+            than one step), bars per metric (seed groups with intervals when there is a seed)
+            and parallel coordinates.
 
     Raises:
         InvalidInput: grouping was asked for but no seed parameter is present.
@@ -74,12 +76,18 @@ def compare_runs(
         groups=groups,
     )
     if figures:
-        from jupyter_mlops.tracking.charts import history_figure, parallel_figure
+        from jupyter_mlops.tracking.charts import bars_figure, history_figure, parallel_figure
 
-        comparison.figures = {
+        bar_groups = groups
+        if bar_groups is None and seed is not None and seed in param_names:
+            # The bars show seed-group intervals whenever the runs have a seed.
+            bar_groups = group_seeds(runs, seed, metric_names)
+        built = {
             "history": history_figure(runs),
+            "bars": bars_figure(runs, comparison, bar_groups),
             "parallel": parallel_figure(runs, comparison),
         }
+        comparison.figures = {k: v for k, v in built.items() if v is not None}
     return comparison
 
 

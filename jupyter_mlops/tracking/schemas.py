@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -107,5 +109,91 @@ class Comparison(Schema):
     seed_param: str | None = None
     groups: list[SeedGroup] | None = None
     figures: dict[str, dict[str, object]] = Field(
-        default_factory=dict, description="plotly figures as JSON: 'history' and 'parallel'"
+        default_factory=dict,
+        description="plotly figures as JSON: 'history' (when a metric has steps), 'bars' and "
+        "'parallel'",
     )
+
+
+# -- the runs table's columns ----------------------------------------------------------------------
+
+
+class ColumnChoice(Schema):
+    """The params and metrics the runs table of one experiment shows, in order (pinned first).
+
+    Columns are named ``params.<name>`` or ``metrics.<name>``.
+    """
+
+    experiment_id: str
+    columns: list[str] = Field(description="shown columns in order, pinned ones first")
+    pinned: list[str] = Field(default_factory=list, description="columns kept at the left")
+    source: Literal["saved", "declared", "auto"] = Field(
+        description="saved: chosen by a user; declared: the --params/--metrics the runs' "
+        "%%mlops run cells named; auto: picked from what the runs logged"
+    )
+    available: list[str] = Field(
+        default_factory=list, description="every column the experiment's recent runs have"
+    )
+
+
+class ColumnChoiceRequest(BaseModel):
+    """The columns to remember for an experiment's runs table."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    columns: list[str] = Field(description="params.<name> or metrics.<name>, in order")
+    pinned: list[str] = Field(
+        default_factory=list, description="columns kept at the left (a subset of columns)"
+    )
+
+
+# -- one run's page --------------------------------------------------------------------------------
+
+
+class ArtifactFile(Schema):
+    """A file or folder among a run's artifacts."""
+
+    path: str
+    is_dir: bool
+    file_size: int | None = None
+
+
+class RegisteredVersionRef(Schema):
+    """A registered model version made from a run's model."""
+
+    name: str
+    version: int
+    aliases: list[str] = Field(default_factory=list)
+
+
+class LoggedModel(Schema):
+    """A model a run logged, with the registered versions made from it."""
+
+    name: str
+    model_id: str | None = None
+    artifact_location: str | None = None
+    flavors: list[str] = Field(default_factory=list)
+    versions: list[RegisteredVersionRef] = Field(default_factory=list)
+
+
+class RunRecord(RunDetail):
+    """Everything a run's page shows: its values and histories, where it came from, what it
+    logged and what was made from it."""
+
+    notebook: str | None = Field(
+        default=None, description="the notebook the run came from, relative to the workspace"
+    )
+    notebook_snapshot: str | None = Field(
+        default=None, description="the artifact path of the notebook copy the run kept"
+    )
+    git_commit: str | None = None
+    declared_params: list[str] = Field(default_factory=list)
+    declared_metrics: list[str] = Field(default_factory=list)
+    features: list[str] = Field(
+        default_factory=list, description="pinned feature references the run's training read"
+    )
+    feature_views: dict[str, str] = Field(
+        default_factory=dict, description="view:vN -> content fingerprint"
+    )
+    models: list[LoggedModel] = Field(default_factory=list)
+    artifacts: list[ArtifactFile] = Field(default_factory=list)

@@ -148,7 +148,7 @@ def test_line_magic_renders_dataframe_and_figures(workspace: Workspace, sweep: l
     assert any("text/html" in o.get("data", {}) for o in runs_out)  # a DataFrame
     cmp_out = nb.cells[2].outputs
     mimes = [m for o in cmp_out for m in o.get("data", {})]
-    assert mimes.count("application/vnd.plotly.v1+json") == 2
+    assert mimes.count("application/vnd.plotly.v1+json") == 3
     html = "".join(o["data"].get("text/html", "") for o in cmp_out if "data" in o)
     assert "random_state" in html and "ci95_low" in html
 
