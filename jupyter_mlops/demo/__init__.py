@@ -11,7 +11,8 @@ nothing is downloaded. What it holds:
 - ``data/churn_labels.parquet``: one labelled moment per customer (``customer_id``,
   ``label_time``, ``churned``). Churn depends on the features' values *at* ``label_time``, so the
   training set must be point-in-time correct: every run builds it with ``get_training_frame``;
-- a sweep of runs (each tagged with the feature versions it used, each with its logged model);
+- a sweep of runs, made by running ``notebooks/sweep_churn.ipynb`` (each run tagged with the
+  feature versions it used, with its logged model, the notebook's executed copy and the commit);
 - the best run registered as model ``churn`` (@champion) and deployed on 127.0.0.1 as deployment
   ``churn``, which has answered a few hundred requests sent with customer ids only;
 - ``pipelines/churn_retrain.py``, the pipeline of continuous training: drifted traffic sent to the
@@ -30,6 +31,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,7 +39,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jupyter_mlops.lineage.tags import NOTEBOOK_ARTIFACT_DIR, NOTEBOOK_TAG, ORIGIN_TAG
 from jupyter_mlops.timestamps import utc_now
+from jupyter_mlops.tracking.environment import environment_tags, notebook_path
+from jupyter_mlops.tracking.notebook_run import log_notebook, source_tags
 from jupyter_mlops.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -47,6 +52,8 @@ if TYPE_CHECKING:
 
 EXPERIMENT = "churn"
 NOTEBOOK = "train_churn.ipynb"
+#: The notebook that makes the sweep's runs (see ``SWEEP``).
+SWEEP_NOTEBOOK = "sweep_churn.ipynb"
 DEFINITIONS = "churn_features.py"
 LABELS = "data/churn_labels.parquet"
 # The model's inputs, as feature references; the training frame names its columns by feature.
@@ -273,7 +280,11 @@ def tracked_by_mlflow(ws: Workspace, run_id: str) -> Iterator[None]:
 def train_and_log(
     ws: Workspace, labels: pd.DataFrame, model: str, params: dict[str, Any], seed: int
 ) -> str:
-    """Build the training set from the feature store, train one model and log it as a run."""
+    """Build the training set from the feature store, train one model and log it as a run.
+
+    Called from a notebook (``notebooks/sweep_churn.ipynb``), the run records it (as Jupyter
+    Server names it to the kernel), its state in git and the commit, and a snapshot as saved.
+    """
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
@@ -294,7 +305,15 @@ def train_and_log(
             x, y, test_size=0.25, random_state=seed, stratify=y
         )
         rec.log_params({"model": model, **params, "seed": seed})
-        rec.set_tags({"mlops.origin": "demo"})
+        notebook = notebook_path()
+        record_git = ws.tracking.run_config.record_git
+        rec.set_tags(
+            {
+                ORIGIN_TAG: "demo",
+                **environment_tags(),
+                **source_tags(ws.root, notebook, git=record_git),
+            }
+        )
         if model == "gbm":
             clf: Any = GradientBoostingClassifier(random_state=seed, subsample=0.8, **params)
             clf.fit(x_train, y_train)
@@ -314,7 +333,57 @@ def train_and_log(
                 "log_loss": log_loss(y_val, proba),
             }
         )
+        if notebook is not None and ws.tracking.run_config.snapshot_notebook:
+            log_notebook(rec, notebook)
         return rec.run_id
+
+
+def run_sweep(ws: Workspace, timeout: float = 900) -> list[str]:
+    """Run ``notebooks/sweep_churn.ipynb`` with nbclient, as ``jupyter nbconvert --execute``
+    does (a kernel in the notebook's folder), and keep its executed copy with each of its runs.
+
+    The kernel is told its notebook as Jupyter Server tells one (``JPY_SESSION_NAME``), so its
+    runs record the notebook and its commit. Returns the ids of the runs it made.
+    """
+    import nbformat
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    from jupyter_mlops.errors import MlopsError
+    from jupyter_mlops.jobs.worker import kernel_encryption
+
+    path = ws.root / "notebooks" / SWEEP_NOTEBOOK
+    nb = nbformat.read(path, as_version=4)
+    env = {**os.environ, "JPY_SESSION_NAME": str(path)}
+    km = AsyncKernelManager(kernel_name="python3", **kernel_encryption(AsyncKernelManager))
+    client = NotebookClient(
+        nb, km=km, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}
+    )
+    since = int(time.time() * 1000)
+    try:
+        client.execute(env=env)
+    except CellExecutionError as exc:
+        raise MlopsError(
+            f"The demo's sweep notebook notebooks/{SWEEP_NOTEBOOK} failed: {exc.ename}: "
+            f"{exc.evalue}",
+            hint="Open the notebook in JupyterLab and run it to see the failing cell.",
+        ) from None
+    finally:
+        if km.has_kernel:
+            run_sync(km.shutdown_kernel)(now=True)
+    quoted = f"notebooks/{SWEEP_NOTEBOOK}"
+    page = ws.tracking.list_runs(
+        [EXPERIMENT], filter=f"tags.`{NOTEBOOK_TAG}` = '{quoted}'", max_results=200
+    )
+    run_ids = [r.run_id for r in page.runs if (r.start_time or 0) >= since]
+    with tempfile.TemporaryDirectory() as tmp:
+        executed = Path(tmp) / SWEEP_NOTEBOOK
+        nbformat.write(nb, executed)
+        for run_id in run_ids:
+            ws.tracking.client.log_artifact(run_id, str(executed), NOTEBOOK_ARTIFACT_DIR)
+    return run_ids
 
 
 def log_sklearn_model(clf: Any, x_train: pd.DataFrame) -> None:
@@ -442,7 +511,7 @@ def run_pipeline(ws: Workspace, url: str, timeout: float = 900) -> PipelineRun:
     ws.pipelines.apply()
     # Job workers (and their warm kernels) start while the traffic is sent: the first job of a
     # workspace otherwise waits for them (~30 s on a busy 2-core machine).
-    ws.jobs.ensure_workers()
+    ws.jobs.ensure_workers(1)  # the pipeline runs one job
     since = utc_now()
     send_drifted_traffic(ws, url)
     deadline = time.monotonic() + timeout
@@ -562,16 +631,11 @@ def build_demo(
     labels = write_features(ws)
     notebooks = ws.root / "notebooks"
     notebooks.mkdir(exist_ok=True)
-    source = resources.files("jupyter_mlops.demo").joinpath(NOTEBOOK)
-    target = notebooks / NOTEBOOK
-    if not target.exists():
-        with resources.as_file(source) as path:
-            shutil.copyfile(path, target)
-    count = 0
-    for model, params in SWEEP:
-        for seed in SEEDS:
-            train_and_log(ws, labels, model, params, seed)
-            count += 1
+    for name in (NOTEBOOK, SWEEP_NOTEBOOK):
+        if not (notebooks / name).exists():
+            with resources.as_file(resources.files("jupyter_mlops.demo").joinpath(name)) as path:
+                shutil.copyfile(path, notebooks / name)
+    count = len(run_sweep(ws))
     if notebook_run and not deploy:
         execute_notebook(ws, NOTEBOOK_PARAMETERS)
         count += 1
@@ -625,8 +689,22 @@ def start_lab(ws: Workspace, port: int = 8888) -> None:
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         f"notebooks/{NOTEBOOK}",
+        *_lab_kernel_encryption(),
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         argv.append("--allow-root")
     os.chdir(ws.root)
     os.execve(sys.executable, argv, env)
+
+
+def _lab_kernel_encryption() -> list[str]:
+    """JupyterLab's kernels get CurveZMQ keys where they can (see ``kernel_encryption``): over
+    plain TCP, ipykernel >= 7 starts every kernel by warning that its traffic is unencrypted."""
+    from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
+
+    from jupyter_mlops.jobs.worker import kernel_encryption
+
+    return [
+        f"--MappingKernelManager.{k}={v}"
+        for k, v in kernel_encryption(MappingKernelManager).items()
+    ]

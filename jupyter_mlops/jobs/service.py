@@ -139,7 +139,7 @@ class Jobs:
         # workers at the same moment.
         self.tracking.ensure_experiment(record.experiment)
         self.store.add(record)
-        self.ensure_workers()
+        self.ensure_workers(self._needed())
         job = self._job(record, self.store.status(record.id))
         job.warnings = warnings
         return job
@@ -220,7 +220,7 @@ class Jobs:
         self.tracking.ensure_experiment(records[0][0].experiment)
         for record, _ in records:
             self.store.add(record)
-        self.ensure_workers()
+        self.ensure_workers(self._needed())
         jobs = [self._job(r, self.store.status(r.id)) for r, _ in records]
         return Sweep(
             id=sweep_id,
@@ -439,7 +439,7 @@ class Jobs:
         if self.store.queued() and self.worker_command is not None:
             state = self.executor_state()
             if len(state.alive) < state.slots:
-                self.ensure_workers()
+                self.ensure_workers(self._needed())
 
     def resume(self) -> ExecutorState:
         """What the Jupyter server does when it starts: recover interrupted jobs and start
@@ -514,16 +514,30 @@ class Jobs:
             queued=len(self.store.queued()),
         )
 
-    def ensure_workers(self) -> ExecutorState:
-        """Start a worker for every slot that has none (they exit when idle); on Dask, the one
-        dispatcher that runs the queue on the cluster."""
+    def _needed(self) -> int:
+        """Workers the queue needs now: one per running or queued job, at most one per slot."""
+        return len(self.store.queued()) + sum(1 for _ in self.store.iter_claimed())
+
+    def ensure_workers(self, count: int | None = None) -> ExecutorState:
+        """Start workers until ``count`` slots have one (None: every slot); they exit when idle.
+        On Dask, the one dispatcher that runs the queue on the cluster.
+
+        Submitting asks for as many as there are jobs to run, so one job starts one worker and
+        one warm kernel, not one per slot: an idle worker holds a Python process, MLflow and a
+        kernel (about 200 MB) for ``idle_exit`` seconds."""
         if self.worker_command is None:
             raise InvalidInput("This process cannot start job workers")
         self.store.ensure()
         workers = self.store.workers_dir()
         module, args = self.worker_command
-        for slot in self._slots():
+        slots = self._slots()
+        want = len(slots) if count is None else min(max(count, 0), len(slots))
+        alive = sum(1 for slot in slots if slot_alive(workers, slot))
+        for slot in slots:
+            if alive >= want:
+                break
             if not slot_alive(workers, slot):
+                alive += 1
                 log = workers / f"{slot}.log"
                 try:
                     start_detached(module, [*args, slot], cwd=self.root, log=log, env=os.environ)

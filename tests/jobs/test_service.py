@@ -50,6 +50,9 @@ def test_a_job_runs_with_parameters_and_owns_the_run_its_cells_log_into(
     job = ws.jobs.wait(job.id, timeout=120)
     assert job.state == "succeeded", job.message
     assert job.cells_done == job.cells_total > 0
+    # one job started one worker (and one warm kernel), not one per slot
+    state = ws.jobs.executor_state()
+    assert state.slots == 2 and state.alive == ["slot-1"]
     run = ws.tracking.get_run(job.run_id or "")
     assert run.params == {"lr": "0.5", "epochs": "2"}
     assert run.tags[JOB_TAG] == job.id and run.status == "FINISHED"
