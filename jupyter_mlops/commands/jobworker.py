@@ -18,9 +18,15 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 2:
         sys.stderr.write("usage: python -m jupyter_mlops.commands.jobworker WORKSPACE SLOT\n")
         return 2
+    from jupyter_mlops.jobs.worker import slot_lock
     from jupyter_mlops.workspace import Workspace
 
     ws = Workspace.open(args[0])
+    # The slot's lock first, before MLflow's seconds of imports: a second start for the slot (a
+    # submit and a wait can both ask while the first worker still imports) leaves at once.
+    lock = slot_lock(ws.state_dir / "jobs" / "workers", args[1])
+    if lock is None:
+        return 0  # another worker serves this slot
     jobs = ws.jobs
     config = ws.config.jobs
     if args[1] == "dask":
@@ -37,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             requeue=config.requeue_interrupted,
             idle_exit=config.idle_exit_seconds,
             output_dir=config.output_dir,
+            lock_fd=lock,
         )
     from jupyter_mlops.jobs.worker import serve_slot
 
@@ -48,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         requeue=config.requeue_interrupted,
         idle_exit=config.idle_exit_seconds,
         output_dir=config.output_dir,
+        lock_fd=lock,
     )
 
 

@@ -493,16 +493,18 @@ def serve_dask(
     idle_exit: float,
     output_dir: str,
     drain_seconds: float = 3600.0,
+    lock_fd: int | None = None,
 ) -> int:
     """The dispatcher loop (in its own process): queue → Dask cluster → job files and runs.
 
     It exits after ``idle_exit`` seconds with nothing queued or running, and on SIGTERM once
     the jobs it has on the cluster finish (at most ``drain_seconds``; those still running then
-    are queued again by the next worker that recovers the queue).
+    are queued again by the next worker that recovers the queue). ``lock_fd``: the
+    dispatcher's lock when the caller took it already.
     """
     store.ensure()
     workers = store.workers_dir()
-    fd = slot_lock(workers, DISPATCHER)
+    fd = lock_fd if lock_fd is not None else slot_lock(workers, DISPATCHER)
     if fd is None:
         return 0  # another dispatcher serves this workspace
     stop = threading.Event()

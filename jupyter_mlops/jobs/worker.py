@@ -439,11 +439,13 @@ def serve_slot(
     requeue: int,
     idle_exit: float,
     output_dir: str,
+    lock_fd: int | None = None,
 ) -> int:
-    """The worker loop of one slot (in its own process)."""
+    """The worker loop of one slot (in its own process); ``lock_fd``: the slot's lock when the
+    caller took it already (see :func:`slot_lock`)."""
     store.ensure()
     workers = store.workers_dir()
-    fd = slot_lock(workers, slot)
+    fd = lock_fd if lock_fd is not None else slot_lock(workers, slot)
     if fd is None:
         return 0  # another worker serves this slot
     stop = threading.Event()
