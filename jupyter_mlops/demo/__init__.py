@@ -346,33 +346,32 @@ def run_sweep(ws: Workspace, timeout: float = 900) -> list[str]:
     runs record the notebook and its commit. Returns the ids of the runs it made.
     """
     import nbformat
-    from jupyter_client.manager import AsyncKernelManager
-    from jupyter_core.utils import run_sync
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
+    from traitlets.config import Config
 
     from jupyter_mlops.errors import MlopsError
     from jupyter_mlops.jobs.worker import kernel_encryption
 
     path = ws.root / "notebooks" / SWEEP_NOTEBOOK
     nb = nbformat.read(path, as_version=4)
-    env = {**os.environ, "JPY_SESSION_NAME": str(path)}
-    km = AsyncKernelManager(kernel_name="python3", **kernel_encryption(AsyncKernelManager))
     client = NotebookClient(
-        nb, km=km, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        config=Config({"KernelManager": kernel_encryption(KernelManager)}),
     )
     since = int(time.time() * 1000)
     try:
-        client.execute(env=env)
+        client.execute(env={**os.environ, "JPY_SESSION_NAME": str(path)})
     except CellExecutionError as exc:
         raise MlopsError(
             f"The demo's sweep notebook notebooks/{SWEEP_NOTEBOOK} failed: {exc.ename}: "
             f"{exc.evalue}",
             hint="Open the notebook in JupyterLab and run it to see the failing cell.",
         ) from None
-    finally:
-        if km.has_kernel:
-            run_sync(km.shutdown_kernel)(now=True)
     quoted = f"notebooks/{SWEEP_NOTEBOOK}"
     page = ws.tracking.list_runs(
         [EXPERIMENT], filter=f"tags.`{NOTEBOOK_TAG}` = '{quoted}'", max_results=200

@@ -111,6 +111,7 @@ class WarmKernel:
         self.km = KernelManager(
             kernel_name="python3",
             client_class="jupyter_client.asynchronous.AsyncKernelClient",
+            **kernel_encryption(KernelManager),
         )
         self.km.start_kernel(cwd=str(cwd), env=env)
         kc = self.km.blocking_client()
@@ -129,6 +130,22 @@ class WarmKernel:
     def kill(self) -> None:
         with contextlib.suppress(Exception):
             self.km.shutdown_kernel(now=True)
+
+
+def kernel_encryption(manager_class: type) -> dict[str, str]:
+    """CurveZMQ keys for the kernels we start, when jupyter_client can provision them.
+
+    ipykernel >= 7 logs "Kernel is running over TCP without encryption" at every start over
+    plain TCP: true, and the first thing a user read in a job's log and the demo's output.
+    ``auto`` provisions keys when the kernelspec declares ``curve`` (ipykernel's does) and starts
+    the kernel unencrypted otherwise; jupyter_client < 8.10 has no such setting, and refuses
+    ``auto`` without libzmq's curve support.
+    """
+    import zmq
+
+    if not zmq.has("curve") or not hasattr(manager_class, "transport_encryption"):
+        return {}
+    return {"transport_encryption": "auto"}
 
 
 def setup_cell(
@@ -325,7 +342,8 @@ class JobRunner:
         if record.sweep:
             tags[SWEEP_TAG] = record.sweep
         if self.tracking.run_config.record_git:
-            tags.update(git_state(notebook.parent))
+            # The notebook's own state too: a run of an uncommitted notebook is not clean.
+            tags.update(git_state(notebook.parent, notebook))
         # The submitter's tags (a pipeline's, a replay's) may say more about the run's origin;
         # the job's own tag names the run back to the job, whatever they say.
         tags.update(record.tags)

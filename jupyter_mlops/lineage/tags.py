@@ -21,6 +21,12 @@ ENTITY_FINGERPRINT_TAG = "mlops.features.entity_fingerprint"
 PROFILED_TAG = "mlops.features.profiled"
 #: ``true`` or ``false``: whether the git work tree had uncommitted changes.
 GIT_DIRTY_TAG = "mlops.git.dirty"
+#: The run's notebook as git saw it: ``committed``, ``modified``, ``untracked`` or ``ignored``
+#: (a :data:`~jupyter_mlops.lineage.git.NotebookInGit`); the commit alone does not hold a
+#: notebook that is not committed.
+NOTEBOOK_GIT_TAG = "mlops.git.notebook"
+#: For an ignored notebook: the ignore rule's file and line, e.g. ``.gitignore:3``.
+NOTEBOOK_IGNORED_BY_TAG = "mlops.git.notebook.ignored_by"
 #: Python version of the run, and ``mlops.package.<name>`` for key package versions.
 PYTHON_TAG = "mlops.python"
 PACKAGE_TAG_PREFIX = "mlops.package."

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +17,12 @@ from jupyter_mlops.lineage.tags import (
     SOURCE_NAME_TAG,
     SOURCE_TYPE_TAG,
 )
-from jupyter_mlops.tracking.environment import environment_tags, git_state, notebook_path
+from jupyter_mlops.tracking.environment import (
+    environment_tags,
+    find_notebook,
+    git_state,
+    notebook_path,
+)
 
 if TYPE_CHECKING:
     from jupyter_mlops.tracking.recorder import RunRecorder
@@ -45,6 +52,14 @@ class NotebookRun:
         self.experiment = experiment
         self.run_name = run_name
         self.notebook = notebook_path(notebook)
+        #: The executed copy of the notebook being written as it runs (papermill's output).
+        self.executed: Path | None = None
+        if self.notebook is None:
+            # Not told (nbclient, nbconvert --execute, papermill): the notebook holding this
+            # cell in the kernel's folder, where nbclient starts it.
+            found = find_notebook(Path.cwd(), cell_source)
+            if found is not None:
+                self.notebook, self.executed = found.path, found.executed
         self.cell_source = cell_source
         cfg = tracking.run_config
         self.autolog = cfg.autolog if autolog is None else autolog
@@ -65,12 +80,7 @@ class NotebookRun:
         tags: dict[str, str] = dict(environment_tags())
         if not job_run:
             tags[ORIGIN_TAG] = "notebook-cell"
-        if self.notebook is not None:
-            tags[SOURCE_NAME_TAG] = str(self.notebook)
-            tags[SOURCE_TYPE_TAG] = "NOTEBOOK"
-            tags[NOTEBOOK_TAG] = relative_notebook(self.notebook, self.root)
-        if self.tracking.run_config.record_git:
-            tags.update(git_state(self.notebook.parent if self.notebook else self.root))
+        tags.update(source_tags(self.root, self.notebook, git=self.tracking.run_config.record_git))
         rec.set_tags(tags)
         rec.flush()
         mlflow.set_tracking_uri(self.tracking.backend.tracking_uri)
@@ -98,9 +108,8 @@ class NotebookRun:
             rec.flush()
             if self.cell_source:
                 rec.log_text(self.cell_source, f"{NOTEBOOK_ARTIFACT_DIR}/cell.py")
-            snapshot = self.tracking.run_config.snapshot_notebook and self.notebook is not None
-            if snapshot and self.notebook is not None and self.notebook.is_file():
-                rec.log_artifact(self.notebook, NOTEBOOK_ARTIFACT_DIR)
+            if self.tracking.run_config.snapshot_notebook and self.notebook is not None:
+                log_notebook(rec, self.notebook, self.executed)
         finally:
             status = "FAILED" if failed else "FINISHED"
             active = mlflow.active_run()
@@ -109,6 +118,41 @@ class NotebookRun:
                 rec.finished = True
             rec.finish(status)
         return rec
+
+
+def source_tags(root: Path, notebook: Path | None, *, git: bool = True) -> dict[str, str]:
+    """The tags naming a run's notebook and the git state of its code.
+
+    The repository is the one holding the notebook (from its folder upwards), else the one
+    holding the workspace; the notebook's own state in git (committed, modified, untracked,
+    ignored) is recorded too, since a commit without the notebook does not reproduce the run.
+    """
+    tags: dict[str, str] = {}
+    if notebook is not None:
+        tags[SOURCE_NAME_TAG] = str(notebook)
+        tags[SOURCE_TYPE_TAG] = "NOTEBOOK"
+        tags[NOTEBOOK_TAG] = relative_notebook(notebook, root)
+    if git:
+        folder = notebook.parent if notebook is not None and notebook.parent.is_dir() else root
+        tags.update(git_state(folder, notebook))
+    return tags
+
+
+def log_notebook(rec: RunRecorder, notebook: Path, executed: Path | None = None) -> None:
+    """Keep the notebook with the run as ``notebook/<its name>``: the executed copy when one is
+    being written (papermill's output, with the outputs of the cells run so far), else the file
+    as it was saved when the run ended."""
+    source = executed if executed is not None and executed.is_file() else notebook
+    if not source.is_file():
+        return
+    if source.name == notebook.name:
+        rec.log_artifact(source, NOTEBOOK_ARTIFACT_DIR)
+        return
+    # Under the notebook's own name, which the lineage names as the run's snapshot.
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / notebook.name
+        shutil.copyfile(source, copy)
+        rec.log_artifact(copy, NOTEBOOK_ARTIFACT_DIR)
 
 
 def split_named_values(
