@@ -122,7 +122,7 @@ def _version_detail(v: ModelVersionDetail) -> Detail:
             (
                 "git commit",
                 (lineage.git_commit or "-")
-                + (" (uncommitted changes)" if lineage.git_dirty else ""),
+                + (f" ({lineage.git_standing})" if lineage.git_standing else ""),
             ),
             ("training data", (lineage.training_fingerprint or "-")[:16]),
         ]

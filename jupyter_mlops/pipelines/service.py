@@ -587,13 +587,7 @@ class Pipelines:
                     title=f"commit {lineage.git_commit[:12]}"
                     if lineage.git_commit
                     else "no git commit recorded",
-                    detail=(
-                        "with uncommitted changes"
-                        if lineage.git_dirty
-                        else "clean work tree"
-                        if lineage.git_dirty is False
-                        else ""
-                    )
+                    detail=lineage.git_standing
                     + (f" on {lineage.git_branch}" if lineage.git_branch else ""),
                     refs={"commit": lineage.git_commit} if lineage.git_commit else {},
                 )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from jupyter_mlops.lineage.git import NotebookInGit
+
 
 class Lineage(BaseModel):
     """Where a model version came from: run, notebook, parameters, code and features."""
@@ -19,6 +21,19 @@ class Lineage(BaseModel):
     git_commit: str | None = None
     git_branch: str | None = None
     git_dirty: bool | None = None
+    notebook_git: NotebookInGit | None = Field(
+        default=None,
+        description="the notebook as git saw it when the run started: committed, modified, "
+        "untracked or ignored",
+    )
+    notebook_ignored_by: str | None = Field(
+        default=None, description="the rule that ignores the notebook, e.g. .gitignore:3"
+    )
+    git_standing: str = Field(
+        default="",
+        description="how the run's code stood against its commit, in words: 'clean work tree', "
+        "'dirty: uncommitted changes', 'notebook not tracked by git (ignored by .gitignore:3)'",
+    )
     params: dict[str, str] = Field(default_factory=dict)
     metrics: dict[str, float] = Field(default_factory=dict)
     features: list[str] = Field(

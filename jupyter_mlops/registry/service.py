@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.errors import InvalidInput, NotFound, did_you_mean
 from jupyter_mlops.lineage import FeaturesUsed, ModelRef, ReferenceProfile, check_alias
+from jupyter_mlops.lineage.git import git_standing, notebook_in_git
 from jupyter_mlops.lineage.tags import (
     ENTITY_FINGERPRINT_TAG,
     FEATURES_TAG,
@@ -23,7 +24,11 @@ from jupyter_mlops.lineage.tags import (
     GIT_BRANCH_TAG,
     GIT_COMMIT_TAG,
     GIT_DIRTY_TAG,
+    JOB_OUTPUT_ARTIFACT,
+    JOB_TAG,
     NOTEBOOK_ARTIFACT_DIR,
+    NOTEBOOK_GIT_TAG,
+    NOTEBOOK_IGNORED_BY_TAG,
     NOTEBOOK_TAG,
     PROFILE_ARTIFACT,
     RUN_TAG,
@@ -434,9 +439,14 @@ class ModelRegistry:
         used = FeaturesUsed.parse(mv.tags.get(FEATURES_TAG) or tags.get(FEATURES_TAG))
         snapshot = None
         notebook = tags.get(NOTEBOOK_TAG)
-        if notebook:
+        if tags.get(JOB_TAG):  # a job keeps the executed notebook, whole, when it ends
+            snapshot = JOB_OUTPUT_ARTIFACT
+        elif notebook:
             snapshot = f"{NOTEBOOK_ARTIFACT_DIR}/{Path(notebook).name}"
-        dirty = tags.get(GIT_DIRTY_TAG)
+        dirty_tag = tags.get(GIT_DIRTY_TAG)
+        dirty = None if dirty_tag is None else dirty_tag == "true"
+        in_git = notebook_in_git(tags.get(NOTEBOOK_GIT_TAG))
+        ignored_by = tags.get(NOTEBOOK_IGNORED_BY_TAG)
         return Lineage(
             run_id=run_id,
             run_name=run.info.run_name or "",
@@ -446,7 +456,10 @@ class ModelRegistry:
             notebook_snapshot=snapshot,
             git_commit=tags.get(GIT_COMMIT_TAG),
             git_branch=tags.get(GIT_BRANCH_TAG),
-            git_dirty=None if dirty is None else dirty == "true",
+            git_dirty=dirty,
+            notebook_git=in_git,
+            notebook_ignored_by=ignored_by,
+            git_standing=git_standing(dirty, in_git, ignored_by),
             params=dict(run.data.params),
             metrics={k: float(v) for k, v in run.data.metrics.items()},
             features=list(used.features) if used else [],

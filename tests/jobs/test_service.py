@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 
@@ -14,7 +15,14 @@ import pytest
 from jupyter_mlops import Workspace
 from jupyter_mlops.errors import Conflict, InvalidInput, NotFound
 from jupyter_mlops.jobs.worker import SlotStatus
-from jupyter_mlops.lineage.tags import JOB_OUTPUT_ARTIFACT, JOB_TAG, SWEEP_TAG
+from jupyter_mlops.lineage.tags import (
+    GIT_DIRTY_TAG,
+    JOB_OUTPUT_ARTIFACT,
+    JOB_TAG,
+    NOTEBOOK_GIT_TAG,
+    NOTEBOOK_TAG,
+    SWEEP_TAG,
+)
 from jupyter_mlops.process import read_json
 from tests.helpers import parameterised_notebook as notebook
 from tests.helpers import wait_for
@@ -45,6 +53,10 @@ def test_a_job_runs_with_parameters_and_owns_the_run_its_cells_log_into(
 ) -> None:
     ws = jobs_ws
     notebook(ws.root / "notebooks" / "train.ipynb", *TRAIN)
+    # The notebook committed in the checkout holding the workspace: the run is clean at it.
+    git = ("git", "-c", "user.email=t@example.com", "-c", "user.name=t")
+    for args in (("init", "-q"), ("add", "notebooks"), ("commit", "-q", "-m", "train")):
+        subprocess.run([*git, *args], cwd=ws.root, check=True, capture_output=True)
     job = ws.jobs.submit("notebooks/train.ipynb", {"lr": "0.5", "epochs": "2"}, from_text=True)
     assert job.state == "queued" and job.parameters == {"lr": 0.5, "epochs": 2}
     job = ws.jobs.wait(job.id, timeout=120)
@@ -56,6 +68,8 @@ def test_a_job_runs_with_parameters_and_owns_the_run_its_cells_log_into(
     run = ws.tracking.get_run(job.run_id or "")
     assert run.params == {"lr": "0.5", "epochs": "2"}
     assert run.tags[JOB_TAG] == job.id and run.status == "FINISHED"
+    assert run.tags[NOTEBOOK_TAG] == "notebooks/train.ipynb"
+    assert run.tags[NOTEBOOK_GIT_TAG] == "committed" and run.tags[GIT_DIRTY_TAG] == "false"
     # the %%mlops run cell logged into the job's run, not a new one
     assert [p.value for p in run.metric_history["loss"]] == pytest.approx([0.5, 0.25])
     assert run.metrics["final"] == pytest.approx(0.25)

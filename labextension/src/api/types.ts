@@ -274,6 +274,12 @@ export interface ILineage {
   git_commit?: string | null;
   git_branch?: string | null;
   git_dirty?: boolean | null;
+  /** The notebook as git saw it when the run started. */
+  notebook_git?: 'committed' | 'modified' | 'untracked' | 'ignored' | null;
+  /** The rule that ignores the notebook, e.g. `.gitignore:3`. */
+  notebook_ignored_by?: string | null;
+  /** How the run's code stood against its commit, in words. */
+  git_standing?: string;
   params: Record<string, string>;
   metrics: Record<string, number>;
   /** Pinned references, e.g. `customer_stats:v2:avg_spend`. */

@@ -37,6 +37,9 @@ function LineageChain(props: {
 }): JSX.Element {
   const { version, lineage, onOpenNotebook } = props;
   const notebookPath = lineage?.notebook ? serverPath(lineage.notebook) : null;
+  const notebookOutsideGit =
+    lineage?.notebook_git === 'untracked' ||
+    lineage?.notebook_git === 'ignored';
   return (
     <ol className="jp-mlops-Lineage" aria-label="Lineage">
       <Step kind="version" label="Version">
@@ -125,17 +128,37 @@ function LineageChain(props: {
                 on {lineage.git_branch}
               </span>
             )}
-            {lineage.git_dirty === true && (
+            {notebookOutsideGit ? (
+              // Not in the commit at all: the commit alone does not reproduce the run.
               <span
                 className="jp-mlops-Badge jp-mlops-Badge--dirty"
-                title="The working tree had uncommitted changes when the run started"
+                title={lineage.git_standing}
               >
-                dirty
+                notebook not in git
               </span>
+            ) : (
+              <>
+                {lineage.git_dirty === true && (
+                  <span
+                    className="jp-mlops-Badge jp-mlops-Badge--dirty"
+                    title={
+                      lineage.git_standing ||
+                      'The working tree had uncommitted changes when the run started'
+                    }
+                  >
+                    dirty
+                  </span>
+                )}
+                {lineage.git_dirty === false && (
+                  <span className="jp-mlops-Badge jp-mlops-Badge--fresh">
+                    clean
+                  </span>
+                )}
+              </>
             )}
-            {lineage.git_dirty === false && (
-              <span className="jp-mlops-Badge jp-mlops-Badge--fresh">
-                clean
+            {notebookOutsideGit && (
+              <span className="jp-mlops-Lineage-sub">
+                {lineage.git_standing}
               </span>
             )}
           </>
