@@ -148,6 +148,7 @@ class Gates:
         """
         parsed = [parse_check(c) if isinstance(c, str) else c for c in checks]
         run = self.tracking.get_run(run_id, with_history=False)
+        run_id = run.run_id  # the run's id when it was named by a prefix or its name
         wanted = [
             c.metric for c in parsed if isinstance(c, ConvergenceCheck) and c.metric in run.metrics
         ]

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.errors import InvalidInput, NotFound, did_you_mean
+from jupyter_mlops.errors import InvalidInput, NotFound, close_names, did_you_mean
 from jupyter_mlops.lineage import FeaturesUsed, ModelRef, ReferenceProfile, check_alias
 from jupyter_mlops.lineage.git import git_standing, notebook_in_git
 from jupyter_mlops.lineage.tags import (
@@ -45,6 +45,7 @@ from jupyter_mlops.registry.schemas import (
     RegisteredModelInfo,
 )
 from jupyter_mlops.tracking.backend import mlflow_errors
+from jupyter_mlops.tracking.service import find_run
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -211,6 +212,8 @@ class ModelRegistry:
     ) -> ModelVersionDetail:
         """Register the model a run logged as a new version of ``name``, with its lineage.
 
+        ``run_id`` may be a full id, a unique id prefix or a unique run name.
+
         The version's tags record the run, notebook, git commit, feature references with their
         versions and the training-data fingerprint, copied from the run. A reference profile of
         the training data is stored with it: from ``training_data`` if given, else from the
@@ -218,7 +221,8 @@ class ModelRegistry:
 
         Raises:
             NotFound: no such run.
-            InvalidInput: the run logged no model; a bad model name or alias.
+            InvalidInput: the run logged no model; a bad model name or alias; a run reference
+                that names several runs.
         """
         if not ModelRef.parse(name).is_plain_name:
             raise InvalidInput(
@@ -229,8 +233,8 @@ class ModelRegistry:
         aliases = [check_alias(a) for a in aliases]
         from mlflow.exceptions import MlflowException
 
-        with mlflow_errors(f"Run {run_id}"):
-            run = self.client.get_run(run_id)
+        run = find_run(self.client, run_id)
+        run_id = run.info.run_id
         model_uri, model_id = self._logged_model(run)
         tags = _lineage_tags(run)
         with mlflow_errors("Creating the registered model failed"):
@@ -290,6 +294,9 @@ class ModelRegistry:
                     if holder is None
                     else (int(holder.version), self._run_metrics(holder.run_id))
                 )
+        unheld = [a for a, h in holders.items() if h is None]
+        if unheld:
+            self._check_gate_aliases(name, unheld)
         results = [evaluate(g, metrics, holders) for g in gates]
         previous = self._alias_holder(name, alias)
         promoted = all(r.passed for r in results)
@@ -327,6 +334,35 @@ class ModelRegistry:
         )
         return NotFound(f"No registered model named {name!r}", hint=hint, field="model")
 
+    def _check_gate_aliases(self, name: str, unheld: Sequence[str]) -> None:
+        """A gate against an alias no version holds passes (nothing to beat yet), so a typo of a
+        held alias (``>=champoin``) would pass unseen: refuse it instead."""
+        held = _aliases(self._registered(name))
+        for alias in unheld:
+            # Only a near-certain typo: a gate against a new alias (@challenger beside
+            # @champion) is legitimate and passes.
+            if close_names(alias, held, cutoff=0.8):
+                raise InvalidInput(
+                    f"A gate compares with @{alias}, which no version of {name} holds",
+                    hint=self._unknown_alias(name, alias, held).hint,
+                    field="require",
+                )
+
+    @staticmethod
+    def _unknown_alias(name: str, alias: str, aliases: Iterable[str]) -> NotFound:
+        """A mistyped alias gets the one it resembles; only a new one is offered to be set."""
+        held = sorted(aliases)
+        listed = ", ".join(f"@{a}" for a in held) or "none"
+        close = did_you_mean(alias, held)
+        if close:
+            hint = f"{close.replace('mean ', 'mean @')} Aliases of {name}: {listed}."
+        else:
+            hint = (
+                f"Aliases of {name}: {listed}. Set @{alias} with "
+                f"`jupyter mlops promote {name} VERSION --to {alias}`."
+            )
+        return NotFound(f"Model {name} has no alias @{alias}", hint=hint, field="model")
+
     def _versions(self, name: str) -> list[Any]:
         out: list[Any] = []
         token: str | None = None
@@ -353,13 +389,7 @@ class ModelRegistry:
                 return self.client.get_model_version_by_alias(ref.name, ref.alias)
             except MlflowException:
                 model = self._registered(ref.name)  # unknown model -> its own message
-                held = ", ".join(f"@{a}" for a in sorted(_aliases(model))) or "none"
-                raise NotFound(
-                    f"Model {ref.name} has no alias @{ref.alias}",
-                    hint=f"Its aliases: {held}. Set one with "
-                    f"`jupyter mlops promote {ref.name} VERSION --to {ref.alias}`.",
-                    field="model",
-                ) from None
+                raise self._unknown_alias(ref.name, ref.alias, _aliases(model)) from None
         if ref.version is not None:
             try:
                 return self.client.get_model_version(ref.name, str(ref.version))

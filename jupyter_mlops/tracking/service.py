@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.errors import InvalidInput, NotFound
+from jupyter_mlops.errors import InvalidInput, NotFound, did_you_mean
 from jupyter_mlops.tracking.backend import MlflowBackend, load_mlflow, mlflow_errors
 from jupyter_mlops.tracking.schemas import (
     Comparison,
@@ -33,6 +34,17 @@ MAX_PAGE_SIZE = 1000
 _ANALYZE_FROM = 50
 # Tags MLflow writes that are large and of no use in a runs table.
 _HIDDEN_TAGS = frozenset({"mlflow.log-model.history"})
+#: The shortest run-id prefix that names a run: shorter ones match too many runs to be useful.
+MIN_RUN_PREFIX = 4
+# How many ambiguous candidates an error lists, and how many recent runs "did you mean" looks at.
+_SHOWN_CANDIDATES = 8
+_SUGGEST_FROM = 1000
+# How many recent runs tell which keys are metrics, params or tags when a filter names a bare key.
+_KEYS_FROM = 200
+_RUN_REF_HINT = (
+    "Name a run by its full id, a unique id prefix (4 characters or more) or its run name; "
+    "`jupyter mlops runs` lists them."
+)
 
 
 class TrackingService:
@@ -196,33 +208,73 @@ class TrackingService:
             if not filter:
                 raise
             # The order clauses were checked above, so what MLflow refused is the filter.
-            raise InvalidInput(
-                f"Invalid filter {filter!r}: {exc.message}",
-                hint="Use MLflow filter syntax, e.g. metrics.auc > 0.8 and params.depth = '5'.",
-                field="filter",
-            ) from None
+            raise self._filter_error(filter, exc.message, ids) from None
         return RunPage(runs=[run_summary(r) for r in paged], next_page_token=paged.token or None)
+
+    def resolve_run(self, ref: str, experiment: str | None = None) -> RunSummary:
+        """The run that ``ref`` names: its full id, a unique id prefix (4 characters or more), or
+        its run name, unique within ``experiment`` (an id or name; all active experiments when
+        None).
+
+        Raises:
+            InvalidInput: ``ref`` names several runs (the message lists them: name, id prefix,
+                start time) or is empty.
+            NotFound: no run matches; the hint names close run names.
+
+        Example:
+            >>> ws.tracking.resolve_run("lr0.1-seed0").run_id          # doctest: +SKIP
+            '3f2a9c1b...'
+            >>> ws.tracking.resolve_run("3f2a").run_name               # doctest: +SKIP
+            'lr0.1-seed0'
+        """
+        if not experiment:
+            return run_summary(find_run(self.client, ref))
+        exp = self.get_experiment(experiment)
+        try:
+            return run_summary(find_run(self.client, ref, [exp.experiment_id]))
+        except NotFound as exc:
+            exc.message = f"{exc.message.rstrip('.')} in experiment {exp.name}."
+            exc.args = (exc.message,)
+            raise
+
+    def _filter_error(self, text: str, message: str, experiment_ids: list[str]) -> InvalidInput:
+        """The error for a filter MLflow refused; for a bare key (``roc_auc > 0.8``) it names
+        the key and the whole filter as meant (see :mod:`jupyter_mlops.tracking.filters`)."""
+        from jupyter_mlops.tracking.filters import bare_key, known_keys, qualify_bare_keys
+
+        hint = "Use MLflow filter syntax, e.g. metrics.auc > 0.8 and params.depth = '5'."
+        key = bare_key(message)
+        if key is not None and experiment_ids:
+            with mlflow_errors():
+                recent = self.client.search_runs(
+                    experiment_ids, max_results=_KEYS_FROM, order_by=["attributes.start_time DESC"]
+                )
+            fix = qualify_bare_keys(text, known_keys(recent))
+            if fix is not None:
+                bare = ", ".join(f"'{k}'" for k, _ in fix.keys)
+                named = ", ".join(qualified for _, qualified in fix.keys)
+                what = "is not a run attribute" if len(fix.keys) == 1 else "are not run attributes"
+                return InvalidInput(
+                    f"Invalid filter {text!r}: {bare} {what}; did you mean {named}?",
+                    hint=f"MLflow filters name metrics.NAME, params.NAME and tags.NAME. "
+                    f"The filter with them: {fix.filter}",
+                    field="filter",
+                )
+        return InvalidInput(f"Invalid filter {text!r}: {message}", hint=hint, field="filter")
 
     def get_run(self, run_id: str, *, with_history: bool = True) -> RunDetail:
         """One run and, by default, the full history of each metric.
 
-        Raises:
-            NotFound: no run has that id.
-        """
-        from mlflow.exceptions import MlflowException
+        ``run_id`` may also be a unique id prefix or a run name (see :meth:`resolve_run`).
 
-        if not re.fullmatch(r"[0-9a-fA-F]{32}", run_id):
-            raise NotFound(
-                f"Run '{run_id}' does not exist (run ids are 32 hex characters).", field="run_id"
-            )
-        try:
-            with mlflow_errors():
-                run = self.client.get_run(run_id)
-        except (NotFound, MlflowException):
-            raise NotFound(f"Run '{run_id}' does not exist.", field="run_id") from None
+        Raises:
+            NotFound: no run matches.
+            InvalidInput: the reference names several runs.
+        """
+        run = find_run(self.client, run_id)
         detail = RunDetail(**run_summary(run).model_dump())
         if with_history:
-            detail.metric_history = self.metric_histories(run_id, list(run.data.metrics))
+            detail.metric_history = self.metric_histories(run.info.run_id, list(run.data.metrics))
         return detail
 
     def metric_histories(self, run_id: str, keys: Sequence[str]) -> dict[str, list[MetricPoint]]:
@@ -249,15 +301,18 @@ class TrackingService:
         seed_param: str | None = None,
         figures: bool = True,
     ) -> Comparison:
-        """Compare runs side by side; see :func:`jupyter_mlops.tracking.compare.compare_runs`."""
+        """Compare runs side by side; see :func:`jupyter_mlops.tracking.compare.compare_runs`.
+
+        Each run is named by its id, a unique id prefix or its name (see :meth:`resolve_run`).
+        """
         from jupyter_mlops.tracking.compare import compare_runs
 
-        unique = list(dict.fromkeys(run_ids))
-        if len(unique) < 2:
+        runs = list({r.run_id: r for r in (self.get_run(ref) for ref in run_ids)}.values())
+        if len(runs) < 2:
             raise InvalidInput(
-                "Compare needs at least two different runs.", hint="Pass two or more run ids."
+                "Compare needs at least two different runs.",
+                hint="Pass two or more run ids, id prefixes or run names.",
             )
-        runs = [self.get_run(r) for r in unique]
         return compare_runs(
             runs,
             diff_only=diff_only,
@@ -283,6 +338,107 @@ class TrackingService:
         with mlflow_errors():
             run = self.client.get_run(run_id)
         return RunRecorder(self.backend, run_id, run.info.experiment_id, run.info.run_name)
+
+
+def find_run(client: MlflowClient, ref: str, experiment_ids: Sequence[str] | None = None) -> Run:
+    """The MLflow run that ``ref`` names: a full id, a unique id prefix or a unique run name.
+
+    The one resolver behind every place a user names a run (compare, a run's page, registering a
+    run's model, gates): a full id costs one lookup as before; a prefix or a name one search.
+
+    Args:
+        client: the MLflow client of the workspace's store.
+        ref: what the user wrote.
+        experiment_ids: where prefixes and names are looked up; all active experiments when None.
+            A full id is found wherever its run is.
+
+    Raises:
+        InvalidInput: an empty reference, or one that names several runs (listed).
+        NotFound: no run matches ("did you mean" close run names).
+    """
+    from mlflow.entities import ViewType
+    from mlflow.exceptions import MlflowException
+
+    text = ref.strip()
+    if not text:
+        raise InvalidInput("A run reference cannot be empty.", hint=_RUN_REF_HINT, field="run_id")
+    lowered = text.lower()
+    if re.fullmatch(r"[0-9a-f]{32}", lowered):
+        try:
+            return client.get_run(lowered)
+        except MlflowException as exc:
+            if exc.error_code not in {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}:
+                with mlflow_errors():
+                    raise
+            # No run has this id; a run may still be named like one: look names up below.
+    if experiment_ids is None:
+        with mlflow_errors():
+            found = client.search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=50000)
+        experiment_ids = [str(e.experiment_id) for e in found]
+    experiment_ids = list(experiment_ids)
+    matches: dict[str, Run] = {}
+    truncated = False
+    if experiment_ids:
+        queries = [f"attributes.run_name = {_filter_string(text)}"]
+        if len(lowered) >= MIN_RUN_PREFIX and re.fullmatch(r"[0-9a-f]+", lowered):
+            queries.append(f"attributes.run_id LIKE '{lowered}%'")
+        for query in queries:
+            with mlflow_errors():
+                page = client.search_runs(
+                    experiment_ids, filter_string=query, max_results=_SHOWN_CANDIDATES + 1
+                )
+            matches.update((r.info.run_id, r) for r in page)
+            truncated |= len(page) > _SHOWN_CANDIDATES
+    if len(matches) == 1:
+        return next(iter(matches.values()))
+    if matches:
+        listed = sorted(matches.values(), key=lambda r: -(r.info.start_time or 0))
+        shown = "; ".join(_run_label(r) for r in listed[:_SHOWN_CANDIDATES])
+        count = f"{len(listed)} or more" if truncated else str(len(listed))
+        more = "; ..." if len(listed) > _SHOWN_CANDIDATES else ""
+        raise InvalidInput(
+            f"'{text}' names {count} runs: {shown}{more}.",
+            hint="Name one by a longer id prefix or its full id.",
+            field="run_id",
+        )
+    raise NotFound(
+        f"Run '{text}' does not exist.",
+        hint=_unknown_run_hint(client, text, experiment_ids),
+        field="run_id",
+    )
+
+
+def _filter_string(value: str) -> str:
+    """``value`` quoted for an MLflow filter."""
+    if "'" in value and '"' not in value:
+        return f'"{value}"'
+    return "'" + value.replace("'", "\\'") + "'"
+
+
+def _run_label(run: Run) -> str:
+    started = run.info.start_time
+    when = (
+        datetime.fromtimestamp(started / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        if started
+        else "not started"
+    )
+    return f"{run.info.run_name or '(no name)'} ({run.info.run_id[:8]}, started {when})"
+
+
+def _unknown_run_hint(client: MlflowClient, text: str, experiment_ids: Sequence[str]) -> str:
+    names: list[str] = []
+    if experiment_ids:
+        with mlflow_errors():
+            recent = client.search_runs(
+                list(experiment_ids),
+                max_results=_SUGGEST_FROM,
+                order_by=["attributes.start_time DESC"],
+            )
+        names = [r.info.run_name for r in recent if r.info.run_name]
+    close = did_you_mean(text, names)
+    if re.fullmatch(r"[0-9a-fA-F]{1,3}", text):
+        close = f"{close} An id prefix needs at least {MIN_RUN_PREFIX} characters.".strip()
+    return f"{close} `jupyter mlops runs` lists the runs." if close else _RUN_REF_HINT
 
 
 def _check_order(clauses: Sequence[str]) -> None:

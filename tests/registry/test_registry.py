@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 
 from jupyter_mlops import Workspace
 from jupyter_mlops.errors import InvalidInput, NotFound
@@ -16,7 +17,9 @@ from tests.conftest import log_model_run
 
 def test_register_records_lineage_and_signature(workspace: Workspace) -> None:
     run_id = log_model_run(workspace, metrics={"roc_auc": 0.9})
-    version = workspace.registry.register(run_id, "churn", aliases=["champion"])
+    MlflowClient(workspace.tracking_uri).update_run(run_id, name="logreg-small")
+    # The run is named by its name: the version records its id.
+    version = workspace.registry.register("logreg-small", "churn", aliases=["champion"])
     assert (version.name, version.version, version.aliases) == ("churn", 1, ["champion"])
     assert version.run_id == run_id
     assert version.tags["mlops.run_id"] == run_id
@@ -49,6 +52,13 @@ def test_unknown_run_model_alias_and_version(models_workspace: Workspace) -> Non
     with pytest.raises(NotFound, match="no alias @prod") as info:
         registry.resolve("churn@prod")
     assert "@champion" in (info.value.hint or "")
+    # A typo of a held alias is pointed at the alias, not offered to be created.
+    with pytest.raises(NotFound, match="no alias @champoin") as info:
+        registry.resolve("churn@champoin")
+    assert (info.value.hint or "").startswith("Did you mean @champion? Aliases of churn:")
+    assert "promote" not in (info.value.hint or "")
+    with pytest.raises(NotFound, match="Run 'logreg-big' does not exist"):
+        registry.register("logreg-big", "churn")
     with pytest.raises(NotFound, match="no version 9") as info:
         registry.resolve("churn:9")
     assert "latest version is 2" in (info.value.hint or "")
@@ -88,6 +98,13 @@ def test_promotion_gates(workspace: Workspace) -> None:
     assert not failed.passed and failed.difference == pytest.approx(-0.02)
     assert "0.78" in failed.message and "0.8" in failed.message and "off by 0.02" in failed.message
     assert result.gates[1].passed
+    assert registry.resolve("churn@champion").version == 1
+    # A gate against an alias nobody holds passes; against a typo of a held one it is refused
+    # (it would pass unseen) and nothing moves.
+    assert registry.promote("churn", 1, "champion", require=["roc_auc>=challenger"]).promoted
+    with pytest.raises(InvalidInput, match="compares with @champoin") as info:
+        registry.promote("churn", 2, "champion", require=["roc_auc>=champoin"])
+    assert "Did you mean @champion?" in (info.value.hint or "")
     assert registry.resolve("churn@champion").version == 1
     # A threshold gate, and an unknown metric.
     assert registry.promote("churn", 2, "challenger", require=["roc_auc > 0.7"]).promoted

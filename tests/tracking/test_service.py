@@ -183,3 +183,73 @@ def test_processes_opening_a_new_workspace_at_once_all_get_a_working_store(tmp_p
     results = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, [err[-500:] for _, err in results]
     assert all(out.strip() == "1" for out, _ in results)
+
+
+def test_runs_are_named_by_id_prefix_or_name(workspace: Workspace, sweep: list[str]) -> None:
+    tracking = workspace.tracking
+    first = sweep[0]
+    assert tracking.resolve_run(first).run_name == "lr0.1-seed0"
+    assert tracking.resolve_run(first.upper()).run_id == first
+    assert tracking.resolve_run(first[:6]).run_id == first
+    assert tracking.resolve_run("lr0.3-seed2").run_id == sweep[5]
+    assert tracking.resolve_run(" lr0.3-seed2 ", experiment="churn").run_id == sweep[5]
+    assert tracking.get_run(first[:8]).metric_history["loss"][0].step == 0
+    # A name taken twice, and a run named like another run's id prefix: both are listed.
+    with tracking.start_run("other", run_name="lr0.3-seed2"):
+        pass
+    with tracking.start_run("other", run_name=first[:4]) as named_like_prefix:
+        pass
+    with pytest.raises(InvalidInput, match=r"'lr0\.3-seed2' names 2 runs") as info:
+        tracking.resolve_run("lr0.3-seed2")
+    assert f"lr0.3-seed2 ({sweep[5][:8]}, started 20" in info.value.message
+    assert info.value.status == 400 and info.value.field == "run_id"
+    assert tracking.resolve_run("lr0.3-seed2", experiment="churn").run_id == sweep[5]
+    with pytest.raises(InvalidInput, match=f"'{first[:4]}' names 2 runs") as info:
+        tracking.resolve_run(first[:4])
+    assert named_like_prefix.run_id[:8] in info.value.message
+    # Unknown: the closest names, and why a short prefix is not looked up.
+    with pytest.raises(NotFound, match=r"Run 'lr0\.1-sede0' does not exist") as info:
+        tracking.resolve_run("lr0.1-sede0")
+    assert (info.value.hint or "").startswith("Did you mean lr0.1-seed0")
+    with pytest.raises(NotFound, match="in experiment other") as info:
+        tracking.resolve_run("lr0.1-seed0", experiment="other")
+    with pytest.raises(NotFound) as info:
+        tracking.resolve_run(first[:3])
+    assert "at least 4 characters" in (info.value.hint or "")
+    with pytest.raises(InvalidInput, match="cannot be empty"):
+        tracking.resolve_run("  ")
+
+
+def test_compare_takes_prefixes_and_names(workspace: Workspace, sweep: list[str]) -> None:
+    comparison = workspace.tracking.compare(
+        [sweep[0][:8], "lr0.1-seed1", *sweep[2:]], group_by_seed=True, figures=False
+    )
+    assert [r.run_id for r in comparison.runs] == sweep
+    # The same run twice (by name and by id) is one run.
+    with pytest.raises(InvalidInput, match="at least two different runs"):
+        workspace.tracking.compare([sweep[0], "lr0.1-seed0"], figures=False)
+
+
+@pytest.mark.parametrize(
+    ("bad_filter", "named", "meant"),
+    [
+        ("roc_auc > 0.8", "'roc_auc' is not", "metrics.roc_auc > 0.8"),
+        # The kind each key was logged as, a typo of a logged name, values in quotes untouched.
+        (
+            "accuracy >= 0.8 and lr = '0.1' and tags.note != 'accuracy'",
+            "'accuracy', 'lr' are not",
+            "metrics.accuracy >= 0.8 and params.lr = '0.1' and tags.note != 'accuracy'",
+        ),
+        ("acuracy > 0.8", "did you mean metrics.accuracy?", "metrics.accuracy > 0.8"),
+        ("`val auc` > 0.8", "'val auc' is not", "metrics.`val auc` > 0.8"),
+    ],
+)
+def test_a_filter_on_a_bare_name_is_refused_with_the_filter_meant(
+    workspace: Workspace, sweep: list[str], bad_filter: str, named: str, meant: str
+) -> None:
+    with pytest.raises(InvalidInput) as info:
+        workspace.tracking.list_runs(["churn"], filter=bad_filter)
+    assert info.value.field == "filter" and named in info.value.message
+    assert (info.value.hint or "").endswith(f"The filter with them: {meant}")
+    # What we suggest is a filter MLflow accepts.
+    workspace.tracking.list_runs(["churn"], filter=meant)
