@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from jupyter_mlops.errors import ConfigError
+from jupyter_mlops.errors import ConfigError, close_names
 
 CONFIG_FILE = "mlops.toml"
 STATE_DIR = ".mlops"
@@ -325,24 +325,71 @@ def load_config(path: Path) -> MlopsConfig:
         return MlopsConfig.model_validate(data)
     except ValidationError as exc:
         problems = []
+        hints = []
         for err in exc.errors():
             key = ".".join(str(p) for p in err["loc"])
             if err["type"] == "extra_forbidden":
-                problems.append(f"unknown key '{key}'")
+                problem, hint = _unknown_key(err["loc"], data)
+                problems.append(problem)
+                hints.append(hint)
             else:
                 problems.append(f"'{key}': {err['msg']}")
-        known = ", ".join(_known_keys())
+        if not hints:
+            hints.append("Correct the value named above; every key is optional.")
         raise ConfigError(
             f"{path}: " + "; ".join(problems),
-            hint=f"Remove or correct the key. Known keys: {known}.",
+            hint=" ".join(dict.fromkeys(hints)),
             field=".".join(str(p) for p in exc.errors()[0]["loc"]),
         ) from None
 
 
-def _known_keys() -> list[str]:
-    keys: list[str] = []
-    for section, field in MlopsConfig.model_fields.items():
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            keys.extend(f"{section}.{name}" for name in annotation.model_fields)
-    return keys
+def _unknown_key(loc: tuple[int | str, ...], data: dict[str, Any]) -> tuple[str, str]:
+    """The problem and the hint for an unknown key at ``loc``: its section, the closest valid
+    key and the section's keys.
+
+    Example:
+        >>> _unknown_key(("tracking", "uir"), {})[0]
+        "unknown key 'uir' in [tracking] (did you mean 'uri'?)"
+    """
+    *parents, last = (str(p) for p in loc)
+    valid = list(_section_model(parents).model_fields)
+    value: Any = data
+    for part in [*parents, last]:
+        value = value.get(part) if isinstance(value, dict) else None
+    kind = "section" if not parents and isinstance(value, dict) else "key"
+    problem = f"unknown {kind} '{last}'"
+    if parents:
+        problem += f" in [{'.'.join(parents)}]"
+    close = close_names(last, valid, n=1)
+    if close:
+        problem += f" (did you mean '{close[0]}'?)"
+    label = f"Keys of [{'.'.join(parents)}]" if parents else "Sections"
+    return problem, f"{label}: {', '.join(valid)}."
+
+
+def _section_model(parents: list[str]) -> type[BaseModel]:
+    """The model of the section at ``parents`` (``monitoring.deployment.churn`` is a
+    ``DeploymentMonitoring``)."""
+    model: type[BaseModel] = MlopsConfig
+    named = False  # the part is a name in a table of sections ([monitoring.deployment.<name>])
+    for part in parents:
+        if named:
+            named = False
+            continue
+        field = model.model_fields.get(part)
+        inner = _model_of(field.annotation) if field is not None else None
+        if inner is None:
+            break
+        named = getattr(field.annotation, "__origin__", None) is dict if field else False
+        model = inner
+    return model
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The section model an annotation holds: ``X`` or the values of ``dict[str, X]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    args: tuple[Any, ...] = tuple(getattr(annotation, "__args__", ()))
+    if getattr(annotation, "__origin__", None) is dict and len(args) == 2:
+        return _model_of(args[-1])
+    return None

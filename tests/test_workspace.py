@@ -35,20 +35,34 @@ def test_init_is_idempotent_and_keeps_config(workspace: Workspace) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "named"),
+    ("text", "named", "hint"),
     [
-        ("[tracking]\nurl = 'x'\n", "unknown key 'tracking.url'"),
-        ("[trackin]\n", "unknown key 'trackin'"),
-        ("[run]\nautolog = 'maybe'\n", "'run.autolog'"),
-        ("[tracking\n", "not valid TOML"),
+        (
+            "[tracking]\nurl = 'x'\n",
+            "unknown key 'url' in [tracking] (did you mean 'uri'?)",
+            "Keys of [tracking]: uri, registry_uri,",
+        ),
+        ("[trackin]\n", "unknown section 'trackin' (did you mean 'tracking'?)", "Sections: "),
+        # A table of sections: the key is checked against the section a name stands for.
+        (
+            "[monitoring.deployment.feature]\nwindw = '1h'\n",
+            "unknown key 'windw' in [monitoring.deployment.feature] (did you mean 'window'?)",
+            "interval_seconds, window",
+        ),
+        # Nothing close: no guess, the section's keys.
+        ("[serving]\nqqqq = 1\n", "unknown key 'qqqq' in [serving]", "Keys of [serving]: "),
+        ("[run]\nautolog = 'maybe'\n", "'run.autolog'", "Correct the value"),
+        ("[tracking\n", "not valid TOML", "Fix the syntax"),
     ],
 )
-def test_bad_config_names_key_and_file(tmp_path: Path, text: str, named: str) -> None:
+def test_bad_config_names_key_and_file(tmp_path: Path, text: str, named: str, hint: str) -> None:
     (tmp_path / "mlops.toml").write_text(text)
     with pytest.raises(ConfigError) as info:
         Workspace.find(tmp_path)
     assert named in info.value.message
+    assert ("did you mean" in info.value.message) == ("did you mean" in named)
     assert str(tmp_path / "mlops.toml") in info.value.message
+    assert hint in (info.value.hint or "")
 
 
 def test_paths_stay_inside_workspace(workspace: Workspace, tmp_path: Path) -> None:

@@ -72,6 +72,7 @@ class MlopsMagics(Magics):  # type: ignore[misc]
         return None
 
     def _run_cell(self, args: Any, cell: str) -> None:
+        from jupyter_mlops.tracking.autolog import quiet_autolog_metrics
         from jupyter_mlops.tracking.columns import declared_tags
         from jupyter_mlops.tracking.notebook_run import NotebookRun, split_named_values
 
@@ -94,7 +95,8 @@ class MlopsMagics(Magics):  # type: ignore[misc]
         failed = True
         problems: list[str] = []
         try:
-            outcome = shell.run_cell(cell, store_history=False)
+            with quiet_autolog_metrics():
+                outcome = shell.run_cell(cell, store_history=False)
             failed = not outcome.success
             params, metrics, problems = split_named_values(ns, args.params, args.metrics)
             recorder.log_params(params)

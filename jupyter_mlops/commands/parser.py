@@ -19,7 +19,23 @@ from jupyter_mlops.commands import (
 )
 from jupyter_mlops.commands.args import CommandParser, HelpShown, UsageError
 
-__all__ = ["CommandParser", "HelpShown", "UsageError", "build_parser", "parse"]
+__all__ = ["CELL_COMMANDS", "CommandParser", "HelpShown", "UsageError", "build_parser", "parse"]
+
+#: Commands that only make sense as cell magics, and what to use from a terminal instead.
+CELL_COMMANDS: dict[str, tuple[str, str]] = {
+    "run": (
+        "`run` is a cell magic, not a terminal command: put `%%mlops run [options]` on the first "
+        "line of a notebook cell to run that cell as a tracked run.",
+        "From a terminal, run a notebook as a tracked job: "
+        "`jupyter mlops job run NOTEBOOK.ipynb` (see `jupyter mlops job run --help`).",
+    ),
+    "gate": (
+        "`gate` is a cell magic, not a terminal command: start a notebook cell with "
+        "`%%mlops gate` and write one check per line.",
+        "From a terminal, run a notebook and check its gates: "
+        "`jupyter mlops ci NOTEBOOK.ipynb --gate 'roc_auc>=0.8'` (see `jupyter mlops ci --help`).",
+    ),
+}
 
 
 def build_parser(prog: str = "jupyter mlops") -> CommandParser:
@@ -46,9 +62,20 @@ def build_parser(prog: str = "jupyter mlops") -> CommandParser:
     replay.add_commands(sub, common)
     ci.add_commands(sub, common)
     dashboard.add_commands(sub, common)
+    if not prog.startswith("%"):
+        # A terminal has no cell: the cell magics are left out of its help.
+        parser.hide_commands(frozenset(CELL_COMMANDS))
     return parser
 
 
 def parse(argv: list[str], prog: str = "jupyter mlops") -> argparse.Namespace:
-    """Parse a command line into a namespace whose ``handler`` is the function to run."""
+    """Parse a command line into a namespace whose ``handler`` is the function to run.
+
+    Raises:
+        UsageError: a malformed command line, a mistyped command ("did you mean"), or a cell
+            magic (``run``, ``gate``) given to the terminal command.
+    """
+    if argv and argv[0] in CELL_COMMANDS and not prog.startswith("%"):
+        message, hint = CELL_COMMANDS[argv[0]]
+        raise UsageError(message, hint=hint)
     return build_parser(prog).parse_args(argv)

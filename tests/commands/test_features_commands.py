@@ -262,7 +262,7 @@ def test_unknown_view_and_version_name_close_names(feature_ws: Workspace) -> Non
     assert "is not a version number" in fails("diff", "customer_spend", "one", "v2", cwd=root)
     assert "is not a version number" in fails("stats", "customer_spend", "-v", "x", cwd=root)
     assert "required" in fails(cwd=root, code=2)
-    assert "invalid choice" in fails("bogus", cwd=root, code=2)
+    assert "unknown subcommand 'bogus'" in fails("bogus", cwd=root, code=2)
     assert "required: V1, V2" in fails("diff", "customer_spend", cwd=root, code=2)
 
 
