@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 from jupyter_mlops import Workspace
 from jupyter_mlops.commands.cli import main
 from tests.conftest import log_model_run
-from tests.helpers import jupyter_mlops, outputs_text, run_notebook
+from tests.helpers import Cli, jupyter_mlops, outputs_text, run_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -72,6 +72,15 @@ def ci_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace
     workspace.jobs.stop_workers()
 
 
+@pytest.fixture
+def cli(
+    ci_workspace: Workspace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Cli:
+    """The CLI in this process, run from the workspace's folder (one test keeps the terminal)."""
+    monkeypatch.chdir(ci_workspace.root)
+    return Cli(ci_workspace.root, capsys)
+
+
 def cases(junit: Path) -> dict[str, ET.Element]:
     root = ET.parse(junit).getroot()
     assert root.tag == "testsuites"
@@ -86,7 +95,7 @@ def cases(junit: Path) -> dict[str, ET.Element]:
 GATES = ["--gate", "val_auc>=0.81", "--gate", "val_auc>=champion-0.01", "--converged", "loss"]
 
 
-def test_ci_passes_then_fails_a_gate(ci_workspace: Workspace) -> None:
+def test_ci_passes_then_fails_a_gate(ci_workspace: Workspace, cli: Cli) -> None:
     root = ci_workspace.root
     passed = jupyter_mlops(
         "ci",
@@ -133,7 +142,7 @@ def test_ci_passes_then_fails_a_gate(ci_workspace: Workspace) -> None:
 
     # n_estimators=100 gives val_auc 0.81: below the champion's 0.825 - 0.01, and below the
     # notebook's own gate cell, which fails the job at that cell.
-    failed = jupyter_mlops(
+    failed = cli.completed(
         "ci",
         "notebooks/train.ipynb",
         *GATES,
@@ -142,7 +151,6 @@ def test_ci_passes_then_fails_a_gate(ci_workspace: Workspace) -> None:
         "--junit",
         "ci-results.xml",
         "--json",
-        cwd=root,
     )
     assert failed.returncode == 1, failed.stdout + failed.stderr
     result = json.loads(failed.stdout)
@@ -187,9 +195,9 @@ def test_ci_reports_the_failing_cell(
     assert "train.ipynb: failed in" in out.err
 
 
-def test_a_gate_naming_an_alias_needs_a_model(ci_workspace: Workspace) -> None:
+def test_a_gate_naming_an_alias_needs_a_model(ci_workspace: Workspace, cli: Cli) -> None:
     ci_workspace.registry.register(log_model_run(ci_workspace, metrics={"val_auc": 0.5}), "fraud")
-    result = jupyter_mlops(
+    result = cli.completed(
         "ci",
         "notebooks/train.ipynb",
         "-p",
@@ -197,7 +205,6 @@ def test_a_gate_naming_an_alias_needs_a_model(ci_workspace: Workspace) -> None:
         "300",
         *GATES,
         "--json",
-        cwd=ci_workspace.root,
     )
     assert result.returncode == 1
     checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
@@ -205,7 +212,7 @@ def test_a_gate_naming_an_alias_needs_a_model(ci_workspace: Workspace) -> None:
         "failed: the gate compares with @champion, but no model was named (--model), the run "
         "registered none, and the workspace has 2 (churn, fraud)"
     )
-    named = jupyter_mlops(
+    named = cli.completed(
         "ci",
         "notebooks/train.ipynb",
         "-p",
@@ -214,12 +221,9 @@ def test_a_gate_naming_an_alias_needs_a_model(ci_workspace: Workspace) -> None:
         *GATES,
         "--model",
         "churn",
-        cwd=ci_workspace.root,
     )
     assert named.returncode == 0, named.stdout + named.stderr
-    typo = jupyter_mlops(
-        "ci", "notebooks/train.ipynb", *GATES, "--model", "chrun", "--json", cwd=ci_workspace.root
-    )
+    typo = cli.completed("ci", "notebooks/train.ipynb", *GATES, "--model", "chrun", "--json")
     checks = {c["name"]: c for c in json.loads(typo.stdout)["checks"]}
     assert (
         "there is no registered model 'chrun' (Did you mean churn?)"
@@ -227,10 +231,8 @@ def test_a_gate_naming_an_alias_needs_a_model(ci_workspace: Workspace) -> None:
     )
 
 
-def test_a_job_past_its_timeout_is_cancelled(ci_workspace: Workspace) -> None:
-    result = jupyter_mlops(
-        "ci", "notebooks/train.ipynb", "--timeout", "0.2", "--json", cwd=ci_workspace.root
-    )
+def test_a_job_past_its_timeout_is_cancelled(cli: Cli) -> None:
+    result = cli.completed("ci", "notebooks/train.ipynb", "--timeout", "0.2", "--json")
     assert result.returncode == 1, result.stdout + result.stderr
     body = json.loads(result.stdout)
     assert body["job"]["state"] == "cancelled"
@@ -239,15 +241,11 @@ def test_a_job_past_its_timeout_is_cancelled(ci_workspace: Workspace) -> None:
     assert "it was cancelled" in job_check["message"]
 
 
-def test_bad_input_queues_nothing(ci_workspace: Workspace) -> None:
+def test_bad_input_queues_nothing(ci_workspace: Workspace, cli: Cli) -> None:
     before = len(ci_workspace.jobs.list().jobs)
-    bad_gate = jupyter_mlops(
-        "ci", "notebooks/train.ipynb", "--gate", "val_auc ~ 1", cwd=ci_workspace.root
-    )
+    bad_gate = cli.completed("ci", "notebooks/train.ipynb", "--gate", "val_auc ~ 1")
     assert bad_gate.returncode == 1 and "not a gate" in bad_gate.stderr
-    bad_param = jupyter_mlops(
-        "ci", "notebooks/train.ipynb", "-p", "depth", "3", cwd=ci_workspace.root
-    )
+    bad_param = cli.completed("ci", "notebooks/train.ipynb", "-p", "depth", "3")
     assert bad_param.returncode == 1 and "depth" in bad_param.stderr
     assert len(ci_workspace.jobs.list().jobs) == before
 

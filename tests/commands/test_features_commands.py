@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +31,25 @@ def feature_ws(workspace: Workspace) -> Workspace:
     return build_feature_workspace(workspace)
 
 
+def features(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``jupyter mlops features ARGS`` run from ``cwd`` through the CLI's entry point, in this
+    process (a terminal's interpreter costs ~7 s of CPU importing MLflow: 47 of them were 5 min
+    of CI); test_the_terminal_answers_as_the_entry_point_does runs one in a real terminal."""
+    from jupyter_mlops.commands.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    previous = Path.cwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["features", *args])
+    finally:
+        os.chdir(previous)
+    return subprocess.CompletedProcess(["features", *args], code, out.getvalue(), err.getvalue())
+
+
 def ok(*args: str, cwd: Path) -> str:
-    done = jupyter_mlops("features", *args, cwd=cwd)
+    done = features(*args, cwd=cwd)
     assert done.returncode == 0, done.stderr
     assert done.stderr == "", done.stderr
     return done.stdout
@@ -39,7 +60,7 @@ def ok_json(*args: str, cwd: Path) -> Any:
 
 
 def fails(*args: str, cwd: Path, code: int = 1) -> str:
-    done = jupyter_mlops("features", *args, cwd=cwd)
+    done = features(*args, cwd=cwd)
     assert done.returncode == code, (done.stdout, done.stderr)
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith("error: ")
@@ -47,6 +68,16 @@ def fails(*args: str, cwd: Path, code: int = 1) -> str:
 
 
 # -- plan and apply ----------------------------------------------------------------------------
+
+
+def test_the_terminal_answers_as_the_entry_point_does(workspace: Workspace) -> None:
+    write_feature_definitions(workspace, feature_definitions())
+    terminal = jupyter_mlops("features", "plan", cwd=workspace.root)
+    assert terminal.returncode == 0 and terminal.stderr == "", terminal.stderr
+    assert terminal.stdout == ok("plan", cwd=workspace.root)
+    wrong = jupyter_mlops("features", "show", "nope", cwd=workspace.root)
+    assert wrong.returncode == 1 and wrong.stderr.startswith("error: ")
+    assert wrong.stderr == fails("show", "nope", cwd=workspace.root)
 
 
 def test_plan_writes_nothing_then_apply_versions(workspace: Workspace) -> None:
