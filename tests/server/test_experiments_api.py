@@ -41,6 +41,11 @@ async def test_one_run_with_history(jp_fetch: Fetch, sweep: list[str]) -> None:
     run = await get_json(jp_fetch, "runs", sweep[0])
     assert run["run_id"] == sweep[0]
     assert [p["step"] for p in run["metric_history"]["loss"]] == list(range(20))
+    # A run is also named by its name or a unique id prefix; a typo is a 404 with a guess.
+    assert (await get_json(jp_fetch, "runs", "lr0.3-seed2"))["run_id"] == sweep[5]
+    assert (await get_json(jp_fetch, "runs", sweep[1][:6]))["run_id"] == sweep[1]
+    code, err = await get_error(jp_fetch, "runs", "lr0.1-sede0")
+    assert code == 404 and err["hint"].startswith("Did you mean lr0.1-seed0")
 
 
 async def test_comparison_resource(jp_fetch: Fetch, sweep: list[str]) -> None:
@@ -49,7 +54,8 @@ async def test_comparison_resource(jp_fetch: Fetch, sweep: list[str]) -> None:
         "api",
         "comparisons",
         method="GET",
-        params=[("run_id", r) for r in sweep] + [("group_by_seed", "true"), ("diff_only", "true")],
+        params=[("run_id", r) for r in [sweep[0][:8], "lr0.1-seed1", *sweep[2:]]]
+        + [("group_by_seed", "true"), ("diff_only", "true")],
     )
     body = json.loads(response.body)
     assert [r["run_id"] for r in body["runs"]] == sweep
@@ -70,6 +76,12 @@ async def test_user_mistakes_are_4xx_with_a_message(
     assert code == 404 and "f" * 32 in err["message"]
     code, err = await get_error(jp_fetch, "experiments", "churn", "runs", filter="metrics.x >>> 1")
     assert code == 400 and err["field"] == "filter" and ">>>" in err["message"]
+    code, err = await get_error(jp_fetch, "experiments", "churn", "runs", filter="accuracy > 0.8")
+    assert code == 400 and err["hint"].endswith("metrics.accuracy > 0.8")
+    with workspace.tracking.start_run("churn", run_name="lr0.1-seed0"):
+        pass
+    code, err = await get_error(jp_fetch, "runs", "lr0.1-seed0")
+    assert code == 400 and "names 2 runs" in err["message"] and err["field"] == "run_id"
     code, err = await get_error(jp_fetch, "experiments", "churn", "runs", max_results="0")
     assert code == 400 and err["field"] == "max_results"
     code, err = await get_error(jp_fetch, "experiments", "churn", "runs", max_results="many")
