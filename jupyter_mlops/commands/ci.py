@@ -289,7 +289,10 @@ def add_commands(sub: Subcommands, common: CommandParser) -> None:
     p = sub.add_parser(
         "gate", parents=[common], help="(cell magic) check the current run: one check per line"
     )
-    p.add_argument("--run", help="the run to check (default: the job's or the notebook's)")
+    p.add_argument(
+        "--run",
+        help="the run to check: id, id prefix or name (default: the job's or the notebook's)",
+    )
     p.add_argument("--model", help="the model whose aliases gates name (default: from the run)")
     p.add_argument("--no-fail", action="store_true", help="show failures without raising")
     p.set_defaults(handler=cmd_gate)

@@ -213,7 +213,7 @@ def add_commands(sub: Subcommands, common: CommandParser) -> None:
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("compare", parents=[common], help="compare runs side by side")
-    p.add_argument("run_ids", nargs="+", metavar="RUN", help="run ids (two or more)")
+    p.add_argument("run_ids", nargs="+", metavar="RUN", help="two or more: id, id prefix or name")
     p.add_argument("--diff-only", action="store_true", help="only what differs between runs")
     p.add_argument(
         "--group-by-seed", action="store_true", help="group seeds: mean and 95%% interval"
