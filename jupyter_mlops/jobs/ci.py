@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jupyter_mlops.errors import Conflict, InvalidInput, MlopsError, did_you_mean
+from jupyter_mlops.errors import Conflict, InvalidInput, MlopsError, close_names, did_you_mean
 from jupyter_mlops.jobs.ci_schemas import (
     CheckResult,
     CiRequest,
@@ -53,6 +53,19 @@ if TYPE_CHECKING:
 
 
 WORKFLOW_PATH = ".github/workflows/mlops-ci.yml"
+
+
+def _fail_alias_typo(result: CheckResult, check: Check, model: GateModel) -> CheckResult:
+    """A gate against an alias nobody holds passes (nothing to beat yet); against a typo of a
+    held alias (``>=champoin``) it would pass unseen, so it fails naming the alias meant."""
+    if not isinstance(check, Gate) or check.alias is None or check.alias in model.aliases:
+        return result
+    close = close_names(check.alias, model.aliases, n=1, cutoff=0.8)
+    if not close or result.gate is None:
+        return result
+    message = f"no version of {model.name} holds @{check.alias}: did you mean @{close[0]}?"
+    gate = result.gate.model_copy(update={"passed": False, "message": message})
+    return result.model_copy(update={"passed": False, "message": message, "gate": gate})
 
 
 class Gates:
@@ -167,6 +180,7 @@ class Gates:
             model_problem=gate_model.problem,
             steps=steps,
         )
+        results = [_fail_alias_typo(r, c, gate_model) for r, c in zip(results, parsed, strict=True)]
         return RunChecks(
             run_id=run_id,
             model=gate_model,
