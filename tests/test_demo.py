@@ -75,6 +75,13 @@ def test_demo_builds_runs_and_executes_the_notebook(tmp_path: Path) -> None:
         best = max(runs, key=lambda r: r.metrics["roc_auc"] or 0)
         assert champion.run_id == best.run_id and champion.has_profile
         assert champion.lineage is not None and set(champion.lineage.features) == pinned
+        # ...made by running the sweep notebook, whose executed copy the run keeps
+        assert champion.lineage.notebook == "notebooks/sweep_churn.ipynb"
+        snapshot = champion.lineage.notebook_snapshot or ""
+        executed = json.loads(
+            Path(client.download_artifacts(champion.run_id or "", snapshot)).read_text()
+        )
+        assert all(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code")
         [deployment] = ws.deployments.list()
         assert deployment.state == "running" and deployment.serving[0].version == 1
         assert ws.deployments.stats("churn").requests_total >= 200
