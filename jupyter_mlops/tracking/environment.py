@@ -166,7 +166,9 @@ def find_notebook(folder: Path, cell_source: str) -> FoundNotebook | None:
         if isinstance(source, str) and source.endswith(".ipynb") and "://" not in source:
             path = Path(source).expanduser()
             path = path if path.is_absolute() else folder / path
-            return FoundNotebook(path.resolve(), executed=candidate)
+            # Relative to papermill's own folder, which is usually its kernel's: else unknown.
+            if path.is_file():
+                return FoundNotebook(path.resolve(), executed=candidate)
         plain.append(candidate)
     return FoundNotebook(plain[0]) if len(plain) == 1 else None
 
