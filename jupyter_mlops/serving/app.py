@@ -61,6 +61,7 @@ from jupyter_mlops.serving.model import (
     Prepared,
     silence_feature_name_warning,
 )
+from jupyter_mlops.serving.outputs import V2_TYPES
 
 if TYPE_CHECKING:
     from jupyter_mlops.features.online.base import OnlineStore
@@ -72,16 +73,6 @@ logger = logging.getLogger(__name__)
 
 JSON = "application/json"
 CSV = "text/csv"
-_V2_TYPES = {
-    "double": "FP64",
-    "float": "FP32",
-    "long": "INT64",
-    "integer": "INT32",
-    "boolean": "BOOL",
-    "string": "BYTES",
-    "binary": "BYTES",
-    "datetime": "BYTES",
-}
 
 
 #: Shadow copies waiting before further ones are skipped (see the module doc).
@@ -582,7 +573,7 @@ class ModelServer:
                 "mlflow",
                 lambda point: self.choose("", point),
                 decode,
-                lambda out, m, rid: codec.encode_mlflow(out),
+                lambda out, m, rid: codec.encode_mlflow(out, m.outputs),
                 _mlflow_error,
             )
         variant = experiment.variant
@@ -592,7 +583,11 @@ class ModelServer:
             lambda point: self.choose("", point),
             decode,
             lambda out, m, rid: orjson.dumps(
-                {"predictions": out, "variant": variant.get(m.label), "request_id": rid},
+                {
+                    **codec.mlflow_answer(out, m.outputs),
+                    "variant": variant.get(m.label),
+                    "request_id": rid,
+                },
                 option=orjson.OPT_SERIALIZE_NUMPY,
             ),
             _mlflow_error,
@@ -620,7 +615,7 @@ class ModelServer:
                 "v2",
                 lambda point: self._named(name, version, point),
                 lambda body, m: codec.decode_v2(body, m.columns),
-                lambda out, m, rid: codec.encode_v2(out, m.name, m.version, rid),
+                lambda out, m, rid: codec.encode_v2(out, m.name, m.version, rid, m.outputs),
                 _v2_error,
             )
         variant = experiment.variant
@@ -629,7 +624,7 @@ class ModelServer:
             # OIP's parameters extension; the empty object is the first key of that name (no
             # string before it can hold an unescaped quote).
             parameters = b'"parameters":' + orjson.dumps({"variant": variant.get(m.label)})
-            return codec.encode_v2(out, m.name, m.version, rid).replace(
+            return codec.encode_v2(out, m.name, m.version, rid, m.outputs).replace(
                 b'"parameters":{}', parameters, 1
             )
 
@@ -675,7 +670,7 @@ class ModelServer:
     def _metadata(self, model: LoadedVersion) -> dict[str, Any]:
         keys = model.lookup.keys if model.lookup else []
         inputs = [
-            {"name": c, "datatype": _V2_TYPES.get(model.types.get(c, ""), "BYTES"), "shape": [-1]}
+            {"name": c, "datatype": V2_TYPES.get(model.types.get(c, ""), "BYTES"), "shape": [-1]}
             for c in model.columns
         ]
         return {
@@ -683,8 +678,12 @@ class ModelServer:
             "versions": [str(m.version) for m in self.by_name[model.name]],
             "platform": "mlflow",
             "inputs": inputs,
-            "outputs": [{"name": "predict", "datatype": "FP64", "shape": [-1]}],
-            "parameters": {"entity_keys": keys, "features": model.spec.features},
+            "outputs": model.outputs.tensors(),
+            "parameters": {
+                "entity_keys": keys,
+                "features": model.spec.features,
+                "output_names": list(model.outputs.names),
+            },
         }
 
     # -- feedback ---------------------------------------------------------------------------------
@@ -741,6 +740,7 @@ class ModelServer:
                         "variant": self.variant(m),
                         "inputs": m.columns,
                         "entity_keys": m.lookup.keys if m.lookup else [],
+                        "outputs": list(m.outputs.names),
                         "example": m.example_row(),
                     }
                     for m in self.models

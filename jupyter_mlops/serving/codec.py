@@ -20,6 +20,7 @@ import orjson
 
 from jupyter_mlops.serving.errors import RequestError
 from jupyter_mlops.serving.model import Batch
+from jupyter_mlops.serving.outputs import NUMPY_TYPES, TENSOR, Outputs, datatype_of
 
 MLFLOW_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _NUMERIC_DATATYPES = {
@@ -154,8 +155,22 @@ def _named_columns(value: dict[str, Any], kind: str) -> Batch:
     return Batch(columns=list(columns), rows=rows or 0, data=columns)
 
 
-def encode_mlflow(predictions: np.ndarray) -> bytes:
-    return orjson.dumps({"predictions": predictions}, option=_DUMP)
+def mlflow_answer(predictions: np.ndarray, outputs: Outputs) -> dict[str, Any]:
+    """The ``/invocations`` answer: ``predictions`` shaped as ``mlflow models serve`` shapes
+    them (a list of records when the model names its output columns, else a list of values or
+    of rows), and ``output_names``, one per column (MLflow's scoring protocol allows keys next to
+    ``predictions``)."""
+    out = outputs.conform(predictions)
+    width = 1 if out.ndim < 2 else out.shape[1]
+    names = outputs.names_for(width)
+    if outputs.columns_named and out.ndim == 2 and width == len(names):
+        rows = out.tolist()
+        return {"predictions": [dict(zip(names, r, strict=True)) for r in rows]}
+    return {"predictions": out, "output_names": names}
+
+
+def encode_mlflow(predictions: np.ndarray, outputs: Outputs) -> bytes:
+    return orjson.dumps(mlflow_answer(predictions, outputs), option=_DUMP)
 
 
 # -- Open Inference Protocol v2 ------------------------------------------------------------------
@@ -241,22 +256,52 @@ def _tensor_matrix(t: dict[str, Any], rows: int, width: int, columns: list[str])
     return Batch(columns=columns, rows=rows, matrix=matrix.reshape(rows, width))
 
 
-def encode_v2(predictions: np.ndarray, model: str, version: int, request_id: str) -> bytes:
-    out = np.ascontiguousarray(predictions)
+def _tensor(name: str, values: np.ndarray) -> dict[str, Any]:
+    out = np.ascontiguousarray(values)
     datatype = _DATATYPES.get(out.dtype)
     data: Any = out.reshape(-1)
     if datatype is None:
-        datatype = "BYTES"
-        data = [str(v) for v in out.reshape(-1).tolist()]
+        datatype = datatype_of(out.dtype)
+        if datatype == "BYTES":
+            data = [str(v) for v in out.reshape(-1).tolist()]
+        else:
+            data = out.reshape(-1).tolist()
+    return {"name": name, "shape": list(out.shape), "datatype": datatype, "data": data}
+
+
+def encode_v2(
+    predictions: np.ndarray, model: str, version: int, request_id: str, outputs: Outputs
+) -> bytes:
+    """An inference response whose tensors are those of the model's metadata: one per output
+    column the model names, else one ``predict`` tensor (``[n]``, or ``[n, k]`` whose columns
+    are named in its ``parameters.output_names``)."""
+    out = outputs.conform(predictions)
+    width = 1 if out.ndim < 2 else out.shape[1]
+    names = outputs.names_for(width)
+    if outputs.columns_named and out.ndim == 2 and width == len(names):
+        tensors = [_tensor(n, _typed(out[:, j], outputs.datatype)) for j, n in enumerate(names)]
+    else:
+        tensor = _tensor(TENSOR, out)
+        if width > 1:
+            tensor["parameters"] = {"output_names": names}
+        tensors = [tensor]
     return orjson.dumps(
         {
             "model_name": model,
             "model_version": str(version),
             "id": request_id,
             "parameters": {},
-            "outputs": [
-                {"name": "predict", "shape": list(out.shape), "datatype": datatype, "data": data}
-            ],
+            "outputs": tensors,
         },
         option=_DUMP,
     )
+
+
+def _typed(column: np.ndarray, datatype: str) -> np.ndarray:
+    """One column of an object array (a DataFrame's answer) with its declared type."""
+    if column.dtype != object or datatype == "BYTES":
+        return column
+    try:
+        return column.astype(NUMPY_TYPES.get(datatype, object))
+    except (TypeError, ValueError):
+        return column

@@ -358,8 +358,17 @@ class Deployments:
         """Send rows to a deployment and get its predictions as a DataFrame.
 
         ``data`` is a DataFrame, a list of row dicts or a dict of columns. The result has one row
-        per input row (same index for a DataFrame): a ``prediction`` column, or ``prediction_0``,
-        ``prediction_1``, ... when the model returns several values per row.
+        per input row (same index for a DataFrame): first the entity keys the rows were looked up
+        by (e.g. ``customer_id``), when sent, then the outputs under the names the server gives
+        them: ``proba_<class>`` for a classifier's probabilities (``proba_0``, ``proba_1``), the
+        model's own column names, or ``prediction`` for a single output.
+
+        Example:
+            >>> ws.deployments.predict("churn", pd.DataFrame({"customer_id": [1001, 1002]}))
+            ...  # doctest: +SKIP
+               customer_id   proba_0   proba_1
+            0         1001  0.912300  0.087700
+            1         1002  0.402100  0.597900
         """
         import httpx
         import pandas as pd
@@ -387,15 +396,30 @@ class Deployments:
         payload = response.json()
         if response.status_code >= 400:
             raise InvalidInput(f"Deployment {name} refused the rows: {payload.get('message')}")
-        predictions = payload["predictions"]
-        frame = pd.DataFrame(predictions)
-        if frame.shape[1] == 1:
-            frame.columns = ["prediction"]
-        else:
-            frame.columns = [f"prediction_{i}" for i in range(frame.shape[1])]
+        frame = _answer_frame(payload)
+        keys = [k for k in self._entity_keys(name) if k not in frame.columns]
+        given = _key_values(data, keys)
+        if given:
+            frame = pd.concat([pd.DataFrame(given), frame], axis=1)
         if index is not None:
             frame.index = index
         return frame
+
+    def _entity_keys(self, name: str) -> builtins.list[str]:
+        """The entity keys of the versions a deployment serves (from its current spec)."""
+        folder = self._folder(name)
+        record = read_json(folder / RECORD_FILE, DeploymentRecord)
+        if not isinstance(record, DeploymentRecord):
+            return []
+        try:
+            spec = ServerSpec.read(folder / spec_file(record.generation))
+        except (OSError, ValueError):
+            return []
+        keys: dict[str, None] = {}
+        for m in spec.models:
+            for k in m.lookup.keys if m.lookup else ():
+                keys.setdefault(k, None)
+        return builtins.list(keys)
 
     # -- internals --------------------------------------------------------------------------------
 
@@ -620,3 +644,35 @@ def _quantile(buckets: dict[float, float], q: float) -> float | None:
             return (lower + (edge - lower) * share) * 1000.0
         lower, below = edge, count
     return lower * 1000.0
+
+
+def _answer_frame(payload: dict[str, Any]) -> pd.DataFrame:
+    """A ``/invocations`` answer as a DataFrame with the output names the server gave."""
+    import pandas as pd
+
+    from jupyter_mlops.serving.outputs import default_names
+
+    predictions = payload["predictions"]
+    if predictions and isinstance(predictions[0], dict):  # records: named by the model
+        return pd.DataFrame(predictions)
+    frame = pd.DataFrame(predictions)
+    names = payload.get("output_names")
+    if not isinstance(names, builtins.list) or len(names) != frame.shape[1]:
+        names = default_names(frame.shape[1])  # a server from before outputs were named
+    frame.columns = [str(n) for n in names]
+    return frame
+
+
+def _key_values(data: Any, keys: builtins.list[str]) -> dict[str, builtins.list[Any]]:
+    """The entity keys' values as sent, by key (keys the rows do not carry left out)."""
+    import pandas as pd
+
+    if not keys:
+        return {}
+    if isinstance(data, pd.DataFrame):
+        return {k: data[k].tolist() for k in keys if k in data.columns}
+    if isinstance(data, dict):
+        return {k: builtins.list(data[k]) for k in keys if isinstance(data.get(k), builtins.list)}
+    if isinstance(data, builtins.list) and all(isinstance(r, dict) for r in data):
+        return {k: [r.get(k) for r in data] for k in keys if any(k in r for r in data)}
+    return {}

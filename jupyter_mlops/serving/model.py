@@ -12,14 +12,16 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from jupyter_mlops.errors import MlopsError
-from jupyter_mlops.features.online.plan import read_online
+from jupyter_mlops.features.online.plan import EVENT_TIME, read_online
 from jupyter_mlops.serving.errors import RequestError
+from jupyter_mlops.serving.outputs import Outputs, describe
 
 if TYPE_CHECKING:
     from jupyter_mlops.features.online.base import OnlineStore
@@ -76,6 +78,9 @@ class FeatureLookup:
         self.columns = frozenset(plan.columns())
         self.keys: list[str] = list(plan.keys)
         self._subsets: dict[tuple[str, ...], LookupPlan] = {}
+        # The Python type each key has in the store, learnt from the first entity found: a key of
+        # another type is then named as a type mistake, not as a missing entity.
+        self._key_types: dict[str, type] = {}
 
     def fill(self, batch: Batch, missing: list[str]) -> dict[str, list[Any]]:
         """Look up ``missing`` inputs for the batch's entity keys; returns ``{column: values}``."""
@@ -98,7 +103,95 @@ class FeatureLookup:
             got = read_online(self.store, plan, entity_rows)
         except MlopsError as exc:
             raise RequestError(f"Feature lookup failed: {exc.message}") from None
+        if len(self._key_types) < len(self.keys):
+            self._learn_key_types(plan, key_values, got)
         return {**{k: key_values[k] for k in self.keys}, **{c: got[c] for c in missing}}
+
+    def _learn_key_types(
+        self, plan: LookupPlan, keys: dict[str, list[Any]], got: dict[str, list[Any]]
+    ) -> None:
+        for v in plan.views:
+            for row in range(len(got[v.columns[0]])):
+                if any(got[c][row] is not None for c in v.columns):
+                    for k in v.join_keys:
+                        self._key_types.setdefault(k, type(keys[k][row]))
+                    break
+
+    def explain(self, keys: dict[str, list[Any]], row: int, column: str) -> str:
+        """Why the lookup left ``column`` empty for ``row``: the entity has no row in the view
+        (or a key of the wrong type), its row is older than the view's TTL, or the stored value
+        is null. Only called for a request about to be refused."""
+        view = next(v for v in self.plan.views if column in v.columns)
+        where = f"feature view {view.name} (v{view.version})"
+        values = tuple(keys[k][row] for k in view.join_keys)
+        who = " and ".join(f"{k} {v!r}" for k, v in zip(view.join_keys, values, strict=True))
+        for k, v in zip(view.join_keys, values, strict=True):
+            want = self._key_types.get(k)
+            if want is not None and type(v) is not want:
+                other = _other_type(v)
+                fix = f": send {other!r}" if type(other) is want else ""
+                return (
+                    f"Entity key {k} must be {_kind(want)} (as stored in {where}); row {row} "
+                    f"has {_kind(type(v))} {v!r}{fix}"
+                )
+
+        def read(vals: tuple[Any, ...]) -> dict[str, Any] | None:
+            key = vals[0] if len(vals) == 1 else vals
+            return self.store.read_one(
+                view.name, view.version, view.features, key, event_time_column=EVENT_TIME
+            )
+
+        try:
+            found = read(values)
+            if found is None:
+                for i, (k, v) in enumerate(zip(view.join_keys, values, strict=True)):
+                    other = _other_type(v)
+                    if other is not None and read((*values[:i], other, *values[i + 1 :])):
+                        return (
+                            f"Entity key {k} must be {_kind(type(other))} (as stored in "
+                            f"{where}); row {row} has {_kind(type(v))} {v!r}: send {other!r}"
+                        )
+        except MlopsError as exc:
+            return f"Feature lookup failed for {who} (row {row}): {exc.message}"
+        if found is None:
+            return (
+                f"{who} (row {row}) has no row in {where} online; materialize it or check the key"
+            )
+        stamp = found.get(EVENT_TIME)
+        if view.ttl is not None and isinstance(stamp, datetime):
+            now = datetime.now(UTC) if stamp.tzinfo is not None else datetime.now()
+            if stamp < now - view.ttl:
+                return (
+                    f"{who} (row {row}): its row in {where} dates from {stamp.isoformat()}, "
+                    f"older than the view's TTL ({view.ttl}); materialize newer data"
+                )
+        feature = view.features[view.columns.index(column)]
+        return (
+            f"{who} (row {row}) has a null {feature!r} in {where} online; send {column!r} with "
+            "the request or fill it in the feature data"
+        )
+
+
+def _kind(kind: type) -> str:
+    names = {int: "an integer", str: "a string", float: "a number", bool: "a boolean"}
+    return names.get(kind, kind.__name__)
+
+
+def _other_type(value: Any) -> Any:
+    """The same key in the other type a client may have sent it in: ``"42"`` <-> ``42``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            return None
+    return None
 
 
 def _null(value: Any) -> bool:
@@ -165,6 +258,39 @@ class LoadedVersion:
         if store is not None and spec.lookup is not None and self.columns:
             self.lookup = FeatureLookup(store, spec.lookup)
         self.example = _input_example(path, meta)
+        outputs = None
+        if meta.signature is not None and meta.signature.outputs is not None:
+            outputs = meta.signature.outputs.to_dict()
+        self.outputs: Outputs = describe(
+            predict_fn=self.predict_fn_name,
+            estimator=self._estimator(),
+            signature_outputs=outputs,
+            probe=self._probe(),
+        )
+
+    def _estimator(self) -> Any:
+        if self._native is not None:
+            return self._native
+        try:
+            return self._pyfunc.get_raw_model()
+        except Exception:  # a pyfunc without a raw model: no classes to name outputs by
+            return None
+
+    def _probe(self) -> Any:
+        """The model's raw answer to its saved input example (None without one, or if the
+        example does not predict: the smoke test reports that)."""
+        split = (self.example or {}).get("dataframe_split")
+        if not isinstance(split, dict) or not isinstance(split.get("data"), list):
+            return None
+        data = split["data"]
+        names = split.get("columns") or self.columns
+        try:
+            columns = {n: [row[j] for row in data] for j, n in enumerate(names)}
+            batch = Batch(columns=list(names), rows=len(data), data=columns)
+            return self._raw_predict(self.prepare(batch))
+        except Exception as exc:
+            logger.warning("%s: the input example does not predict: %s", self.label, exc)
+            return None
 
     def example_row(self) -> dict[str, Any] | None:
         """The first row of the saved input example, as ``{column: value}``."""
@@ -223,10 +349,23 @@ class LoadedVersion:
                 )
             filled.update(self.lookup.fill(batch, missing))
         keys_logged = {k: filled[k] for k in (self.lookup.keys if filled and self.lookup else [])}
+        if filled and self.lookup is not None:
+            self._check_looked_up(filled)
         if not self.numeric:
             return self._general(batch, self.columns, filled, keys_logged)
         matrix = self._matrix(batch, filled)
         return Prepared(self.columns, batch.rows, matrix, keys=keys_logged)
+
+    def _check_looked_up(self, filled: dict[str, list[Any]]) -> None:
+        """Refuse a request whose required input the online store could not fill, saying why
+        in the entity's terms (key, value, feature view) rather than the column's."""
+        assert self.lookup is not None
+        required = set(self.columns) if self.numeric else self.required
+        for c in self.columns:
+            if c in filled and c in required and c in self.lookup.columns:
+                row = next((i for i, v in enumerate(filled[c]) if _null(v)), None)
+                if row is not None:
+                    raise RequestError(self.lookup.explain(filled, row, c))
 
     def _matrix(self, batch: Batch, filled: dict[str, list[Any]]) -> np.ndarray:
         if batch.matrix is not None and not filled and batch.columns == self.columns:
@@ -316,6 +455,12 @@ class LoadedVersion:
 
     def predict(self, prepared: Prepared) -> np.ndarray:
         """Predictions as an array (one row per input row)."""
+        out = self._raw_predict(prepared)
+        if hasattr(out, "to_numpy"):
+            out = out.to_numpy()
+        return np.asarray(out)
+
+    def _raw_predict(self, prepared: Prepared) -> Any:
         if prepared.matrix is not None and self._native is not None:
             out = self._predict(prepared.matrix)
         else:
@@ -325,9 +470,7 @@ class LoadedVersion:
 
                 frame = pd.DataFrame(prepared.matrix, columns=prepared.columns)
             out = self._pyfunc.predict(frame) if self._pyfunc is not None else self._predict(frame)
-        if hasattr(out, "to_numpy"):
-            out = out.to_numpy()
-        return np.asarray(out)
+        return out
 
 
 def _input_example(path: Path, meta: Any) -> dict[str, Any] | None:

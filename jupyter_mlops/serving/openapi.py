@@ -51,12 +51,20 @@ class InputsRequest(BaseModel):
 
 class Predictions(BaseModel):
     predictions: list[Any]
+    output_names: list[str] | None = Field(
+        default=None,
+        description="one name per output column (absent when predictions are named records)",
+    )
 
 
 class RoutedPredictions(BaseModel):
     """The answer of a deployment running an A/B experiment: MLflow's, plus who answered."""
 
     predictions: list[Any]
+    output_names: list[str] | None = Field(
+        default=None,
+        description="one name per output column (absent when predictions are named records)",
+    )
     variant: str = Field(description="the experiment's variant that answered (x-variant)")
     request_id: str = Field(description="the request's id (x-request-id), for feedback")
 
@@ -99,6 +107,7 @@ class OutputTensor(BaseModel):
     shape: list[int]
     datatype: str
     data: list[Any]
+    parameters: dict[str, Any] | None = None
 
 
 class InferenceResponse(BaseModel):

@@ -35,7 +35,7 @@ def test_deploy_predict_restart_update_stop(models_workspace: Workspace) -> None
     frame = pd.DataFrame([ROW, {**ROW, "tenure": 60}], index=[10, 11])
     preds = ws.deployments.predict("churn-api", frame)
     assert list(preds.index) == [10, 11]
-    assert list(preds.columns) == ["prediction_0", "prediction_1"]
+    assert list(preds.columns) == ["proba_0", "proba_1"]  # named by the classifier's classes
     assert preds.sum(axis=1).round(6).tolist() == [1.0, 1.0]
 
     # a replica killed -9 is restarted; the port keeps answering meanwhile

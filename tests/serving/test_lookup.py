@@ -93,6 +93,10 @@ def test_the_spec_carries_the_lookup_and_the_replica_needs_no_registry(
     assert version.lookup.store.state_dir == str(ws.state_dir)
     answer = predict_by_key(d.url)
     assert answer.status_code == 200, answer.text
+    # predict gives each row back with the entity key it was sent with, then the outputs
+    frame = ws.deployments.predict("by-key", [{"tenure": 12, "customer_id": 2}])
+    assert list(frame.columns) == ["customer_id", "proba_0", "proba_1"]
+    assert frame["customer_id"].tolist() == [2]
 
     # Without the feature registry, a replica restarted by its supervisor still serves.
     registry = ws.state_dir / "features" / "registry.json"

@@ -222,7 +222,7 @@ def test_answers_carry_variant_and_request_id_in_headers_and_body(
     r = invoke(ab, {"dataframe_records": [{**ROW, "user_id": "u-1"}]}, **{"x-request-id": "q-1"})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) == {"predictions", "variant", "request_id"}
+    assert set(body) == {"predictions", "output_names", "variant", "request_id"}
     assert body["request_id"] == "q-1" == r.headers["x-request-id"]
     assert body["variant"] == r.headers["x-variant"] in {"champion", "challenger"}
     version = {"champion": "churn:1", "challenger": "churn:2"}[body["variant"]]
@@ -247,7 +247,8 @@ def test_answers_carry_variant_and_request_id_in_headers_and_body(
     assert bad.status_code == 400 and bad.headers["x-variant"] == body["variant"]
     # Without an experiment the MLflow body is MLflow's, and there is no variant.
     plain = invoke(replica, {"dataframe_records": [ROW]})
-    assert set(plain.json()) == {"predictions"} and "x-variant" not in plain.headers
+    assert set(plain.json()) == {"predictions", "output_names"}
+    assert "x-variant" not in plain.headers
     plain_v2 = httpx.post(
         f"{replica.url}/v2/models/churn/infer",
         json={
