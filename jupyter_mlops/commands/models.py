@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.commands.args import CommandParser, Subcommands, add_group, csv_list, positive
@@ -338,7 +339,12 @@ def cmd_package(args: argparse.Namespace, ctx: Context) -> Result:
     from jupyter_mlops.serving.package import package_model
 
     ws = ctx.workspace(args)
-    out = ws.resolve_path(args.out, must_exist=False)
+    # A folder the user typed is theirs to choose (~/builds/churn, /srv/builds): the write is one
+    # they asked for, so it may leave the workspace. A relative path stays relative to the
+    # workspace, as it always was. Only paths from REST callers are confined to the workspace.
+    out = Path(args.out).expanduser()
+    if not out.is_absolute():
+        out = ws.root / out
     built = package_model(ws.registry, args.model, out, name=args.name, replicas=args.replicas)
     lines = [f"Packaged {built.model} into {built.folder}:"]
     lines += [f"  {f}" for f in built.files]
@@ -446,7 +452,11 @@ def add_commands(sub: Subcommands, common: CommandParser) -> None:
         help="Docker context and Kubernetes manifests for a model version",
     )
     p.add_argument("model", metavar="MODEL", help="NAME@ALIAS or NAME:VERSION")
-    p.add_argument("--out", required=True, help="output folder (inside the workspace)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="a new or empty folder, anywhere (~ allowed); relative: in the workspace",
+    )
     p.add_argument("--name", help="service name (default: the model name)")
     p.add_argument("--replicas", type=positive, default=2, help="Kubernetes replicas")
     p.set_defaults(handler=cmd_package)

@@ -347,6 +347,20 @@ def cmd_log(args: argparse.Namespace, ctx: Context) -> Result:
     )
 
 
+def cmd_predictions(args: argparse.Namespace, ctx: Context) -> Result:
+    """``monitor predictions NAME``: the prediction log as a DataFrame (the last 100 rows unless
+    a window is given), live segment included."""
+    from jupyter_mlops.monitoring.windows import Window
+
+    ws = ctx.workspace(args)
+    given = args.window or args.start or args.end or args.last
+    window = _window(args) if given else Window(last=100, label="last 100")
+    frame = ws.monitoring.predictions(args.name, window)
+    table = Table(frame, title=f"{len(frame)} predicted row(s) of {args.name}, {window.label}")
+    table.value = frame
+    return table
+
+
 def cmd_scheduler(args: argparse.Namespace, ctx: Context) -> Result:
     from jupyter_mlops.commands.results import Message
 
@@ -424,6 +438,12 @@ def add_commands(sub: Subcommands, common: CommandParser) -> None:
     p = msub.add_parser("log", parents=[common], help="the prediction log: size, what was dropped")
     p.add_argument("name", help="deployment")
     p.set_defaults(handler=cmd_log)
+    p = msub.add_parser(
+        "predictions", parents=[common], help="the prediction log as a table (default: last 100)"
+    )
+    p.add_argument("name", help="deployment")
+    _window_args(p)
+    p.set_defaults(handler=cmd_predictions)
     p = msub.add_parser("scheduler", parents=[common], help="the process that runs checks")
     p.add_argument("action", choices=["status", "start", "stop"], nargs="?", default="status")
     p.set_defaults(handler=cmd_scheduler)

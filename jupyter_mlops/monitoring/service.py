@@ -149,13 +149,51 @@ class Monitoring:
         return table
 
     def predictions(
-        self, name: str, window: Window | None = None, *, include_shadow: bool = False
+        self,
+        name: str,
+        window: Window | str | None = None,
+        *,
+        since: datetime | str | None = None,
+        last: int | None = None,
+        include_shadow: bool = False,
     ) -> pd.DataFrame:
-        """A window of the prediction log as a DataFrame (all of it by default): ``request_id``,
-        ``row``, ``time``, ``model``, ``version``, ``status``, ``latency_ms``, ``input.<feature>``,
-        ``key.<key>``, ``output`` (or ``output.<j>``); during an A/B test also ``variant``,
-        ``experiment_id``, ``sticky_key`` and ``shadow`` (shadow copies only when asked for)."""
-        return self.read_log(name, window or Window(), include_shadow=include_shadow).to_pandas()
+        """A deployment's prediction log as a DataFrame, one row per predicted row, oldest first.
+
+        The way to read the log: it covers the compacted Parquet files and the segments not
+        compacted yet, including the live one each replica is writing (a memory-mapped file
+        padded with NUL bytes, which ``pandas.read_json`` cannot read). Works on a stopped
+        deployment too.
+
+        Columns: ``request_id``, ``row``, ``time``, ``model``, ``version``, ``status``,
+        ``latency_ms``, ``input.<feature>``, ``key.<key>``, ``output`` (or ``output.<j>``);
+        during an A/B test also ``variant``, ``experiment_id``, ``sticky_key`` and ``shadow``
+        (shadow copies only when asked for).
+
+        Args:
+            name: the deployment.
+            window: a duration ending now (``"15m"``, ``"1h"``, ``"1d"``) or a :class:`Window`;
+                default: everything.
+            since: instead, everything from this moment (an aware datetime or ISO 8601 text).
+            last: instead, the last N predicted rows.
+
+        Raises:
+            NotFound: no such deployment.
+            InvalidInput: a bad duration, a naive datetime, or more than one of window, since
+                and last.
+
+        Example:
+            >>> ws.monitoring.predictions("churn", "1h")  # doctest: +SKIP
+            >>> ws.monitoring.predictions("churn", last=100)  # doctest: +SKIP
+        """
+        if isinstance(window, Window):
+            if since is not None or last is not None:
+                raise InvalidInput("Give a Window, or since/last, not both", field="window")
+            chosen = window
+        else:
+            if isinstance(since, str):
+                since = _moment(since)
+            chosen = Window.parse(window, start=since, last=last)
+        return self.read_log(name, chosen, include_shadow=include_shadow).to_pandas()
 
     def log_info(self, name: str) -> LogInfo:
         """What the deployment's prediction log holds (compacted and pending) and every file
@@ -686,3 +724,15 @@ def _plain(value: Any) -> Any:
     """A numpy scalar as the Python value it holds (labels go to JSON)."""
     item = getattr(value, "item", None)
     return item() if callable(item) else value
+
+
+def _moment(text: str) -> datetime:
+    """An ISO 8601 moment with its time zone (``Z`` allowed)."""
+    try:
+        return datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"since {text!r} is not an ISO 8601 time",
+            hint="e.g. 2026-01-31T12:00:00Z",
+            field="since",
+        ) from None

@@ -14,7 +14,10 @@ from tests.helpers import Cli, jupyter_mlops, outputs_text, run_notebook
 
 
 def test_registry_commands(
-    workspace: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    workspace: Workspace,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cli = Cli(workspace.root, capsys).completed
     root = workspace.root
@@ -40,6 +43,16 @@ def test_registry_commands(
     assert "Not promoted" in refused.stdout and "off by 0.1" in refused.stdout
     accepted = cli("promote", "churn", "2", "--to", "challenger", "--require", "roc_auc>0.5")
     assert accepted.returncode == 0 and "now @challenger" in accepted.stdout
+
+    # package writes where the user asks, outside the workspace too (~ expanded); a folder
+    # that is not empty is still refused
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    packaged = cli("package", "churn:1", "--out", "~/builds/churn")
+    assert packaged.returncode == 0, packaged.stderr
+    built = tmp_path / "home" / "builds" / "churn"
+    assert (built / "Dockerfile").is_file() and str(built) in packaged.stdout
+    again = cli("package", "churn:1", "--out", str(built))
+    assert again.returncode == 1 and "is not empty" in again.stderr
 
     missing = cli("models", "show", "chrun")
     assert missing.returncode == 1 and "Did you mean churn?" in missing.stderr
@@ -68,6 +81,14 @@ def test_deploy_predict_and_stop_from_terminal_and_notebook(
         predicted = cli("predict", "churn-api", "--data", "rows.parquet", "--json")
         assert predicted.returncode == 0, predicted.stderr
         assert len(json.loads(predicted.stdout)["rows"]) == 2
+        # the prediction log, live segment included, as a table
+        logged = cli("monitor", "predictions", "churn-api", "--last", "5", "--json")
+        assert logged.returncode == 0, logged.stderr
+        rows = json.loads(logged.stdout)["rows"]
+        assert [r["input.tenure"] for r in rows] == [3, 40]
+        assert {"request_id", "row", "output.0", "output.1"} <= set(rows[0])
+        log = workspace.monitoring.predictions("churn-api", last=1)
+        assert len(log) == 1 and log["status"].tolist() == [200]
         outside = cli("predict", "churn-api", "--data", "/etc/passwd")
         assert outside.returncode == 1
 
@@ -82,7 +103,7 @@ def test_deploy_predict_and_stop_from_terminal_and_notebook(
             ],
         )
         assert "(1, 2)" in outputs_text(nb.cells[2]), outputs_text(nb.cells[2])
-        assert "prediction_1" in outputs_text(nb.cells[2])
+        assert "['proba_0', 'proba_1']" in outputs_text(nb.cells[2])
         assert "requests" in outputs_text(nb.cells[3])
     finally:
         stopped = cli("deployments", "stop", "churn-api")
