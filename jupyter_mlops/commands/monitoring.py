@@ -356,7 +356,10 @@ def cmd_predictions(args: argparse.Namespace, ctx: Context) -> Result:
     given = args.window or args.start or args.end or args.last
     window = _window(args) if given else Window(last=100, label="last 100")
     frame = ws.monitoring.predictions(args.name, window)
-    table = Table(frame, title=f"{len(frame)} predicted row(s) of {args.name}, {window.label}")
+    # Shown without the columns no row fills (the A/B columns outside a test, error when all
+    # answered); the DataFrame returned keeps them all.
+    shown = frame.dropna(axis=1, how="all") if len(frame) else frame
+    table = Table(shown, title=f"{len(frame)} predicted row(s) of {args.name}, {window.label}")
     table.value = frame
     return table
 
