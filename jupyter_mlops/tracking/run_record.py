@@ -143,7 +143,7 @@ def _flavors(model: Any) -> list[str]:
     location = str(model.artifact_location or "")
     path = Path(location.removeprefix("file://")) / "MLmodel"
     try:
-        import yaml
+        import yaml  # type: ignore[import-untyped, unused-ignore]
 
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except Exception:  # a remote store or an unreadable file: flavors unknown
