@@ -39,6 +39,10 @@ class CompareQuery(BaseModel):
     diff_only: bool = False
     group_by_seed: bool = False
     seed_param: str | None = None
+    figures: bool = Field(
+        default=True,
+        description="build the plotly figures (false: only the tables, answered faster)",
+    )
 
 
 class ExperimentsHandler(MlopsHandler):
@@ -163,6 +167,7 @@ class ComparisonsHandler(MlopsHandler):
             diff_only=q.diff_only,
             group_by_seed=q.group_by_seed,
             seed_param=q.seed_param,
+            figures=q.figures,
         )
         self.send(comparison)
 

@@ -120,6 +120,13 @@ def _interval(summary: MetricSummary | None) -> tuple[float | None, float | None
     return summary.ci_high - summary.mean, summary.mean - summary.ci_low
 
 
+def _group_label(group: SeedGroup, groups: Sequence[SeedGroup]) -> str:
+    """The group's params that differ between groups (the others say nothing), shortened."""
+    varying = [k for k in group.key if len({g.key.get(k) for g in groups}) > 1]
+    text = ", ".join(f"{k}={group.key[k]}" for k in varying)
+    return _short(text or "all runs", 24)
+
+
 def _short(label: str, limit: int = 18) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
 
@@ -150,7 +157,7 @@ def bars_figure(
             minus: list[float | None] = []
             for g in groups:
                 summary = next((m for m in g.metrics if m.name == name), None)
-                labels.append(_short(", ".join(f"{k}={v}" for k, v in g.key.items()) or "all", 24))
+                labels.append(_group_label(g, groups))
                 mean = summary.mean if summary else None
                 means.append(mean)
                 high, low = _interval(summary)

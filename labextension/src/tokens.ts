@@ -13,6 +13,10 @@ export namespace CommandIDs {
    * `groupBySeed: true` opens it with "Group by seed" on (a restored tab starts with it off).
    */
   export const openComparison = 'mlops:open-comparison';
+  /** Open the runs table of the experiment chosen in the sidebar in a main-area tab. */
+  export const openRuns = 'mlops:open-runs';
+  /** Open the page of the run given as `runId` (from the runs table, a comparison, lineage). */
+  export const openRun = 'mlops:open-run';
   export const openFeatureViews = 'mlops:open-feature-views';
   export const refreshFeatureViews = 'mlops:refresh-feature-views';
   /** Open the tab of the feature view given as `name` (also restores tabs after a reload). */

@@ -4,3 +4,4 @@ import './models.css';
 import './monitoring.css';
 import './jobs.css';
 import './abtest.css';
+import './runs.css';

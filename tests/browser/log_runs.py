@@ -2,7 +2,9 @@
 
 Run as a script (``python log_runs.py <workspace>``) so that MLflow's global state and warnings
 stay out of the pytest process. Experiment "churn": two ``max_depth`` settings x three seeds
-(``random_state``), a final ``accuracy`` and a 20-step ``loss`` history per run. Experiment
+(``random_state``), a final ``accuracy`` and a 20-step ``loss`` history per run, declaring
+``max_depth`` and ``accuracy`` as ``%%mlops run --params/--metrics`` does; the last run logs a
+model (``MODEL_RUN``). Experiment
 "paging": ``PAGING_RUNS`` small runs, more than two pages of the panel.
 """
 
@@ -20,10 +22,27 @@ SETTINGS = (3, 8)
 SEEDS = (0, 1, 2)
 STEPS = 20
 PAGING_RUNS = 120
+#: What the churn runs declare, as the ``%%mlops run`` cell's tags record it.
+DECLARED_PARAMS = ("max_depth",)
+DECLARED_METRICS = ("accuracy",)
 
 
 def run_name(max_depth: int, seed: int) -> str:
     return f"depth{max_depth}-seed{seed}"
+
+
+MODEL_RUN = run_name(SETTINGS[-1], SEEDS[-1])
+
+
+def log_model() -> None:
+    """A small fitted model on the active run (its page shows it)."""
+    import mlflow.sklearn
+    import numpy as np
+    from sklearn.dummy import DummyClassifier
+
+    x = np.arange(20, dtype="float64").reshape(10, 2)
+    clf = DummyClassifier(strategy="prior").fit(x, [0, 1] * 5)
+    mlflow.sklearn.log_model(clf, name="model", pip_requirements=["scikit-learn"])
 
 
 def paging_run_name(index: int) -> str:
@@ -65,6 +84,14 @@ def main(workspace: Path) -> None:
                     loss = (1.0 - base / 2) * math.exp(-step / (4 + max_depth)) + 0.01 * seed
                     mlflow.log_metric("loss", loss, step=step)
                 mlflow.log_metric("accuracy", base + 0.01 * seed)
+                mlflow.set_tags(
+                    {
+                        "mlops.declared.params": ",".join(DECLARED_PARAMS),
+                        "mlops.declared.metrics": ",".join(DECLARED_METRICS),
+                    }
+                )
+                if run_name(max_depth, seed) == MODEL_RUN:
+                    log_model()
 
 
 if __name__ == "__main__":

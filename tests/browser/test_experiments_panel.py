@@ -8,11 +8,19 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import LabServer
-from tests.browser.log_runs import PAGING_RUNS, SEEDS, SETTINGS, paging_run_name, run_name
+from tests.browser.log_runs import (
+    MODEL_RUN,
+    PAGING_RUNS,
+    SEEDS,
+    SETTINGS,
+    paging_run_name,
+    run_name,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ALL_RUNS = [run_name(depth, seed) for depth in SETTINGS for seed in SEEDS]
+DOCS = Path(__file__).parents[2] / "docs"
 
 
 def rows_shown(first: int, last: int) -> str:
@@ -189,8 +197,8 @@ def test_experiments_compare_light_and_dark(
     expect(table.locator("tr:not(.jp-mod-differs)").filter(has_text="n_estimators")).to_have_count(
         1
     )
-    # Both server-made figures are drawn by the installed plotly renderer.
-    expect(tab.locator(".jp-mlops-Chart .js-plotly-plot")).to_have_count(2, timeout=first_load)
+    # The server-made figures are drawn by the installed plotly renderer.
+    expect(tab.locator(".jp-mlops-Chart .js-plotly-plot")).to_have_count(3, timeout=first_load)
     expect(tab.locator('[data-chart="history"] .js-plotly-plot')).to_be_visible()
     expect(tab.locator('[data-chart="parallel"] .js-plotly-plot')).to_be_visible()
 
@@ -206,12 +214,12 @@ def test_experiments_compare_light_and_dark(
     expect(groups).to_be_visible()
     expect(groups.locator("tbody tr")).to_have_count(len(SETTINGS))
     expect(groups).to_contain_text("±")
-    expect(tab.locator(".jp-mlops-Chart .js-plotly-plot")).to_have_count(2, timeout=60_000)
+    expect(tab.locator(".jp-mlops-Chart .js-plotly-plot")).to_have_count(3, timeout=60_000)
     page.screenshot(path=artifacts_dir / "compare-light.png")
     tab.locator('[data-chart="parallel"]').screenshot(path=artifacts_dir / "parallel-light.png")
 
     set_theme(page, "JupyterLab Dark", light=False)
-    expect(tab.locator(".jp-mlops-Chart .js-plotly-plot")).to_have_count(2, timeout=60_000)
+    expect(tab.locator(".jp-mlops-Chart .js-plotly-plot")).to_have_count(3, timeout=60_000)
     tab.locator(".jp-mlops-Compare").evaluate("node => node.scrollTo(0, 0)")
     page.screenshot(path=artifacts_dir / "compare-dark.png")
     tab.locator('[data-chart="parallel"]').screenshot(path=artifacts_dir / "parallel-dark.png")
@@ -220,3 +228,142 @@ def test_experiments_compare_light_and_dark(
     expect(error).to_be_visible()
     page.screenshot(path=artifacts_dir / "sidebar-dark.png")
     set_theme(page, "JupyterLab Light", light=True)
+
+
+# Marks, in the page's own clock, the next click and when each selector first matches.
+WATCH_JS = """marks => {
+  const seen = {};
+  window.__mlopsTimes = seen;
+  document.addEventListener('click', () => { seen.click ??= performance.now(); },
+                            { capture: true, once: true });
+  const look = () => {
+    for (const [name, selector] of Object.entries(marks)) {
+      if (seen[name] === undefined && document.querySelector(selector)) {
+        seen[name] = performance.now();
+      }
+    }
+    if (Object.keys(marks).every(name => seen[name] !== undefined)) {
+      observer.disconnect();
+    }
+  };
+  const observer = new MutationObserver(look);
+  observer.observe(document.body, { childList: true, subtree: true, attributes: true });
+}"""
+
+
+def watch(page: Page, **marks: str) -> None:
+    """Start timing: the next click, then the first moment each CSS selector matches."""
+    page.evaluate(WATCH_JS, marks)
+
+
+def since_click(page: Page) -> dict[str, float]:
+    """Milliseconds from the click to each watched selector's first match."""
+    seen: dict[str, float] = page.evaluate("() => window.__mlopsTimes")
+    return {k: round(v - seen["click"]) for k, v in seen.items() if k != "click"}
+
+
+def header_columns(table: Locator) -> list[str]:
+    return [c for c in table.locator("thead th[data-column]").evaluate_all(
+        "ths => ths.map(th => th.dataset.column)"
+    ) if c.startswith(("params.", "metrics."))]  # fmt: skip
+
+
+def test_runs_tab_run_page_and_compare(
+    page: Page, lab_server: LabServer, request: pytest.FixtureRequest
+) -> None:
+    """The runs tab with the declared columns; a column choice that outlives a reload; a row
+    opening its run's page; a comparison whose table comes before its charts."""
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    open_lab(page, lab_server, request)
+    sidebar = open_sidebar(page, width=320)
+    sidebar.get_by_role("option", name="churn").click()
+    # The narrow sidebar: run names and the first two chosen columns.
+    expect(run_rows(sidebar)).to_have_count(len(ALL_RUNS))
+    assert header_columns(sidebar.locator("table.jp-mlops-RunsTable")) == [
+        "params.max_depth", "metrics.accuracy",
+    ]  # fmt: skip
+
+    watch(page, table=".jp-mlops-RunsTab table.jp-mlops-RunsTable tbody tr")
+    sidebar.get_by_role("button", name="Open runs table").click()
+    tab = page.locator(".jp-mlops-RunsTab")
+    table = tab.locator("table.jp-mlops-RunsTable")
+    expect(table.locator("tbody tr")).to_have_count(len(ALL_RUNS))
+    times = {"runs tab": since_click(page)["table"]}
+    # The runs declared max_depth and accuracy: those, not the alphabet's first eight.
+    expect(table.locator('thead th[data-column="metrics.accuracy"]')).to_be_visible()
+    assert header_columns(table) == ["params.max_depth", "metrics.accuracy"]
+
+    # Show random_state, move it before accuracy, pin accuracy: pinned first, then the order.
+    tab.get_by_role("button", name="Columns…").click()
+    chooser = tab.get_by_role("dialog", name="Choose columns")
+    chooser.get_by_label("Show params.random_state").check()
+    chooser.get_by_role("button", name="Move params.random_state up").click()
+    chooser.get_by_role("button", name="Move params.random_state up").click()
+    chooser.get_by_role("button", name="Pin metrics.accuracy").click()
+    chooser.get_by_role("button", name="Apply").click()
+    expect(chooser).to_have_count(0)
+    chosen = ["metrics.accuracy", "params.max_depth", "params.random_state"]
+    expect(table.locator("thead th.jp-mod-pinned")).to_have_attribute(
+        "data-column", "metrics.accuracy"
+    )
+    assert header_columns(table) == chosen
+
+    # Remembered by the server: a reload (a fresh model) shows the same columns.
+    page.reload()
+    expect(page.locator("#jupyterlab-splash")).to_have_count(0, timeout=60_000)
+    tab = page.locator(".jp-mlops-RunsTab")
+    tab.get_by_label("Experiment").select_option(label="churn")
+    table = tab.locator("table.jp-mlops-RunsTable")
+    expect(table.locator("tbody tr")).to_have_count(len(ALL_RUNS))
+    expect(table.locator("thead th[data-column]").last).to_have_attribute(
+        "data-column", "params.random_state"
+    )
+    assert header_columns(table) == chosen
+    page.screenshot(path=DOCS / "runs-tab.png")
+
+    # A click on a row opens its run's page; the checkbox only selects.
+    tab.get_by_role("checkbox", name=f"Select run {ALL_RUNS[0]}").check()
+    expect(page.locator(".jp-mlops-RunPage")).to_have_count(0)
+    watch(page, run_page='.jp-mlops-RunPage [data-section="models"]')
+    table.locator("tbody tr").filter(has_text=MODEL_RUN).locator("td").nth(2).click()
+    run_page = page.locator(".jp-mlops-RunPage")
+    expect(run_page.locator('[data-section="models"]')).to_contain_text("sklearn")
+    times["run page"] = since_click(page)["run_page"]
+    expect(page.get_by_role("tab", name=f"Run {MODEL_RUN}")).to_have_attribute(
+        "aria-selected", "true"
+    )
+    expect(run_page.get_by_role("table", name="Parameters")).to_contain_text("max_depth")
+    expect(run_page.get_by_role("table", name="Metrics")).to_contain_text("0.9")
+    # Only a metric with steps has a history line.
+    expect(run_page.locator('[data-metric="loss"] svg.jp-mlops-Sparkline')).to_be_visible()
+    expect(run_page.locator('[data-metric="accuracy"] svg')).to_have_count(0)
+    expect(run_page.locator('[data-section="models"]')).to_contain_text("not registered")
+    page.screenshot(path=DOCS / "run-page.png")
+
+    # Compare three runs: the table is drawn before any chart; no chart is an empty box.
+    page.get_by_role("tab", name="Runs: churn").click()
+    for name in (ALL_RUNS[1], ALL_RUNS[3]):
+        tab.get_by_role("checkbox", name=f"Select run {name}").check()
+    watch(
+        page,
+        table=".jp-mlops-CompareTab table.jp-mlops-CompareTable",
+        chart=".jp-mlops-CompareTab .jp-mlops-Chart",
+        plot=".jp-mlops-CompareTab .jp-mlops-Chart .js-plotly-plot",
+    )
+    tab.get_by_role("button", name="Compare (3)").click()
+    compare = page.locator(".jp-mlops-CompareTab")
+    expect(compare.locator("table.jp-mlops-CompareTable").first).to_be_visible(timeout=60_000)
+    expect(compare.locator(".jp-mlops-Chart .js-plotly-plot")).to_have_count(3, timeout=60_000)
+    compare_times = since_click(page)
+    assert compare_times["table"] <= compare_times["chart"], compare_times
+    expect(compare.locator('[data-chart="bars"] .js-plotly-plot')).to_be_visible()
+    expect(compare.locator(".jp-mlops-Chart:not(:has(.js-plotly-plot))")).to_have_count(0)
+    times["compare table"] = compare_times["table"]
+    times["compare first chart"] = compare_times["plot"]
+    page.screenshot(path=DOCS / "compare.png")
+    # A run's name in the comparison opens its page.
+    compare.get_by_role("button", name=ALL_RUNS[1]).click()
+    expect(page.get_by_role("tab", name=f"Run {ALL_RUNS[1]}")).to_have_attribute(
+        "aria-selected", "true"
+    )
+    print(f"\nclick-to-content (ms): {times}")

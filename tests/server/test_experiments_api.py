@@ -105,6 +105,7 @@ async def test_openapi_document_lists_every_route(jp_fetch: Fetch) -> None:
         "/mlops/api/experiments",
         "/mlops/api/experiments/{experiment_id}",
         "/mlops/api/experiments/{experiment_id}/runs",
+        "/mlops/api/experiments/{experiment_id}/columns",
         "/mlops/api/runs/{run_id}",
         "/mlops/api/comparisons",
         "/mlops/api/features/views",

@@ -60,7 +60,9 @@ import {
   IRegisteredModelDetail,
   IRegisteredModelInfo,
   IRegisterRequest,
-  IRunDetail,
+  IColumnChoice,
+  IColumnChoiceRequest,
+  IRunRecord,
   IRunPage,
   IRunQuery,
   IRunNowResult,
@@ -114,9 +116,36 @@ export class MlopsClient {
     );
   }
 
-  /** `GET mlops/api/runs/{run_id}` */
-  getRun(runId: string): Promise<IRunDetail> {
-    return this._get<IRunDetail>(`runs/${encodeURIComponent(runId)}`);
+  /** `GET mlops/api/runs/{run_id}` — a run's page: histories, origin, models, artifacts. */
+  getRun(runId: string): Promise<IRunRecord> {
+    return this._get<IRunRecord>(`runs/${encodeURIComponent(runId)}`);
+  }
+
+  /** `GET mlops/api/experiments/{experiment_id}/columns` — the runs table's columns. */
+  getRunColumns(experimentId: string): Promise<IColumnChoice> {
+    return this._get<IColumnChoice>(
+      `experiments/${encodeURIComponent(experimentId)}/columns`
+    );
+  }
+
+  /** `PUT mlops/api/experiments/{experiment_id}/columns` — remember the columns. */
+  setRunColumns(
+    experimentId: string,
+    request: IColumnChoiceRequest
+  ): Promise<IColumnChoice> {
+    return this._send<IColumnChoice>(
+      'PUT',
+      `experiments/${encodeURIComponent(experimentId)}/columns`,
+      request
+    );
+  }
+
+  /** `DELETE mlops/api/experiments/{experiment_id}/columns` — back to the default columns. */
+  resetRunColumns(experimentId: string): Promise<IColumnChoice> {
+    return this._send<IColumnChoice>(
+      'DELETE',
+      `experiments/${encodeURIComponent(experimentId)}/columns`
+    );
   }
 
   /** `GET mlops/api/comparisons` */
@@ -125,7 +154,8 @@ export class MlopsClient {
       run_id: query.runIds,
       diff_only: query.diffOnly ?? false,
       group_by_seed: query.groupBySeed ?? false,
-      seed_param: query.seedParam
+      seed_param: query.seedParam,
+      figures: query.figures ?? true
     });
     return this._get<IComparison>(`comparisons${search}`);
   }

@@ -52,11 +52,6 @@ export interface IMetricPoint {
   timestamp: number;
 }
 
-/** A run with the full history of each metric (schema `RunDetail`). */
-export interface IRunDetail extends IRunSummary {
-  metric_history: Record<string, IMetricPoint[]>;
-}
-
 /** Schema `ComparedRun`. */
 export interface IComparedRun {
   run_id: string;
@@ -95,6 +90,61 @@ export interface ISeedGroup {
   metrics: IMetricSummary[];
 }
 
+/** The columns of an experiment's runs table, pinned first (schema `ColumnChoice`). */
+export interface IColumnChoice {
+  experiment_id: string;
+  /** `params.<name>` or `metrics.<name>`, in display order. */
+  columns: string[];
+  pinned: string[];
+  /** `saved` (chosen by a user), `declared` (by the runs' cells) or `auto` (picked). */
+  source: 'saved' | 'declared' | 'auto';
+  /** Every column the experiment's recent runs have. */
+  available: string[];
+}
+
+/** The columns to remember (schema `ColumnChoiceRequest`). */
+export interface IColumnChoiceRequest {
+  columns: string[];
+  pinned?: string[];
+}
+
+/** A file or folder among a run's artifacts (schema `ArtifactFile`). */
+export interface IArtifactFile {
+  path: string;
+  is_dir: boolean;
+  file_size?: number | null;
+}
+
+/** A registered version made from a run's model (schema `RegisteredVersionRef`). */
+export interface IRegisteredVersionRef {
+  name: string;
+  version: number;
+  aliases: string[];
+}
+
+/** A model a run logged, with its registered versions (schema `LoggedModel`). */
+export interface ILoggedModel {
+  name: string;
+  model_id?: string | null;
+  artifact_location?: string | null;
+  flavors: string[];
+  versions: IRegisteredVersionRef[];
+}
+
+/** Everything a run's page shows, with the full history of each metric (schema `RunRecord`). */
+export interface IRunRecord extends IRunSummary {
+  metric_history: Record<string, IMetricPoint[]>;
+  notebook?: string | null;
+  notebook_snapshot?: string | null;
+  git_commit?: string | null;
+  declared_params: string[];
+  declared_metrics: string[];
+  features: string[];
+  feature_views: Record<string, string>;
+  models: ILoggedModel[];
+  artifacts: IArtifactFile[];
+}
+
 /** A plotly figure as JSON (`{data, layout}`), ready for the plotly mime renderer. */
 export type PlotlyFigure = JSONObject;
 
@@ -105,7 +155,7 @@ export interface IComparison {
   metrics: IMetricRow[];
   seed_param?: string | null;
   groups?: ISeedGroup[] | null;
-  /** `history` (metric history) and `parallel` (parallel coordinates). */
+  /** `history` (metric history, only with steps), `bars` and `parallel` (parallel coordinates). */
   figures: Record<string, PlotlyFigure>;
 }
 
@@ -136,6 +186,8 @@ export interface IComparisonQuery {
   groupBySeed?: boolean;
   /** The param that holds the seed; the server guesses it (`seed`, `random_state`, ...) if unset. */
   seedParam?: string | null;
+  /** Build the plotly figures (default true); without them the server answers faster. */
+  figures?: boolean;
 }
 
 /* ---- Feature store (`mlops/api/features/...`) ---------------------------------------------

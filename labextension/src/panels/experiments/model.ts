@@ -2,6 +2,7 @@ import { VDomModel } from '@jupyterlab/ui-components';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import {
+  IColumnChoice,
   IExperiment,
   IRunSummary,
   MlopsApiError,
@@ -12,8 +13,24 @@ import { Loader, LoadStatus } from '../load';
 /** Runs asked for per page; the server pages, so 10,000 runs cost no more than 50. */
 export const PAGE_SIZE = 50;
 
-/** Most metric and param columns shown (metrics first); the rest are left out of the table. */
-export const MAX_KEY_COLUMNS = 8;
+/** A param or metric column of the runs table. */
+export interface IKeyColumn {
+  /** `params.<name>` or `metrics.<name>`, as the server names columns. */
+  id: string;
+  kind: 'params' | 'metrics';
+  name: string;
+  pinned: boolean;
+}
+
+/** Split `params.x` / `metrics.y` into its kind and name. */
+export function keyColumn(id: string, pinned = false): IKeyColumn | null {
+  const dot = id.indexOf('.');
+  const kind = id.slice(0, dot);
+  if (dot < 0 || (kind !== 'params' && kind !== 'metrics')) {
+    return null;
+  }
+  return { id, kind, name: id.slice(dot + 1), pinned };
+}
 
 export type SortDirection = 'ASC' | 'DESC';
 
@@ -112,13 +129,79 @@ export class ExperimentsModel extends VDomModel {
     return this._nextPageToken !== null;
   }
 
-  /** Metric names on the current page, sorted, at most `MAX_KEY_COLUMNS`. */
-  get metricColumns(): string[] {
-    return this._columns('metrics');
+  /**
+   * The param and metric columns shown, in order: the experiment's column choice (saved,
+   * declared by its runs, or picked by the server), and the sorted-by column when it is not one.
+   */
+  get keyColumns(): IKeyColumn[] {
+    const choice = this._columns;
+    const pinned = new Set(choice?.pinned ?? []);
+    const shown = (choice?.columns ?? [])
+      .map(id => keyColumn(id, pinned.has(id)))
+      .filter((c): c is IKeyColumn => c !== null);
+    for (const kind of ['metrics', 'params'] as const) {
+      const sortName = Private.sortedName(this._sort.key, kind);
+      if (
+        sortName !== null &&
+        !shown.some(c => c.kind === kind && c.name === sortName)
+      ) {
+        shown.push({
+          id: `${kind}.${sortName}`,
+          kind,
+          name: sortName,
+          pinned: false
+        });
+      }
+    }
+    return shown;
   }
-  /** Param names on the current page, sorted, at most `MAX_KEY_COLUMNS`. */
-  get paramColumns(): string[] {
-    return this._columns('params');
+
+  /** The experiment's column choice, as the server answered it (null until loaded). */
+  get columnChoice(): IColumnChoice | null {
+    return this._columns;
+  }
+
+  /** Why the last column choice was refused (shown in the chooser). */
+  get columnsError(): MlopsApiError | null {
+    return this._columnsError;
+  }
+
+  /** Remember `columns` (in order) and which are pinned, for this experiment, on the server. */
+  async saveColumns(columns: string[], pinned: string[]): Promise<boolean> {
+    const experimentId = this._experimentId;
+    if (experimentId === null) {
+      return false;
+    }
+    try {
+      const choice = await this._client.setRunColumns(experimentId, {
+        columns,
+        pinned
+      });
+      if (experimentId === this._experimentId) {
+        this._columns = choice;
+        this._columnsError = null;
+        this.stateChanged.emit();
+      }
+      return true;
+    } catch (reason) {
+      this._columnsError = MlopsApiError.from(reason);
+      this.stateChanged.emit();
+      return false;
+    }
+  }
+
+  /** Forget the saved columns: the runs' declared (or picked) ones again. */
+  async resetColumns(): Promise<void> {
+    const experimentId = this._experimentId;
+    if (experimentId === null) {
+      return;
+    }
+    const choice = await this._client.resetRunColumns(experimentId);
+    if (experimentId === this._experimentId) {
+      this._columns = choice;
+      this._columnsError = null;
+      this.stateChanged.emit();
+    }
   }
 
   get selection(): ReadonlyArray<ISelectedRun> {
@@ -147,7 +230,10 @@ export class ExperimentsModel extends VDomModel {
     if (experiments === null) {
       return;
     }
-    await this._loadRuns(this._currentToken);
+    await Promise.all([
+      this._loadRuns(this._currentToken),
+      this._loadColumns()
+    ]);
   }
 
   /** Show the runs of another experiment (filter and sort are kept; paging restarts). */
@@ -158,7 +244,8 @@ export class ExperimentsModel extends VDomModel {
     this._experimentId = experimentId;
     this._resetPaging();
     this._filterError = null;
-    await this._loadRuns(null);
+    this._columns = null;
+    await Promise.all([this._loadRuns(null), this._loadColumns()]);
   }
 
   /**
@@ -322,19 +409,20 @@ export class ExperimentsModel extends VDomModel {
     this._runs = [];
   }
 
-  private _columns(kind: 'metrics' | 'params'): string[] {
-    const names = new Set<string>();
-    for (const run of this._runs) {
-      Object.keys(run[kind]).forEach(name => names.add(name));
+  private async _loadColumns(): Promise<void> {
+    const experimentId = this._experimentId;
+    if (experimentId === null) {
+      return;
     }
-    const sorted = Array.from(names).sort((a, b) => a.localeCompare(b));
-    const shown = sorted.slice(0, MAX_KEY_COLUMNS);
-    // Keep the sorted-by column visible even when it is past the cap.
-    const sortName = Private.sortedName(this._sort.key, kind);
-    if (sortName !== null && names.has(sortName) && !shown.includes(sortName)) {
-      shown[shown.length - 1] = sortName;
+    try {
+      const choice = await this._client.getRunColumns(experimentId);
+      if (experimentId === this._experimentId && !this.isDisposed) {
+        this._columns = choice;
+        this.stateChanged.emit();
+      }
+    } catch {
+      // The table still shows the runs; the columns come with the next refresh.
     }
-    return shown;
   }
 
   private _emitSelection(): void {
@@ -347,6 +435,8 @@ export class ExperimentsModel extends VDomModel {
     keepValueOnError: true
   });
   private _experimentId: string | null = null;
+  private _columns: IColumnChoice | null = null;
+  private _columnsError: MlopsApiError | null = null;
   private _runs: IRunSummary[] = [];
   private _runsStatus: LoadStatus = 'idle';
   private _runsError: MlopsApiError | null = null;

@@ -7,7 +7,7 @@ import { ICommandPalette, IThemeManager } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
-import { MlopsClient } from '../../api';
+import { IRunSummary, MlopsClient } from '../../api';
 import { compareIcon } from '../../icons';
 import { CommandIDs, IMlopsClient, IMlopsSidebar } from '../../tokens';
 import { addRefreshCommand, addToPalette } from '../section';
@@ -15,6 +15,9 @@ import { openTab, trackTabs } from '../tab';
 import { CompareModel } from './compare/model';
 import { CompareWidget } from './compare/widget';
 import { ExperimentsModel } from './model';
+import { RunModel } from './run/model';
+import { RunWidget } from './run/widget';
+import { RunsTabWidget } from './runs/widget';
 import { ExperimentsPanel } from './widget';
 
 /** The Experiments section, the Compare tabs and their commands. */
@@ -36,8 +39,15 @@ export const experimentsPlugin: JupyterFrontEndPlugin<void> = {
   ): void => {
     const { commands, shell } = app;
     const model = new ExperimentsModel(client);
+    const openRunPage = (run: IRunSummary) =>
+      void commands.execute(CommandIDs.openRun, {
+        runId: run.run_id,
+        runName: run.run_name ?? ''
+      });
     const panel = new ExperimentsPanel({
       model,
+      onOpenRuns: () => void commands.execute(CommandIDs.openRuns),
+      onOpenRun: openRunPage,
       onCompare: () => void commands.execute(CommandIDs.compareSelectedRuns),
       onRegistered: (name, version) => {
         // The Models section shows it, if that plugin is on.
@@ -60,6 +70,126 @@ export const experimentsPlugin: JupyterFrontEndPlugin<void> = {
       }),
       name: widget => Private.comparisonKey(widget.model.runIds)
     });
+    const runsTabs = trackTabs<RunsTabWidget>(restorer, {
+      namespace: 'mlops-runs',
+      command: CommandIDs.openRuns,
+      args: () => ({}),
+      name: () => 'runs'
+    });
+    commands.addCommand(CommandIDs.openRuns, {
+      label: 'Open runs table',
+      caption:
+        'Open the runs of the experiment chosen in the MLOps sidebar in a tab, with all chosen columns',
+      execute: () => {
+        if (model.experimentsStatus === 'idle') {
+          void model.refresh();
+        }
+        const tab = openTab(shell, {
+          tracker: runsTabs,
+          find: () => true,
+          content: () =>
+            new RunsTabWidget({
+              model,
+              onCompare: () =>
+                void commands.execute(CommandIDs.compareSelectedRuns),
+              onOpenRun: openRunPage
+            }),
+          idPrefix: 'jp-mlops-runs-',
+          className: 'jp-mlops-RunsTabPanel',
+          label: 'Runs',
+          caption: 'Runs of the experiment chosen in the MLOps sidebar',
+          icon: compareIcon
+        });
+        const label = () => {
+          tab.title.label = model.experiment
+            ? `Runs: ${model.experiment.name}`
+            : 'Runs';
+        };
+        label();
+        model.stateChanged.connect(label, tab);
+        return tab;
+      }
+    });
+
+    const runTabs = trackTabs<RunWidget>(restorer, {
+      namespace: 'mlops-run',
+      command: CommandIDs.openRun,
+      args: widget => ({ runId: widget.model.runId }),
+      name: widget => widget.model.runId
+    });
+    commands.addCommand(CommandIDs.openRun, {
+      label: 'Open run',
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            runId: { type: 'string' },
+            runName: { type: 'string' }
+          },
+          required: ['runId']
+        }
+      },
+      execute: args => {
+        const runId = typeof args.runId === 'string' ? args.runId : '';
+        if (!runId) {
+          throw new Error('Give the run id to open as runId.');
+        }
+        const runName =
+          typeof args.runName === 'string' && args.runName
+            ? args.runName
+            : runId.slice(0, 8);
+        const tab = openTab(shell, {
+          tracker: runTabs,
+          find: tab => tab.content.model.runId === runId,
+          content: () =>
+            new RunWidget(new RunModel(client, runId), {
+              openNotebook: path =>
+                void commands.execute('docmanager:open', { path }),
+              openModelVersion: (name, version) => {
+                if (commands.hasCommand(CommandIDs.showModelVersion)) {
+                  void commands.execute(CommandIDs.showModelVersion, {
+                    name,
+                    version
+                  });
+                }
+              },
+              openFeatureView: name => {
+                if (commands.hasCommand(CommandIDs.openFeatureView)) {
+                  void commands.execute(CommandIDs.openFeatureView, { name });
+                }
+              }
+            }),
+          idPrefix: 'jp-mlops-run-',
+          className: 'jp-mlops-RunTab',
+          label: `Run ${runName}`,
+          caption: `Run ${runId}`,
+          icon: compareIcon
+        });
+        // A restored tab learns its name once the run is loaded.
+        tab.content.model.stateChanged.connect(() => {
+          const run = tab.content.model.run;
+          if (run?.run_name) {
+            tab.title.label = `Run ${run.run_name}`;
+          }
+        }, tab);
+        return tab;
+      }
+    });
+
+    // Any panel links a run with a `data-mlops-run-link` button (the Models lineage does).
+    app.shell.node.addEventListener('click', event => {
+      const target = event.target as HTMLElement | null;
+      const link = target?.closest<HTMLElement>('[data-mlops-run-link]');
+      const runId = link?.dataset.mlopsRunLink;
+      if (runId) {
+        event.preventDefault();
+        void commands.execute(CommandIDs.openRun, {
+          runId,
+          runName: link?.textContent?.trim() ?? ''
+        });
+      }
+    });
+
     themeManager?.themeChanged.connect(() => {
       tracker.forEach(widget => widget.content.refreshTheme());
     });
@@ -76,7 +206,9 @@ export const experimentsPlugin: JupyterFrontEndPlugin<void> = {
         content: () =>
           new CompareWidget({
             model: new CompareModel({ client, runIds, runNames, groupBySeed }),
-            rendermime
+            rendermime,
+            onOpenRun: (runId, runName) =>
+              void commands.execute(CommandIDs.openRun, { runId, runName })
           }),
         idPrefix: 'jp-mlops-compare-',
         className: 'jp-mlops-CompareTab',
@@ -152,6 +284,7 @@ export const experimentsPlugin: JupyterFrontEndPlugin<void> = {
 
     addToPalette(palette, [
       CommandIDs.refreshExperiments,
+      CommandIDs.openRuns,
       CommandIDs.compareSelectedRuns
     ]);
   }

@@ -1,5 +1,7 @@
 import * as React from 'react';
 
+import { IRunSummary } from '../../api';
+
 import { SidebarSection } from '../section';
 import { ExperimentsView } from './components/ExperimentsView';
 import { ExperimentsModel } from './model';
@@ -17,6 +19,8 @@ export class ExperimentsPanel extends SidebarSection<ExperimentsModel> {
     });
     this._onCompare = options.onCompare;
     this._onRegistered = options.onRegistered;
+    this._onOpenRuns = options.onOpenRuns;
+    this._onOpenRun = options.onOpenRun;
     this._registration = new RunRegistration(options.model.client);
     this._registration.stateChanged.connect(this.update, this);
   }
@@ -45,12 +49,16 @@ export class ExperimentsPanel extends SidebarSection<ExperimentsModel> {
         registration={this._registration}
         onCompare={this._onCompare}
         onRegistered={this._onRegistered}
+        onOpenRuns={this._onOpenRuns}
+        onOpenRun={this._onOpenRun}
       />
     );
   }
 
   private _onCompare: () => void;
   private _onRegistered: (name: string, version: number) => void;
+  private _onOpenRuns: () => void;
+  private _onOpenRun: (run: IRunSummary) => void;
   private _registration: RunRegistration;
 }
 
@@ -61,5 +69,9 @@ export namespace ExperimentsPanel {
     onCompare: () => void;
     /** Show a version just registered from a run. */
     onRegistered: (name: string, version: number) => void;
+    /** Open the runs table in a main-area tab. */
+    onOpenRuns: () => void;
+    /** Open a run's page. */
+    onOpenRun: (run: IRunSummary) => void;
   }
 }

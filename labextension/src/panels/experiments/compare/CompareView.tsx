@@ -14,8 +14,11 @@ function runLabel(run: IComparison['runs'][number]): string {
 }
 
 /** Params then metrics, one column per run; rows whose values differ are highlighted. */
-function ValuesTable(props: { comparison: IComparison }): JSX.Element {
-  const { comparison } = props;
+function ValuesTable(props: {
+  comparison: IComparison;
+  onOpenRun: (runId: string, runName: string) => void;
+}): JSX.Element {
+  const { comparison, onOpenRun } = props;
   const { runs, params, metrics } = comparison;
   if (params.length === 0 && metrics.length === 0) {
     return <Empty>No parameters or metrics to show.</Empty>;
@@ -44,7 +47,14 @@ function ValuesTable(props: { comparison: IComparison }): JSX.Element {
                 scope="col"
                 title={`${runLabel(run)} (run ${run.run_id})`}
               >
-                {runLabel(run)}
+                <button
+                  type="button"
+                  className="jp-mlops-Button jp-mlops-Button--link"
+                  title={`Open run ${runLabel(run)}`}
+                  onClick={() => onOpenRun(run.run_id, runLabel(run))}
+                >
+                  {runLabel(run)}
+                </button>
               </th>
             ))}
           </tr>
@@ -203,8 +213,11 @@ function Toggle(props: {
 }
 
 /** The top of a Compare tab: toggles, the values table and, when grouped, the groups table. */
-export function CompareView(props: { model: CompareModel }): JSX.Element {
-  const { model } = props;
+export function CompareView(props: {
+  model: CompareModel;
+  onOpenRun: (runId: string, runName: string) => void;
+}): JSX.Element {
+  const { model, onOpenRun } = props;
   const comparison = model.comparison;
   const loading = model.status === 'loading' || model.status === 'idle';
   return (
@@ -244,7 +257,7 @@ export function CompareView(props: { model: CompareModel }): JSX.Element {
           <h3 className="jp-mlops-Compare-subheading">
             Parameters and metrics
           </h3>
-          <ValuesTable comparison={comparison} />
+          <ValuesTable comparison={comparison} onOpenRun={onOpenRun} />
           {model.groupBySeed && (
             <>
               <h3 className="jp-mlops-Compare-subheading">

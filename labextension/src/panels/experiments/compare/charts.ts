@@ -10,6 +10,7 @@ export const PLOTLY_MIMETYPE = 'application/vnd.plotly.v1+json';
 
 /** The figures of a comparison, in display order, with their headings. */
 const FIGURES: ReadonlyArray<{ key: string; title: string }> = [
+  { key: 'bars', title: 'Metrics' },
   { key: 'history', title: 'Metric history' },
   { key: 'parallel', title: 'Parallel coordinates' }
 ];
@@ -49,6 +50,7 @@ export class ChartsPanel extends Panel {
 
   private _draw(): void {
     // The plotly renderer draws a model once, so every redraw uses new renderers.
+    const ticket = ++this._ticket;
     while (this.widgets.length > 0) {
       this.widgets[0].dispose();
     }
@@ -77,7 +79,16 @@ export class ChartsPanel extends Panel {
       return;
     }
     const colors = Private.themeColors(this.node);
-    for (const { key, title } of present) {
+    // One chart per task: the page stays responsive while plotly draws.
+    const next = (index: number) => {
+      if (
+        ticket !== this._ticket ||
+        this.isDisposed ||
+        index >= present.length
+      ) {
+        return;
+      }
+      const { key, title } = present[index];
       this.addWidget(
         new ChartWidget({
           rendermime: this._rendermime,
@@ -86,11 +97,14 @@ export class ChartsPanel extends Panel {
           name: key
         })
       );
-    }
+      setTimeout(() => next(index + 1), 0);
+    };
+    next(0);
   }
 
   private _rendermime: IRenderMimeRegistry;
   private _comparison: IComparison | null = null;
+  private _ticket = 0;
 }
 
 /** One chart: a heading and the plotly renderer. */

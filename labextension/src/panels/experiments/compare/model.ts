@@ -34,7 +34,10 @@ export class CompareModel extends VDomModel {
   get comparison(): IComparison | null {
     return this._comparison.value;
   }
-  /** Emitted when a new comparison arrives (the charts redraw on it, not on every change). */
+  /**
+   * Emitted when the comparison's figures arrive (the charts redraw on it, not on every change):
+   * the tables come first, from an answer without figures; the figures follow.
+   */
   get comparisonChanged(): ISignal<this, IComparison | null> {
     return this._comparisonChanged;
   }
@@ -49,17 +52,35 @@ export class CompareModel extends VDomModel {
     await this.load();
   }
 
-  /** Fetch the comparison with the current toggles; the previous one stays shown meanwhile. */
+  /**
+   * Fetch the comparison with the current toggles; the previous one stays shown meanwhile. The
+   * tables come from a first answer without figures (plotly figures take the server most of
+   * its time); the figures from a second one.
+   */
   async load(): Promise<void> {
-    await this._comparison.load(
-      () =>
-        this._client.compareRuns({
-          runIds: [...this.runIds],
-          diffOnly: this._diffOnly,
-          groupBySeed: this._groupBySeed
-        }),
-      comparison => this._comparisonChanged.emit(comparison)
+    const query = {
+      runIds: [...this.runIds],
+      diffOnly: this._diffOnly,
+      groupBySeed: this._groupBySeed
+    };
+    const ticket = ++this._loads;
+    const tables = await this._comparison.load(() =>
+      this._client.compareRuns({ ...query, figures: false })
     );
+    if (tables === null || ticket !== this._loads) {
+      return;
+    }
+    try {
+      const full = await this._client.compareRuns(query);
+      if (ticket === this._loads && !this.isDisposed) {
+        this._comparisonChanged.emit(full);
+      }
+    } catch {
+      // The tables are shown; without figures there are no charts.
+      if (ticket === this._loads && !this.isDisposed) {
+        this._comparisonChanged.emit(null);
+      }
+    }
   }
 
   dispose(): void {
@@ -72,6 +93,7 @@ export class CompareModel extends VDomModel {
 
   private _client: MlopsClient;
   private _diffOnly = false;
+  private _loads = 0;
   private _groupBySeed = false;
   private _comparison = new Loader<IComparison>(this, {
     keepValueOnError: true

@@ -1,5 +1,7 @@
 import * as React from 'react';
 
+import { IRunSummary } from '../../../api';
+
 import { Loading } from '../../../components/status';
 import { ExperimentsModel, PAGE_SIZE } from '../model';
 import { RunRegistration } from '../register';
@@ -9,7 +11,7 @@ import { RegisterBar } from './RegisterBar';
 import { RunsTable } from './RunsTable';
 
 /** Previous/next page, and the selection with its Compare button. */
-function Footer(props: {
+export function Footer(props: {
   model: ExperimentsModel;
   onCompare: () => void;
 }): JSX.Element {
@@ -78,8 +80,17 @@ export function ExperimentsView(props: {
   registration: RunRegistration;
   onCompare: () => void;
   onRegistered: (name: string, version: number) => void;
+  onOpenRuns: () => void;
+  onOpenRun: (run: IRunSummary) => void;
 }): JSX.Element {
-  const { model, registration, onCompare, onRegistered } = props;
+  const {
+    model,
+    registration,
+    onCompare,
+    onRegistered,
+    onOpenRuns,
+    onOpenRun
+  } = props;
   return (
     <div className="jp-mlops-Experiments">
       <ExperimentList model={model} />
@@ -90,9 +101,17 @@ export function ExperimentsView(props: {
             {model.runsStatus === 'loading' && model.runs.length > 0 && (
               <Loading label="Loading…" />
             )}
+            <button
+              type="button"
+              className="jp-mlops-Button jp-mlops-Experiments-openTable"
+              title="Open the runs of this experiment in a tab, with all chosen columns"
+              onClick={onOpenRuns}
+            >
+              Open runs table
+            </button>
           </div>
           <FilterBox key={model.experimentId} model={model} />
-          <RunsTable model={model} />
+          <RunsTable model={model} compact={true} onOpenRun={onOpenRun} />
           <Footer model={model} onCompare={onCompare} />
           <RegisterBar
             model={model}

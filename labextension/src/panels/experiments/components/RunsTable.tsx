@@ -17,11 +17,12 @@ interface IColumn {
   /** The `order_by` key that sorts by this column. */
   sortKey: string;
   kind: 'attribute' | 'metric' | 'param';
+  pinned?: boolean;
   render: (run: IRunSummary) => React.ReactNode;
   title?: (run: IRunSummary) => string | undefined;
 }
 
-function columns(model: ExperimentsModel): IColumn[] {
+function columns(model: ExperimentsModel, compact: boolean): IColumn[] {
   const fixed: IColumn[] = [
     {
       id: 'run_name',
@@ -58,24 +59,32 @@ function columns(model: ExperimentsModel): IColumn[] {
         run.start_time ? Time.format(new Date(run.start_time)) : undefined
     }
   ];
-  const metrics: IColumn[] = model.metricColumns.map(name => ({
-    id: `metrics.${name}`,
-    label: name,
-    sortKey: searchKey('metrics', name),
-    kind: 'metric',
-    render: run => formatNumber(run.metrics[name]),
-    title: run =>
-      run.metrics[name] === undefined ? undefined : String(run.metrics[name])
-  }));
-  const params: IColumn[] = model.paramColumns.map(name => ({
-    id: `params.${name}`,
-    label: name,
-    sortKey: searchKey('params', name),
-    kind: 'param',
-    render: run => run.params[name] ?? '—',
-    title: run => run.params[name]
-  }));
-  return [...fixed, ...metrics, ...params];
+  const keys: IColumn[] = model.keyColumns.map(column =>
+    column.kind === 'metrics'
+      ? {
+          id: column.id,
+          label: column.name,
+          sortKey: searchKey('metrics', column.name),
+          kind: 'metric',
+          pinned: column.pinned,
+          render: run => formatNumber(run.metrics[column.name]),
+          title: run =>
+            run.metrics[column.name] === undefined
+              ? undefined
+              : String(run.metrics[column.name])
+        }
+      : {
+          id: column.id,
+          label: column.name,
+          sortKey: searchKey('params', column.name),
+          kind: 'param',
+          pinned: column.pinned,
+          render: run => run.params[column.name] ?? '—',
+          title: run => run.params[column.name]
+        }
+  );
+  // The sidebar is narrow: the name and the first two chosen columns.
+  return compact ? [fixed[0], ...keys.slice(0, 2)] : [...fixed, ...keys];
 }
 
 function SortHeader(props: {
@@ -89,8 +98,10 @@ function SortHeader(props: {
     <th
       className={
         `jp-mlops-RunsTable-th jp-mlops-RunsTable-th--${column.kind}` +
-        (column.id === 'run_name' ? ' jp-mlops-RunsTable-name' : '')
+        (column.id === 'run_name' ? ' jp-mlops-RunsTable-name' : '') +
+        (column.pinned ? ' jp-mod-pinned' : '')
       }
+      data-column={column.id}
       aria-sort={
         direction === 'ASC'
           ? 'ascending'
@@ -112,6 +123,11 @@ function SortHeader(props: {
           </span>
         )}
         <span className="jp-mlops-RunsTable-label">{column.label}</span>
+        {column.pinned && (
+          <span className="jp-mlops-RunsTable-pin" title="Pinned">
+            pin
+          </span>
+        )}
         <span className="jp-mlops-RunsTable-arrow" aria-hidden="true">
           {direction === 'ASC' ? '▲' : direction === 'DESC' ? '▼' : ''}
         </span>
@@ -120,9 +136,18 @@ function SortHeader(props: {
   );
 }
 
-/** The runs of the chosen experiment: sortable headers, row checkboxes, one page at a time. */
-export function RunsTable(props: { model: ExperimentsModel }): JSX.Element {
-  const { model } = props;
+/**
+ * The runs of the chosen experiment: sortable headers, row checkboxes, one page at a time.
+ * A click on a row opens the run's page; its checkbox selects it for comparison.
+ */
+export function RunsTable(props: {
+  model: ExperimentsModel;
+  /** Only the run name and two chosen columns (the sidebar). */
+  compact?: boolean;
+  onOpenRun?: (run: IRunSummary) => void;
+}): JSX.Element {
+  const { model, onOpenRun } = props;
+  const compact = props.compact ?? false;
   if (model.experimentId === null) {
     return <Empty>Choose an experiment to see its runs.</Empty>;
   }
@@ -148,7 +173,7 @@ export function RunsTable(props: { model: ExperimentsModel }): JSX.Element {
       </Empty>
     );
   }
-  const cols = columns(model);
+  const cols = columns(model, compact);
   const pageSelected = model.runs.every(run => model.isSelected(run.run_id));
   const someSelected = model.runs.some(run => model.isSelected(run.run_id));
   return (
@@ -158,7 +183,10 @@ export function RunsTable(props: { model: ExperimentsModel }): JSX.Element {
       }
       aria-busy={loading}
     >
-      <table className="jp-mlops-RunsTable" aria-label="Runs">
+      <table
+        className={'jp-mlops-RunsTable' + (compact ? ' jp-mod-compact' : '')}
+        aria-label="Runs"
+      >
         <thead>
           <tr>
             <th className="jp-mlops-RunsTable-check" scope="col">
@@ -190,14 +218,33 @@ export function RunsTable(props: { model: ExperimentsModel }): JSX.Element {
                   (selected ? ' jp-mod-selected' : '')
                 }
                 data-run-id={run.run_id}
+                title={
+                  onOpenRun
+                    ? 'Open this run (the checkbox selects it)'
+                    : undefined
+                }
                 onClick={event => {
-                  // A click anywhere on the row toggles it, except on the checkbox itself.
-                  if ((event.target as HTMLElement).tagName !== 'INPUT') {
+                  // A click on the row opens the run; the checkbox cell only selects.
+                  const target = event.target as HTMLElement;
+                  if (target.closest('.jp-mlops-RunsTable-check')) {
+                    return;
+                  }
+                  if (onOpenRun) {
+                    onOpenRun(run);
+                  } else {
                     model.toggleRun(run);
                   }
                 }}
               >
-                <td className="jp-mlops-RunsTable-check">
+                <td
+                  className="jp-mlops-RunsTable-check"
+                  onClick={event => {
+                    // A click beside the small box ticks it too.
+                    if ((event.target as HTMLElement).tagName !== 'INPUT') {
+                      model.toggleRun(run);
+                    }
+                  }}
+                >
                   <input
                     type="checkbox"
                     aria-label={`Select run ${run.run_name || run.run_id}`}
@@ -214,7 +261,8 @@ export function RunsTable(props: { model: ExperimentsModel }): JSX.Element {
                       `jp-mlops-RunsTable-td jp-mlops-RunsTable-td--${column.kind}` +
                       (column.id === 'run_name'
                         ? ' jp-mlops-RunsTable-name'
-                        : '')
+                        : '') +
+                      (column.pinned ? ' jp-mod-pinned' : '')
                     }
                     title={column.title?.(run)}
                   >

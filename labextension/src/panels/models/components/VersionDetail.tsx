@@ -51,9 +51,14 @@ function LineageChain(props: {
       <Step kind="run" label="Run">
         {lineage ? (
           <>
-            <span className="jp-mlops-Lineage-main">
+            <button
+              type="button"
+              className="jp-mlops-Lineage-main jp-mlops-Button jp-mlops-Button--link"
+              title="Open the run's page"
+              data-mlops-run-link={lineage.run_id}
+            >
               {lineage.run_name || lineage.run_id.slice(0, 8)}
-            </span>
+            </button>
             <code className="jp-mlops-Lineage-sub" title="Run id">
               {lineage.run_id}
             </code>
