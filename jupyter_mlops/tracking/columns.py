@@ -65,25 +65,32 @@ def available_columns(runs: Iterable[RunSummary]) -> list[str]:
 def default_columns(runs: Sequence[RunSummary]) -> tuple[list[str], str]:
     """The columns to show before a user chooses, and where they come from.
 
-    Returns ``(columns, "declared")`` when runs declared params or metrics (in the order the
-    newest run declared them, then the others' additions), else ``(columns, "auto")``: params
-    whose values differ between runs before constant ones, those most runs have first, then
-    metrics most runs have; :data:`PICK_PARAMS` and :data:`PICK_METRICS` at most.
+    Returns ``(columns, "declared")`` when runs declared params or metrics: the declared ones (in
+    the order the newest run declared them, then the others' additions), followed by the pick
+    below over the runs that declared nothing (runs logged by other means, such as plain MLflow
+    or a script, keep their own columns). Else ``(columns, "auto")``: params whose values differ
+    between runs before constant ones, those most runs have first, then metrics most runs have;
+    :data:`PICK_PARAMS` and :data:`PICK_METRICS` at most.
     """
     declared: dict[str, None] = {}
-    for kind in _KINDS:
-        for run in runs:
-            for name in declared_names(run.tags, kind):
-                declared[f"{kind}.{name}"] = None
-    if declared:
-        # Params first, as the cell names them; then the metrics.
-        ordered = [c for c in declared if c.startswith("params.")]
-        ordered += [c for c in declared if c.startswith("metrics.")]
-        return ordered, "declared"
-    return _pick(runs), "auto"
+    silent: list[RunSummary] = []
+    for run in runs:
+        names = [f"{kind}.{n}" for kind in _KINDS for n in declared_names(run.tags, kind)]
+        if not names:
+            silent.append(run)
+        declared.update(dict.fromkeys(names))
+    if not declared:
+        return _pick(runs), "auto"
+    columns = list(declared) + [c for c in _pick(silent) if c not in declared]
+    # Params first, then metrics, each in the order above.
+    ordered = [c for c in columns if c.startswith("params.")]
+    ordered += [c for c in columns if c.startswith("metrics.")]
+    return ordered, "declared"
 
 
 def _pick(runs: Sequence[RunSummary]) -> list[str]:
+    if not runs:
+        return []
     param_count: Counter[str] = Counter()
     values: dict[str, set[str]] = {}
     metric_count: Counter[str] = Counter()

@@ -18,6 +18,8 @@ import mlflow
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
+from jupyter_mlops.tracking.columns import declared_tags
+
 SETTINGS = (3, 8)
 SEEDS = (0, 1, 2)
 STEPS = 20
@@ -84,12 +86,7 @@ def main(workspace: Path) -> None:
                     loss = (1.0 - base / 2) * math.exp(-step / (4 + max_depth)) + 0.01 * seed
                     mlflow.log_metric("loss", loss, step=step)
                 mlflow.log_metric("accuracy", base + 0.01 * seed)
-                mlflow.set_tags(
-                    {
-                        "mlops.declared.params": ",".join(DECLARED_PARAMS),
-                        "mlops.declared.metrics": ",".join(DECLARED_METRICS),
-                    }
-                )
+                mlflow.set_tags(declared_tags(DECLARED_PARAMS, DECLARED_METRICS))
                 if run_name(max_depth, seed) == MODEL_RUN:
                     log_model()
 

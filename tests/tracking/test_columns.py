@@ -26,7 +26,16 @@ def test_declared_columns_come_first(workspace: Workspace, sweep: list[str]) -> 
         rec.set_tags(declared_tags(["model"], ["accuracy"]))
     choice = RunColumns(workspace.tracking, workspace.state_dir).get("churn")
     assert choice.source == "declared"
-    assert choice.columns == ["params.model", "metrics.accuracy"]
+    # Declared first; the runs that declared nothing (the sweep) add their own picks.
+    assert choice.columns == [
+        "params.model", "params.lr", "params.random_state", "metrics.accuracy", "metrics.loss",
+    ]  # fmt: skip
+    # Once every run declares, only the declared columns show.
+    for run_id in sweep:
+        for key, value in declared_tags(["lr"], ["accuracy"]).items():
+            workspace.tracking.client.set_tag(run_id, key, value)
+    choice = RunColumns(workspace.tracking, workspace.state_dir).get("churn")
+    assert choice.columns == ["params.model", "params.lr", "metrics.accuracy"]
 
 
 def test_choice_is_remembered_per_experiment(workspace: Workspace, sweep: list[str]) -> None:
