@@ -285,6 +285,7 @@ def train_and_log(
     Called from a notebook (``notebooks/sweep_churn.ipynb``), the run records it (as Jupyter
     Server names it to the kernel), its state in git and the commit, and a snapshot as saved.
     """
+    import sklearn
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
@@ -317,9 +318,12 @@ def train_and_log(
         if model == "gbm":
             clf: Any = GradientBoostingClassifier(random_state=seed, subsample=0.8, **params)
             clf.fit(x_train, y_train)
-            for step, proba in enumerate(clf.staged_predict_proba(x_val)):
-                rec.log_metric("val_log_loss", log_loss(y_val, proba[:, 1]), step=step)
-                rec.log_metric("val_roc_auc", roc_auc_score(y_val, proba[:, 1]), step=step)
+            # 120 metric calls per run: scikit-learn's argument checks were most of their time
+            # (1.3 s of a 3.5 s run); the inputs are ours and known to be valid.
+            with sklearn.config_context(skip_parameter_validation=True):
+                for step, proba in enumerate(clf.staged_predict_proba(x_val)):
+                    rec.log_metric("val_log_loss", log_loss(y_val, proba[:, 1]), step=step)
+                    rec.log_metric("val_roc_auc", roc_auc_score(y_val, proba[:, 1]), step=step)
         else:
             clf = make_pipeline(StandardScaler(), LogisticRegression(C=params["C"], max_iter=500))
             clf.fit(x_train, y_train)
