@@ -72,14 +72,48 @@ def cmd_runs(args: argparse.Namespace, ctx: Context) -> Result:
         footer=footer,
         data={"next_page_token": page.next_page_token, "columns": shown},
         full=full,
+        fit=not (args.columns or args.all_columns),
     )
 
 
 @dataclass
 class RunsTable(Table):
-    """The runs: chosen columns on screen, every param and metric in ``--json``."""
+    """The runs: chosen columns on screen, every param and metric in ``--json``.
+
+    In a terminal, default columns that do not fit its width are left out and named under the
+    table (``--columns`` or ``--all-columns`` show them); a notebook shows them all."""
 
     full: Any = None
+    fit: bool = False
+
+    def to_text(self) -> str:
+        if not self.fit or not len(self.frame):
+            return super().to_text()
+        import shutil
+
+        width = shutil.get_terminal_size((120, 24)).columns
+        fixed = 4  # run, id, status, started
+        chosen = list(self.frame.columns[fixed:])
+        kinds = [str(c).split(".", 1)[0] for c in self.data.get("columns", [])]
+        # The first two metrics go last: a table of params alone says little.
+        metrics = [h for h, k in zip(chosen, kinds, strict=False) if k == "metrics"][:2]
+        order = [c for c in reversed(chosen) if c not in metrics] + metrics[::-1]
+        left_out: list[str] = []
+        frame = self.frame
+        while order[len(left_out) :] and len(frame.columns) > fixed + 1:
+            if _text_width(frame) <= width:
+                break
+            left_out.append(order[len(left_out)])
+            frame = self.frame.drop(columns=left_out)
+        left_out = [str(c) for c in chosen if c in left_out]
+        note = ""
+        if left_out:
+            note = (
+                f"{len(left_out)} more column(s) did not fit the terminal: "
+                f"{', '.join(left_out)} (--columns to choose, --all-columns for all)"
+            )
+        body = frame.to_string(index=False)
+        return "\n".join(p for p in (self.title, body, note, self.footer) if p)
 
     def to_json(self) -> Any:
         rows = json.loads(self.full.to_json(orient="records", date_format="iso"))
@@ -106,6 +140,10 @@ def narrow_runs_frame(runs: list[RunSummary], columns: list[str]) -> Any:
             row[head] = r.params.get(name) if kind == "params" else _rounded(r.metrics.get(name))
         rows.append(row)
     return pd.DataFrame(rows, columns=["run", "id", "status", "started", *heads])
+
+
+def _text_width(frame: Any) -> int:
+    return max(len(line) for line in frame.to_string(index=False).splitlines())
 
 
 def _rounded(value: float | None) -> float | None:

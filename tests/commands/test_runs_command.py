@@ -43,3 +43,26 @@ def test_runs_columns(
     assert "params.lr" in body["rows"][0] and "metrics.accuracy" in body["rows"][0]
     code, out, err = cli("runs", "-e", "churn", "--all-columns")
     assert "params.lr" in out and sweep[0] in out
+
+
+def test_a_narrow_terminal_keeps_the_first_metrics_and_names_the_columns_left_out(
+    workspace: Workspace,
+    sweep: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cli = Cli(workspace.root, capsys)
+    monkeypatch.setenv("COLUMNS", "75")
+    code, out, err = cli("runs", "-e", "churn")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert max(len(line) for line in lines[:8]) <= 75
+    # params go first, from the last; the first two metrics stay
+    assert lines[1].split() == ["run", "id", "status", "started", "lr", "accuracy", "loss"]
+    assert lines[8] == (
+        "2 more column(s) did not fit the terminal: random_state, model "
+        "(--columns to choose, --all-columns for all)"
+    )
+    # Asked-for columns are shown whatever the width.
+    code, out, err = cli("runs", "-e", "churn", "--columns", "lr,random_state,model,accuracy,loss")
+    assert out.splitlines()[1].split()[4:] == ["lr", "random_state", "model", "accuracy", "loss"]
