@@ -95,9 +95,20 @@ class MlopsHandler(APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
 
+    def allowed_methods(self) -> list[str]:
+        """The verbs this resource implements (what a 405 answer's ``Allow`` header lists)."""
+        base = tornado.web.RequestHandler
+        return [
+            verb
+            for verb in ("GET", "POST", "PUT", "PATCH", "DELETE")
+            if getattr(type(self), verb.lower()) is not getattr(base, verb.lower())
+        ]
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         # Errors that escaped the mapping below (tornado's own 403/404/405) get the same shape.
         reason = self._reason
+        if status_code == 405:  # RFC 9110: a 405 names the methods the resource does support
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         self.finish(json.dumps({"error": {"type": "HTTPError", "message": reason, "hint": None}}))
 
 

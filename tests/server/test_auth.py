@@ -33,3 +33,26 @@ async def test_route_refuses_without_token(
         implemented = hasattr(route.handler, verb.lower()) and verb.lower() in vars(route.handler)
         expected = {403} if implemented else {403, 405}
         assert info.value.code in expected, f"{verb} {url} answered {info.value.code}"
+
+
+async def test_a_verb_a_resource_does_not_have_is_a_405_naming_the_ones_it_has(
+    jp_fetch: Callable[..., Awaitable[Any]],
+) -> None:
+    checked = 0
+    for route in ROUTES:
+        implemented = [v for v in VERBS if v.lower() in vars(route.handler)]
+        missing = [v for v in VERBS if v not in implemented]
+        if not missing:
+            continue
+        verb = missing[0]
+        body = b"{}" if verb in {"POST", "PUT", "PATCH"} else None
+        with pytest.raises(HTTPClientError) as info:
+            await jp_fetch(
+                "mlops", "api", *concrete(route.pattern).split("/"), method=verb, body=body
+            )
+        assert info.value.code == 405, f"{verb} {route.pattern}"
+        assert info.value.response is not None
+        allow = info.value.response.headers.get("Allow", "")
+        assert allow.split(", ") == implemented, f"{verb} {route.pattern}: Allow {allow!r}"
+        checked += 1
+    assert checked > 5
