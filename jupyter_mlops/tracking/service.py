@@ -130,7 +130,9 @@ class TrackingService:
 
         with mlflow_errors():
             exp = self.client.get_experiment_by_name(ref)
-            if exp is None and ref.isdigit():
+            # Ids are 64-bit integers in SQL stores: a longer one names no experiment (SQLite
+            # raised "int too large", which read as the store failing).
+            if exp is None and ref.isdigit() and int(ref) < 2**63:
                 try:
                     exp = self.client.get_experiment(ref)
                 except MlflowException as exc:

@@ -126,6 +126,12 @@ def test_unknown_experiment_and_run_are_not_found(workspace: Workspace) -> None:
         workspace.tracking.get_run("0" * 32)
     with pytest.raises(NotFound, match="Run 'zz' does not exist"):
         workspace.tracking.get_run("zz")
+    # an id too large for the store is no experiment, not a failing store (it was a 503)
+    too_large = "9" * 23
+    with pytest.raises(NotFound, match=f"Experiment '{too_large}' does not exist"):
+        workspace.tracking.list_runs([too_large])
+    with pytest.raises(NotFound, match=f"Experiment '{too_large}' does not exist"):
+        workspace.tracking.get_experiment(too_large)
 
 
 def test_page_size_is_checked(workspace: Workspace) -> None:
