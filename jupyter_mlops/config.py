@@ -315,6 +315,12 @@ def load_config(path: Path) -> MlopsConfig:
     """
     try:
         data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} on line {line})",
+            hint="TOML files are UTF-8: save mlops.toml with that encoding.",
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"{path}: not valid TOML ({exc})", hint="Fix the syntax at the position given."

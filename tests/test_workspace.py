@@ -65,6 +65,14 @@ def test_bad_config_names_key_and_file(tmp_path: Path, text: str, named: str, hi
     assert hint in (info.value.hint or "")
 
 
+def test_a_config_not_in_utf8_names_the_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "mlops.toml").write_bytes("[tracking]\nuri = 'caf\u00e9'\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        Workspace.find(tmp_path)
+    assert info.value.message == f"{tmp_path / 'mlops.toml'}: not UTF-8 text (byte 0xe9 on line 2)"
+    assert "UTF-8" in (info.value.hint or "")
+
+
 def test_paths_stay_inside_workspace(workspace: Workspace, tmp_path: Path) -> None:
     (workspace.root / "data.csv").write_text("a\n1\n")
     assert workspace.resolve_path("data.csv") == workspace.root / "data.csv"
