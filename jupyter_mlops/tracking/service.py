@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.errors import InvalidInput, NotFound, did_you_mean
+from jupyter_mlops.errors import Conflict, InvalidInput, NotFound, did_you_mean
 from jupyter_mlops.tracking.backend import MlflowBackend, load_mlflow, mlflow_errors
 from jupyter_mlops.tracking.schemas import (
     Comparison,
@@ -157,8 +157,16 @@ class TrackingService:
         if not self.backend.tracking_uri.startswith(("http://", "https://", "databricks")):
             slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "experiment"
             location = f"{self.backend.artifact_location.rstrip('/')}/{slug}"
-        with mlflow_errors():
-            return str(self.client.create_experiment(name, artifact_location=location))
+        try:
+            with mlflow_errors():
+                return str(self.client.create_experiment(name, artifact_location=location))
+        except Conflict:
+            # Another process created it between our look and our create (several jobs or
+            # kernels starting runs in a new experiment at once): theirs is ours.
+            exp = self._find_experiment(name)
+            if exp is None:
+                raise
+            return str(exp.experiment_id)
 
     # -- runs -----------------------------------------------------------------------------------
 

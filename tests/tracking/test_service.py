@@ -169,17 +169,24 @@ def test_processes_opening_a_new_workspace_at_once_all_get_a_working_store(tmp_p
     ("duplicate column name")."""
     import subprocess
     import sys
+    import time
 
     Workspace.init(tmp_path / "ws")
+    # Then, at one agreed moment, each starts a run in the same new experiment: creating it
+    # is idempotent (one of four got a 409 "already exists").
     code = (
-        "import sys\n"
+        "import sys, time\n"
         "from jupyter_mlops import Workspace\n"
         "ws = Workspace.open(sys.argv[1])\n"
         "print(len(ws.tracking.list_experiments()))\n"
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+        "with ws.tracking.start_run('race') as run:\n"
+        "    print(run.experiment_id)\n"
     )
+    at = str(time.time() + 20)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", code, str(tmp_path / "ws")],
+            [sys.executable, "-c", code, str(tmp_path / "ws"), at],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -188,7 +195,9 @@ def test_processes_opening_a_new_workspace_at_once_all_get_a_working_store(tmp_p
     ]
     results = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, [err[-500:] for _, err in results]
-    assert all(out.strip() == "1" for out, _ in results)
+    # Default, and "race" when another process got there first
+    assert all(out.split()[0] in {"1", "2"} for out, _ in results), results
+    assert len({out.split()[1] for out, _ in results}) == 1  # one experiment for the four
 
 
 def test_runs_are_named_by_id_prefix_or_name(workspace: Workspace, sweep: list[str]) -> None:
