@@ -559,7 +559,7 @@ def test_weights_change_under_load_without_a_dropped_request(models_workspace: W
             sticky_key="user_id",
         )
 
-    threads = [threading.Thread(target=load) for _ in range(3)]
+    threads = [threading.Thread(target=load) for _ in range(2)]
     for t in threads:
         t.start()
     try:

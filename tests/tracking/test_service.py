@@ -183,7 +183,7 @@ def test_processes_opening_a_new_workspace_at_once_all_get_a_working_store(tmp_p
         "with ws.tracking.start_run('race') as run:\n"
         "    print(run.experiment_id)\n"
     )
-    at = str(time.time() + 20)
+    at = str(time.time() + 12)
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", code, str(tmp_path / "ws"), at],
