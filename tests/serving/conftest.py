@@ -107,3 +107,31 @@ def replica(
     running = start_replica(spec, folder)
     yield running
     running.stop()
+
+
+def customer_view(ws: Workspace, name: str) -> None:
+    """Apply view ``name`` (spend, calls per customer_id, TTL 30 days), ingest customers 1-3 an
+    hour ago and materialize them: the online rows a model with a feature lookup reads."""
+    from datetime import UTC, datetime, timedelta
+
+    import pandas as pd
+
+    from jupyter_mlops.features import Entity, FeatureView, Field
+
+    customer = Entity("customer", ["customer_id"])
+    view = FeatureView(
+        name=name,
+        entities=[customer],
+        ttl="30d",
+        features=[Field("spend", "float64"), Field("calls", "float64")],
+    )
+    ws.features.apply([customer, view])
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = {
+        "customer_id": [1, 2, 3],
+        "event_timestamp": [now - timedelta(hours=1)] * 3,
+        "spend": [10.0, 55.5, 80.0],
+        "calls": [0.0, 3.0, 1.0],
+    }
+    ws.features.ingest(name, pd.DataFrame(rows))
+    ws.features.materialize()

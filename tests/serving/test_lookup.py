@@ -12,15 +12,13 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import pandas as pd
 import pytest
 
 from jupyter_mlops import Workspace
-from jupyter_mlops.features import Entity, FeatureView, Field
 from jupyter_mlops.features.service import usage_payload
 from jupyter_mlops.lineage.tags import FEATURES_TAG
 from jupyter_mlops.process import start_detached
@@ -28,6 +26,7 @@ from jupyter_mlops.serving.records import SUPERVISOR_MODULE
 from jupyter_mlops.serving.spec import ServerSpec
 from tests.conftest import log_model_run
 from tests.helpers import free_port, wait_for
+from tests.serving.conftest import customer_view
 
 FEATURES = ["stats:spend", "stats:calls"]
 
@@ -37,27 +36,7 @@ def feature_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspac
     """Model ``churn`` v1 takes tenure, spend and calls; spend and calls come from view
     ``stats`` (materialized, fresh), as its run's lineage says."""
     ws = Workspace.init(tmp_path_factory.mktemp("lookup") / "ws")
-    customer = Entity("customer", ["customer_id"])
-    stats = FeatureView(
-        name="stats",
-        entities=[customer],
-        ttl="30d",
-        features=[Field("spend", "float64"), Field("calls", "float64")],
-    )
-    ws.features.apply([customer, stats])
-    now = datetime.now(UTC).replace(tzinfo=None)
-    ws.features.ingest(
-        "stats",
-        pd.DataFrame(
-            {
-                "customer_id": [1, 2, 3],
-                "event_timestamp": [now - timedelta(hours=1)] * 3,
-                "spend": [10.0, 55.5, 80.0],
-                "calls": [0.0, 3.0, 1.0],
-            }
-        ),
-    )
-    ws.features.materialize()
+    customer_view(ws, "stats")
     run_id = log_model_run(ws)
     # What a training frame built inside the run would have recorded.
     used = usage_payload(ws.features.resolve(FEATURES))

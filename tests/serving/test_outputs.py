@@ -13,7 +13,6 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -22,7 +21,6 @@ import pandas as pd
 import pytest
 
 from jupyter_mlops import Workspace
-from jupyter_mlops.features import Entity, FeatureView, Field
 from jupyter_mlops.features.service import usage_payload
 from jupyter_mlops.lineage.tags import FEATURES_TAG
 from jupyter_mlops.serving import codec
@@ -30,7 +28,7 @@ from jupyter_mlops.serving.app import ModelServer
 from jupyter_mlops.serving.outputs import describe
 from jupyter_mlops.serving.spec import ServerSpec
 from tests.helpers import free_port
-from tests.serving.conftest import served
+from tests.serving.conftest import customer_view, served
 
 # What a replica silences at start (silence_feature_name_warning): the matrix is in signature order.
 pytestmark = pytest.mark.filterwarnings("ignore:X does not have valid feature names")
@@ -73,27 +71,7 @@ def _log(ws: Workspace, predict_fn: str, labels: Any) -> str:
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     ws = Workspace.init(tmp_path_factory.mktemp("outputs") / "ws")
-    customer = Entity("customer", ["customer_id"])
-    activity = FeatureView(
-        name="activity",
-        entities=[customer],
-        ttl="30d",
-        features=[Field("spend", "float64"), Field("calls", "float64")],
-    )
-    ws.features.apply([customer, activity])
-    now = datetime.now(UTC).replace(tzinfo=None)
-    ws.features.ingest(
-        "activity",
-        pd.DataFrame(
-            {
-                "customer_id": [1, 2, 3],
-                "event_timestamp": [now - timedelta(hours=1)] * 3,
-                "spend": [10.0, 55.5, 80.0],
-                "calls": [0.0, 3.0, 1.0],
-            }
-        ),
-    )
-    ws.features.materialize()
+    customer_view(ws, "activity")
     proba = _log(ws, "predict_proba", ["churned", "stayed"])
     used = usage_payload(ws.features.resolve(["activity:spend", "activity:calls"]))
     ws.tracking.client.set_tag(proba, FEATURES_TAG, used.to_tag())
