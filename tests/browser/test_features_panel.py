@@ -67,11 +67,15 @@ def test_palette_has_the_feature_commands(
 
     search = page.locator("#jp-mlops-features").get_by_role("textbox", name="Search feature views")
 
-    def opened_from_the_palette() -> bool:
-        """Open the palette, filter it on MLOps, see both commands, click "Open feature views"
-        and see its search box focused. Retried whole: right after start-up the palette can open
-        before every plugin added its commands (it re-filters only when its input changes), and
-        while the lab settles it can close on its own or lose the focus to a restored panel."""
+    # The launcher is the main area's current widget: the palette hands it the focus back once
+    # a command returns, and the search box must keep the keyboard all the same.
+    expect(page.locator(".jp-Launcher")).to_be_visible()
+
+    def ran_from_the_palette() -> bool:
+        """Open the palette, filter it on MLOps, see both commands and click "Open feature views".
+        Retried whole: right after start-up the palette can open before every plugin added its
+        commands (it re-filters only when its input changes), and while the lab settles it can
+        close on its own."""
         try:
             if not palette.is_visible():
                 page.keyboard.press("Control+Shift+C")
@@ -82,15 +86,17 @@ def test_palette_has_the_feature_commands(
                 return False
             page.screenshot(path=artifacts_dir / "palette-features.png")
             items.filter(has_text="Open feature views").click(timeout=2000)
-            expect(search).to_be_focused(timeout=5000)
         except (AssertionError, PlaywrightTimeout):
             return False
         return True
 
     deadline = time.monotonic() + 90
-    while not opened_from_the_palette():
-        assert time.monotonic() < deadline, "the palette never opened the feature views"
+    while not ran_from_the_palette():
+        assert time.monotonic() < deadline, "the palette never ran 'Open feature views'"
         page.wait_for_timeout(500)
+    expect(search).to_be_focused()
+    page.wait_for_timeout(1000)
+    expect(search).to_be_focused(timeout=1)
     section = features_section(page)
     expect(view_items(section)).to_have_count(2)
     # At the sidebar's default width, badges and names stay readable.

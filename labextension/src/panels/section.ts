@@ -92,6 +92,41 @@ export namespace SidebarSection {
   }
 }
 
+/**
+ * Put the keyboard focus on an element of a section once the command that asked for it is over.
+ * The command palette that ran a command hands the focus back to the main area's current widget
+ * after the command returns (a launcher or a notebook takes it a few frames later), so focusing
+ * at once does not last: keep focusing until the element has held the focus for some frames.
+ * Gives up when the user clicks elsewhere first, and after about two seconds.
+ */
+export function focusWhenSettled(find: () => HTMLElement | null): void {
+  let held = 0;
+  let frames = 120;
+  let userMoved = false;
+  const onPointerDown = (event: Event) => {
+    if (!find()?.contains(event.target as Node)) {
+      userMoved = true;
+    }
+  };
+  document.addEventListener('pointerdown', onPointerDown, true);
+  const step = () => {
+    const target = find();
+    if (target && document.activeElement === target) {
+      held += 1;
+    } else {
+      held = 0;
+      target?.focus({ preventScroll: true });
+    }
+    frames -= 1;
+    if (userMoved || held >= 8 || frames <= 0) {
+      document.removeEventListener('pointerdown', onPointerDown, true);
+      return;
+    }
+    requestAnimationFrame(step);
+  };
+  step();
+}
+
 /** Add the command that reloads a section, as the refresh button in its header does. */
 export function addRefreshCommand(
   commands: JupyterFrontEnd['commands'],

@@ -1,6 +1,6 @@
 import * as React from 'react';
 
-import { SidebarSection } from '../section';
+import { focusWhenSettled, SidebarSection } from '../section';
 import { FeaturesView } from './components/FeaturesView';
 import { FeaturesModel } from './model';
 
@@ -18,11 +18,11 @@ export class FeaturesPanel extends SidebarSection<FeaturesModel> {
     this._onInsert = options.onInsert;
   }
 
-  /** Put the keyboard in the search box. */
+  /** Put the keyboard in the search box (rendered on the section's first show). */
   focusSearch(): void {
-    this.node
-      .querySelector<HTMLInputElement>('.jp-mlops-FeatureSearch input')
-      ?.focus({ preventScroll: true });
+    focusWhenSettled(() =>
+      this.node.querySelector<HTMLInputElement>('.jp-mlops-FeatureSearch input')
+    );
   }
 
   protected isUnloaded(): boolean {
