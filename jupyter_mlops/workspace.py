@@ -158,7 +158,11 @@ class Workspace:
         from jupyter_mlops.tracking.backend import MlflowBackend
 
         return MlflowBackend(
-            self.tracking_uri, self.registry_uri, self.artifact_root, self.artifact_location
+            self.tracking_uri,
+            self.registry_uri,
+            self.artifact_root,
+            self.artifact_location,
+            state_dir=self.state_dir,
         )
 
     @cached_property
