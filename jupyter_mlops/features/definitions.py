@@ -217,7 +217,13 @@ class FeatureView(_Definition):
             also works: ``.csv`` means CSV, anything else Parquet), or None when rows are
             ingested into the workspace with ``FeatureStore.ingest``.
         timestamp_field: the column with each row's event time.
-        features: the typed feature columns.
+        created_timestamp_field: optional column with when each row was created (written,
+            ingested), Feast's ``created_timestamp_column``. It breaks ties: of the rows that
+            share the join keys and the event time, the one created last is taken (in a
+            training frame, by materialization, hence online); a row whose created time is
+            null loses to one that has it. Without it, of tied rows the one read last wins:
+            the later row of a file, the later ingested batch (see
+            :mod:`jupyter_mlops.features.offline`, "Ties").
         ttl: how long a value stays valid after its event time (``"30d"``, ``"12h"``, a
             timedelta); None for forever. An older value is null in a training frame.
         transform_sql: optional SQL run on the source before the join. It reads a relation
@@ -235,6 +241,7 @@ class FeatureView(_Definition):
     entities: list[Entity | str] = ModelField(min_length=1)
     source: Source | None = None
     timestamp_field: str = ModelField(default="event_timestamp", pattern=_NAME)
+    created_timestamp_field: str | None = ModelField(default=None, pattern=_NAME)
     features: list[Field] = ModelField(min_length=1)
     ttl: TTL = None
     transform_sql: str | None = None
@@ -264,6 +271,15 @@ class FeatureView(_Definition):
                 f"FeatureView {self.name!r}: '{self.timestamp_field}' is the timestamp field "
                 "and cannot also be a feature.",
                 field="features",
+            )
+        created = self.created_timestamp_field
+        if created is not None and created in {self.timestamp_field, *names}:
+            what = "the timestamp field" if created == self.timestamp_field else "a feature"
+            raise InvalidInput(
+                f"FeatureView {self.name!r}: the created timestamp field '{created}' is also "
+                f"{what}.",
+                hint="Name the column that holds when each row was created (e.g. 'created').",
+                field="created_timestamp_field",
             )
 
     @property

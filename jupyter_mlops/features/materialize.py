@@ -4,6 +4,12 @@ One view version at a time: :func:`materialize_view` reads, per entity key, the 
 newest event time in ``(start, end]`` (DuckDB, :meth:`OfflineStore.latest_rows`), writes it to the
 online store, where newest wins, and moves the version's watermark to ``end``.
 
+Ties: of rows with the same key and event time, the one a training frame takes is the one
+written (the later created, else the later read; see "Ties" in
+:mod:`jupyter_mlops.features.offline`). All rows of one event time fall in the same window, so
+each write brings the winner of its whole tie; the online store lets an equal event time replace
+the stored row (the later write wins), so a reload of the window writes the winner again.
+
 Windows and watermarks:
     ``start=None`` means "from the version's watermark" (from the beginning the first time), so
     calling it again and again loads only rows that are new since the last call. The window is

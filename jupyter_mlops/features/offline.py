@@ -22,8 +22,18 @@ Versions and stored rows:
     has no such history and is read as it is now.
 
 Ties:
-    When two rows of a view share the join keys and the event time, which one a point-in-time
-    join or ``latest_rows`` takes is not defined. Give each change its own event time.
+    When rows of a view share the join keys and the event time, one rule picks the row that a
+    point-in-time join and ``latest_rows`` (hence materialization and the online store) take:
+
+    1. with a ``created_timestamp_field``, the row created last wins, and a row whose created
+       time is null loses to one that has it (Feast's rule for ``created_timestamp_column``);
+    2. then, and without that field, the row *read last* wins: the later row of a file, the
+       later file of a folder (in path order), the later ingested batch (batches are read in
+       the order they were written), the later row a Python transform returns.
+
+    So the same data always gives the same answer. A ``transform_sql`` whose result has no
+    defined order (``GROUP BY``, joins) leaves rule 2 to DuckDB: end it with ``ORDER BY`` or
+    declare a ``created_timestamp_field`` when its rows can tie.
 """
 
 from __future__ import annotations
@@ -58,6 +68,13 @@ if TYPE_CHECKING:
 _ROW = "__mlops_row"
 _POSITION = "__mlops_position"
 _NARROW = "__mlops_narrow_view"
+# The order rows are read in (1, 2, ...), the last tie-breaker, and the tie order of a row.
+_READ = "__mlops_read"
+_ORDER = "__mlops_order"
+# Stand-ins for "no created time" (loses to any) and "any row" on the entity side of the join;
+# epoch microseconds of real times are far inside them.
+_NO_CREATED = -(2**62)
+_ANY = 2**62
 #: The name of a batch file starts with the moment it was written (UTC).
 _BATCH_STAMP = "%Y%m%dT%H%M%S%f"
 # Bytes per value, to estimate a view's size in Arrow (strings: a guess at a typical one).
@@ -212,6 +229,10 @@ class OfflineStore:
                 for f in definition.features
                 if f.name not in present
             ]
+            created = definition.created_timestamp_field
+            if created is not None and created not in present:
+                # Batches ingested before the view had a created time: null, so they lose ties.
+                absent.append(f"NULL::TIMESTAMP AS {quote(created)}")
             if absent:
                 stored = stored.replace("SELECT *", f"SELECT *, {', '.join(absent)}", 1)
             return stored
@@ -235,7 +256,8 @@ class OfflineStore:
     def view_sql(
         self, view: ViewVersion, con: duckdb.DuckDBPyConnection, *, as_of: datetime | None = None
     ) -> str | None:
-        """SQL returning the view's join keys, timestamp field and typed features, on ``con``.
+        """SQL returning the view's join keys, timestamp field, created timestamp field (when
+        it has one) and typed features, on ``con``.
 
         The transform, if any, is applied: SQL is part of the query; a Python function runs
         here, on the rows read into pandas, and its result is registered on ``con``. Features
@@ -254,6 +276,8 @@ class OfflineStore:
             con.register(name, frame)
             raw = f"SELECT * FROM {quote(name)}"
         columns = [quote(k) for k in view.join_keys] + [quote(definition.timestamp_field)]
+        if definition.created_timestamp_field is not None:
+            columns.append(quote(definition.created_timestamp_field))
         columns += [_cast(f) for f in definition.features]
         return f"SELECT {', '.join(columns)} FROM ({raw})"
 
@@ -277,11 +301,13 @@ class OfflineStore:
 
         transform = view.definition.transform
         assert transform is not None
-        function = function_of(transform, self.root)
+        function = function_of(transform, self.root, view.label)
         query = raw if limit is None else f"SELECT * FROM ({raw}) LIMIT {int(limit)}"
         with duckdb_errors(f"Reading {view.label} failed"):
             rows = con.sql(query).to_arrow_table().to_pandas(types_mapper=_pandas_type)
         required = [*view.join_keys, view.definition.timestamp_field]
+        if view.definition.created_timestamp_field is not None:
+            required.append(view.definition.created_timestamp_field)
         required += [f.name for f in view.definition.features]
         return apply(function, rows, name=transform.name, label=view.label, required=required)
 
@@ -306,6 +332,66 @@ class OfflineStore:
         with self.connect() as con:
             self.transformed_rows(view, con, raw, limit=sample)
 
+    def check_version(self, view: ViewVersion) -> None:
+        """What ``plan`` and ``apply`` check of a new view version before registering it: its
+        created timestamp field is a timestamp column of the rows, and its Python transform
+        runs (:meth:`check_transform`). Rows that do not exist yet cannot be checked, and pass
+        (``ingest`` checks its batches).
+
+        Raises:
+            InvalidInput: naming the view and the column, or the transform's failure.
+        """
+        self.check_created_field(view)
+        self.check_transform(view)
+
+    def check_created_field(self, view: ViewVersion) -> None:
+        """Check that a view's created timestamp field is a timestamp column of its rows.
+
+        Raises:
+            InvalidInput: the column is not in the rows (the message lists theirs) or is not a
+                timestamp.
+        """
+        definition = view.definition
+        created = definition.created_timestamp_field
+        if created is None:
+            return
+        source = definition.source
+        if source is not None and not inside(self.root, source.path, must_exist=False).exists():
+            return
+        raw = self.raw_sql(view)
+        if raw is None:
+            return
+        with self.connect() as con:
+            if definition.transform is not None:
+                rows = self.transformed_rows(view, con, raw, limit=100)
+                con.register("__mlops_sample", rows)
+                raw = "SELECT * FROM __mlops_sample"
+            elif definition.transform_sql:
+                raw = f"WITH source AS ({raw}) {definition.transform_sql}"
+            with duckdb_errors(f"Reading {view.label} failed"):
+                types = _describe(con, raw)
+        where = (
+            "its transform's rows"
+            if definition.transform or definition.transform_sql
+            else ("its source" if source is not None else "its ingested rows")
+        )
+        if created not in types:
+            raise InvalidInput(
+                f"FeatureView '{view.name}': the created timestamp field '{created}' is not a "
+                f"column of {where}.",
+                hint=f"Its columns are: {', '.join(types)}. Name the column that holds when each "
+                "row was created, or drop created_timestamp_field.",
+                field="created_timestamp_field",
+            )
+        if _kind(types[created]) not in {"naive", "aware"}:
+            raise InvalidInput(
+                f"FeatureView '{view.name}': the created timestamp field '{created}' is "
+                f"{types[created]} in {where}, not a timestamp.",
+                hint="Store created times as timestamps (e.g. pandas.to_datetime in the source "
+                "or the transform), or name another column.",
+                field="created_timestamp_field",
+            )
+
     def latest_rows(
         self,
         view: ViewVersion,
@@ -319,12 +405,14 @@ class OfflineStore:
 
         This is what materializing a view into an online store reads. ``start``/``end`` follow
         the time-zone rule of this module: give aware datetimes for a view stored aware, naive
-        ones for a view stored naive. Ties on the newest event time keep one row, arbitrarily.
-        ``closed="right"`` takes ``(start, end]`` instead: a row at exactly ``end`` is then the
-        value as of ``end``, as in a point-in-time join, which is what materialization needs.
+        ones for a view stored naive. Ties on the newest event time are broken as the module's
+        docstring says (the later created, else the later read row wins). ``closed="right"``
+        takes ``(start, end]`` instead: a row at exactly ``end`` is then the value as of
+        ``end``, as in a point-in-time join, which is what materialization needs.
 
-        Returns a pandas DataFrame (join keys, timestamp field, features; nullable dtypes as in
-        training frames), or a ``pyarrow.Table`` when ``as_arrow``.
+        Returns a pandas DataFrame (join keys, timestamp field, the created timestamp field when
+        the view has one, features; nullable dtypes as in training frames), or a
+        ``pyarrow.Table`` when ``as_arrow``.
         """
         con = self.connect()
         try:
@@ -344,12 +432,14 @@ class OfflineStore:
         definition = view.definition
         ts = quote(definition.timestamp_field)
         sql = self.view_sql(view, con)
+        created = definition.created_timestamp_field
         if sql is None:
             keys = ", ".join(f"NULL::BIGINT AS {quote(k)}" for k in view.join_keys)
             feats = ", ".join(
                 f"NULL::{_duck_type(f)} AS {quote(f.name)}" for f in definition.features
             )
-            sql = f"SELECT {keys}, NULL::TIMESTAMP AS {ts}, {feats} WHERE false"
+            stamp = "" if created is None else f"NULL::TIMESTAMP AS {quote(created)}, "
+            sql = f"SELECT {keys}, NULL::TIMESTAMP AS {ts}, {stamp}{feats} WHERE false"
         where: list[str] = []
         params: list[datetime] = []
         ops = (">=", "<") if closed == "left" else (">", "<=")
@@ -358,9 +448,16 @@ class OfflineStore:
                 where.append(f"{ts} {op} ?")
                 params.append(value)
         keys = ", ".join(quote(k) for k in view.join_keys)
+        order = [f"{ts} DESC"]
+        if created is not None:
+            order.append(f"{quote(created)} DESC NULLS LAST")
+        order.append(f"{_READ} DESC")
+        # The connection keeps insertion order (connect() does not turn it off), so the row
+        # numbers follow the order the rows are read in.
         query = (
-            f"SELECT * FROM ({sql}) {'WHERE ' + ' AND '.join(where) if where else ''} "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {ts} DESC) = 1"
+            f"SELECT * EXCLUDE ({_READ}) FROM ({_numbered(sql)}) "
+            f"{'WHERE ' + ' AND '.join(where) if where else ''} "
+            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {', '.join(order)}) = 1"
         )
         with duckdb_errors(f"Reading {view.label} failed"):
             table = con.sql(query, params=params).to_arrow_table()
@@ -400,7 +497,8 @@ class OfflineStore:
     ) -> IngestResult:
         """Append a batch of rows to an ingested view, all or nothing.
 
-        The batch must have the view's join keys, its timestamp field and every feature.
+        The batch must have the view's join keys, its timestamp field, its created timestamp
+        field when it has one (null values allowed: such rows lose ties) and every feature.
         A batch is rejected whole, with nothing written, when a column is missing, when a column
         has a type its field does not accept (``int64`` takes any integer type, ``float64`` any
         integer or float, ``bool`` booleans, ``string`` strings, ``timestamp`` timestamps), when
@@ -434,7 +532,9 @@ class OfflineStore:
                 f"ingest takes a pandas DataFrame, not {type(data).__name__}.", field="data"
             )
         keys, ts = view.join_keys, definition.timestamp_field
-        expected = [*keys, ts, *(f.name for f in definition.features)]
+        created = definition.created_timestamp_field
+        stamps = [ts] if created is None else [ts, created]
+        expected = [*keys, *stamps, *(f.name for f in definition.features)]
         columns = [str(c) for c in data.columns]
         missing = [c for c in expected if c not in columns]
         extra = [c for c in columns if c not in expected]
@@ -473,7 +573,7 @@ class OfflineStore:
                     hint="Fix the column types or values (see the view's fields) and ingest again.",
                     field="data",
                 )
-            select = [_key_cast(k, types[k]) for k in keys] + [quote(ts)]
+            select = [_key_cast(k, types[k]) for k in keys] + [quote(c) for c in stamps]
             select += [_cast(f) for f in definition.features]
             folder = self.data_dir(view.name)
             folder.mkdir(parents=True, exist_ok=True)
@@ -609,9 +709,14 @@ class OfflineStore:
         definition = rv.view.definition
         keys = rv.view.join_keys
         ts = definition.timestamp_field
+        created = definition.created_timestamp_field
+        # The inequality compares (event time, created time, read order): of rows tied on the
+        # event time, the last by created time, then by read order, is the one matched (see
+        # "Ties" in the module's docstring). Every entity row ranks after all of them.
         on = [f"e.{quote(k)} = v.{quote(k)}" for k in keys]
-        on.append(f"e.{quote(timestamp_column)} >= v.{quote(ts)}")
+        on.append(f"e.{_ORDER} >= v.{_ORDER}")
         condition = " AND ".join(on)
+        entity = f"(SELECT *, {_tie_order(quote(timestamp_column), None, None)} FROM entity)"
         fresh = None
         if definition.ttl is not None:
             seconds = int(definition.ttl.total_seconds())
@@ -622,25 +727,38 @@ class OfflineStore:
         def value(column: str) -> str:
             return f"v.{column}" if fresh is None else f"CASE WHEN {fresh} THEN v.{column} END"
 
+        stamp = None if created is None else quote(created)
         if self._fits_in_memory(con, rv, sql):
-            table = con.sql(sql).to_arrow_table()
+            # Read in order, so that a row's position is its read order.
+            con.execute("SET preserve_insertion_order = true")
+            try:
+                table = con.sql(sql).to_arrow_table()
+            finally:
+                con.execute("SET preserve_insertion_order = false")
             position = pa.array(np.arange(table.num_rows, dtype=np.int64))
-            narrow = table.select([*keys, ts]).append_column(_POSITION, position)
+            narrow_columns = [*keys, ts] if created is None else [*keys, ts, created]
+            narrow = table.select(narrow_columns).append_column(_POSITION, position)
             con.register(_NARROW, narrow)
+            ordered = f"SELECT *, {_tie_order(quote(ts), stamp, _POSITION)} FROM {_NARROW}"
             try:
                 found = con.sql(
                     f"SELECT {value(_POSITION)} AS {_POSITION}, e.{_ROW} "
-                    f"FROM entity e ASOF LEFT JOIN {_NARROW} v ON {condition}"
+                    f"FROM {entity} e ASOF LEFT JOIN ({ordered}) v ON {condition}"
                 ).to_arrow_table()
             finally:
                 con.unregister(_NARROW)
             # A null position (no row, or one older than the TTL) gathers a null.
             return _gather([table.column(n) for n in names], _in_input_order(found, rows))
         selects = [f"{value(quote(n))} AS {quote(n)}" for n in names]
-        found = con.sql(
-            f"SELECT {', '.join(selects)}, e.{_ROW} "
-            f"FROM entity e ASOF LEFT JOIN ({sql}) v ON {condition}"
-        ).to_arrow_table()
+        ordered = f"SELECT *, {_tie_order(quote(ts), stamp, _READ)} FROM ({_numbered(sql)})"
+        con.execute("SET preserve_insertion_order = true")
+        try:
+            found = con.sql(
+                f"SELECT {', '.join(selects)}, e.{_ROW} "
+                f"FROM {entity} e ASOF LEFT JOIN ({ordered}) v ON {condition}"
+            ).to_arrow_table()
+        finally:
+            con.execute("SET preserve_insertion_order = false")
         return list(_in_input_order(found, rows).columns)
 
     def _fits_in_memory(self, con: duckdb.DuckDBPyConnection, rv: ResolvedView, sql: str) -> bool:
@@ -716,6 +834,34 @@ class OfflineStore:
         return sql
 
 
+def _numbered(sql: str) -> str:
+    """``sql`` with each row's read order (1, 2, ...) in column ``__mlops_read``.
+
+    ``row_number() OVER ()`` numbers rows as they arrive, which is their read order when the
+    connection preserves insertion order.
+    """
+    return f"SELECT *, row_number() OVER () AS {_READ} FROM ({sql})"
+
+
+def _tie_order(ts: str, created: str | None, read: str | None) -> str:
+    """The ``__mlops_order`` column: (event time, created time, read order) as one struct,
+    which DuckDB compares field by field, so that an ASOF JOIN's inequality on it breaks ties
+    on the event time. ``read=None`` is the entity side: after every row of its event time.
+    A null created time ranks first (it loses); without a created field every row's is equal.
+    """
+    if read is None:
+        order = f"{{'t': {ts}, 'c': {_ANY}::BIGINT, 'r': {_ANY}::BIGINT}}"
+    else:
+        stamp = (
+            "0::BIGINT"
+            if created is None
+            else f"coalesce(epoch_us(CAST({created} AS TIMESTAMP)), {_NO_CREATED})::BIGINT"
+        )
+        order = f"{{'t': {ts}, 'c': {stamp}, 'r': {read}::BIGINT}}"
+    # A missing time never matches, as in a comparison of the times themselves.
+    return f"CASE WHEN {ts} IS NOT NULL THEN {order} END AS {_ORDER}"
+
+
 def batch_written(path: Path) -> datetime:
     """When an ingested batch file was written (UTC): the stamp its name starts with, or its
     modification time for a file named otherwise."""
@@ -754,6 +900,18 @@ def _type_problems(view: ViewVersion, types: dict[str, str], stored: dict[str, s
             f"{ts} is {_kind(types[ts])} but the stored rows' {ts} is {_kind(stored[ts])} "
             "(naive and aware timestamps are never mixed)"
         )
+    created = definition.created_timestamp_field
+    if created is not None:
+        kind = _kind(types[created])
+        if kind not in {"naive", "aware"}:
+            problems.append(
+                f"{created} (the created timestamp field) is {types[created]}, not a timestamp"
+            )
+        elif created in stored and _kind(stored[created]) in {"naive", "aware"} - {kind}:
+            problems.append(
+                f"{created} is {kind} but the stored rows' {created} is "
+                f"{_kind(stored[created])} (naive and aware timestamps are never mixed)"
+            )
     for k in view.join_keys:
         if _kind(types[k]) not in {"integer", "VARCHAR"}:
             problems.append(f"join key {k} is {types[k]}; join keys are integers or strings")

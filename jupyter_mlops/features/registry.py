@@ -6,11 +6,16 @@ of one. ``apply`` holds an exclusive lock (``registry.lock``, POSIX ``flock``) w
 plans and writes, so two processes applying at once get consecutive versions.
 
 What makes a new version: a change of the view's *versioned content*, which is its entities' join
-keys, the timestamp field, the features' names and dtypes, the source, the SQL transform or the
-normalised source code of the Python transform, and the TTL (a pinned reference must rebuild the
-same training frame, and the TTL decides which values are null). Changing only the description,
-owner or tags updates the latest version in place. Each version carries the sha256 of the
-canonical JSON of its versioned content; old versions stay readable. ``apply`` never deletes a view.
+keys, the timestamp field, the created timestamp field (when set), the features' names and dtypes,
+the source, the SQL transform or the normalised source code of the Python transform, and the TTL
+(a pinned reference must rebuild the same training frame, and the TTL decides which values are
+null). Changing only the description, owner or tags updates the latest version in place. Each
+version carries the sha256 of the canonical JSON of its versioned content; old versions stay
+readable. ``apply`` never deletes a view.
+
+A registry file that cannot be read (cut short, not JSON, wrong types) is a
+:class:`~jupyter_mlops.errors.BackendUnavailable` naming the file and how to recover (a 503 over
+REST: the request is not at fault); ``apply`` then writes nothing, so the file stays for repair.
 
 References name one feature: ``"customer_stats:avg_spend"`` takes the latest version,
 ``"customer_stats:v2:avg_spend"`` pins version 2, and ``"customer_stats:*"`` takes every feature.
@@ -31,7 +36,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jupyter_mlops.errors import InvalidInput, MlopsError, NotFound, did_you_mean
+from pydantic import ValidationError
+
+from jupyter_mlops.errors import (
+    BackendUnavailable,
+    InvalidInput,
+    MlopsError,
+    NotFound,
+    did_you_mean,
+)
 from jupyter_mlops.features.definitions import (
     CsvSource,
     Definition,
@@ -94,6 +107,9 @@ def versioned_content(view: FeatureView, entities: dict[str, Entity]) -> dict[st
     if view.transform is not None:
         # Only when set, so that views without one keep the fingerprints they always had.
         content["transform"] = view.transform.versioned()
+    if view.created_timestamp_field is not None:
+        # Likewise: it decides which of two tied rows a training frame takes.
+        content["created_timestamp_field"] = view.created_timestamp_field
     return content
 
 
@@ -137,7 +153,7 @@ def diff_views(old: FeatureView, new: FeatureView, *, metadata: bool = True) -> 
     if entities(old) != entities(new):
         lines.append(f"~ entities: {entities(old)} -> {entities(new)}")
     before, after = old.model_dump(mode="json"), new.model_dump(mode="json")
-    keys = ["timestamp_field", "source", "transform_sql", "ttl"]
+    keys = ["timestamp_field", "created_timestamp_field", "source", "transform_sql", "ttl"]
     keys += list(_METADATA) if metadata else []
     for key in keys:
         if before[key] != after[key]:
@@ -229,10 +245,34 @@ class FeatureRegistry:
     def load(self) -> RegistryData:
         """The registry as stored (empty when nothing was applied yet)."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return RegistryData()
-        return RegistryData.model_validate_json(text)
+        except OSError as exc:
+            raise self._damaged(f"cannot be read ({exc.strerror or exc})") from None
+        try:
+            return RegistryData.model_validate_json(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise self._damaged(
+                f"is not a valid registry: {first['msg']}" + (f" at '{where}'" if where else "")
+            ) from None
+        except MlopsError as exc:  # a definition's own check (an unknown dtype, say)
+            raise self._damaged(f"holds an invalid definition: {exc.message}") from None
+
+    def _damaged(self, problem: str) -> BackendUnavailable:
+        """The error for a registry file that cannot be used: it names the file and the way out.
+
+        A 503 over REST: the fault is in the workspace's stored state, not in the request.
+        """
+        return BackendUnavailable(
+            f"The feature registry {self.path} {problem}.",
+            hint="Restore the file from a backup or version control. Or move it aside and run "
+            "`jupyter mlops features apply` to register the definitions in features/*.py again "
+            "(their versions start again at v1; ingested rows are kept).",
+            field="registry",
+        )
 
     def _save(self, data: RegistryData) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -420,6 +460,8 @@ class FeatureRegistry:
                     )
                 )
                 diff = [f"+ feature {f.name}: {f.dtype}" for f in resolved.features]
+                if resolved.created_timestamp_field:
+                    diff.append(f"+ created_timestamp_field: {resolved.created_timestamp_field}")
                 if resolved.transform_sql:
                     diff.append(f"+ transform_sql: {resolved.transform_sql}")
                 diff += diff_transforms(None, resolved.transform)
@@ -505,6 +547,12 @@ class FeatureRegistry:
                 "also a join key.",
                 field="timestamp_field",
             )
+        if view.created_timestamp_field in keys:
+            raise InvalidInput(
+                f"FeatureView '{view.name}': the created timestamp field "
+                f"'{view.created_timestamp_field}' is also a join key.",
+                field="created_timestamp_field",
+            )
         update: dict[str, Any] = {"entities": resolved_entities}
         if isinstance(view.source, ParquetSource | CsvSource):
             full = inside(self.root, view.source.path, must_exist=False)
@@ -512,12 +560,15 @@ class FeatureRegistry:
             update["source"] = view.source.model_copy(update={"path": relative})
         if view.transform is not None and view.transform.file:
             # Kept only inside the workspace, relative: where to find the function's globals.
-            where = Path(view.transform.file)
+            # A file outside the workspace (an installed module, say) is not kept: it would
+            # never be run (see transforms.confined_file).
             root = self.root.resolve()
-            within = where.is_absolute() and where.resolve().is_relative_to(root)
-            relative_file = where.resolve().relative_to(root).as_posix() if within else None
-            if not where.is_absolute():
-                relative_file = where.as_posix()
+            try:
+                full = inside(root, view.transform.file, must_exist=False)
+            except InvalidInput:
+                relative_file = None
+            else:
+                relative_file = full.relative_to(root).as_posix()
             update["transform"] = view.transform.model_copy(update={"file": relative_file})
         return view.model_copy(update=update)
 

@@ -120,15 +120,15 @@ class FeatureStore:
         """What :meth:`apply` would change; nothing is written.
 
         A new version's Python transform is run on up to 100 rows of its source, so a function
-        that fails or leaves out a column is an error here (a source without rows yet cannot be
-        checked).
+        that fails or leaves out a column is an error here, and its created timestamp field must
+        be a timestamp column of its rows (a source without rows yet cannot be checked).
 
         Args:
             definitions: entities and views declared in a notebook; when None, those in the
                 workspace's ``features/*.py`` files.
         """
         defs = self.load_definitions() if definitions is None else definitions
-        return self.registry.plan(defs, check=self.offline.check_transform)
+        return self.registry.plan(defs, check=self.offline.check_version)
 
     def apply(self, definitions: Iterable[Definition] | None = None) -> Plan:
         """Register definitions (``features/*.py`` when None); changed views get a new version.
@@ -136,7 +136,7 @@ class FeatureStore:
         Returns the plan that was applied; print it for a readable summary.
         """
         defs = self.load_definitions() if definitions is None else definitions
-        return self.registry.apply(defs, check=self.offline.check_transform)
+        return self.registry.apply(defs, check=self.offline.check_version)
 
     # -- reading the registry ------------------------------------------------------------------
 
@@ -251,8 +251,13 @@ class FeatureStore:
 
         Time zones: the entity timestamps and each view's event times must both be naive or
         both be aware; aware ones are compared in UTC. Mixing naive and aware raises
-        :class:`InvalidInput` naming both columns. When two rows of a view have the same keys and
-        the same event time, which one is taken is not defined.
+        :class:`InvalidInput` naming both columns.
+
+        Ties: when rows of a view have the same keys and the same event time, the one created
+        last (the view's ``created_timestamp_field``; a null created time loses) is taken, and
+        then, or without that field, the one read last (the later row of a file, the later
+        ingested batch): the same data always gives the same frame. Materialization takes the
+        same row, so the online store serves what a training frame at that time would hold.
 
         In a replay's kernel (see :func:`feature_pins`), a reference without a version reads the
         version the replayed run read, and ingested rows written after the replayed run started
