@@ -16,8 +16,10 @@ Where the function comes from when a view is read:
     In the process that built the definition (a notebook, a ``features/*.py`` file being applied)
     the function object itself is used. Elsewhere (the Jupyter server, the CLI) the stored source
     is compiled again, with the globals of the module it was defined in: an importable module is
-    imported, a workspace definitions file is run. A function defined in a notebook gets no such
-    globals in another process, so it should import what it uses inside its body.
+    imported, a workspace definitions file is run. That file must be inside the workspace
+    (resolved, symlinks followed): a stored path that leaves it is an error, and nothing is run.
+    A function defined in a notebook gets no such globals in another process, so it should
+    import what it uses inside its body.
 
 Example:
     >>> def spend_per_order(df):
@@ -169,13 +171,19 @@ def normalised_source(function: Callable[..., Any]) -> str:
     return ast.unparse(node)
 
 
-def function_of(transform: PythonTransform, root: Path) -> Transform:
-    """The function to run for a stored transform; see the module's docstring for where from."""
+def function_of(transform: PythonTransform, root: Path, label: str = "the view") -> Transform:
+    """The function to run for a stored transform; see the module's docstring for where from.
+
+    Raises:
+        InvalidInput: the stored file the function's globals come from is outside the
+            workspace (an absolute path elsewhere, ``..``, or a symlink pointing out): it is
+            not run.
+    """
     key = transform.digest
     function = _FUNCTIONS.get(key)
     if function is not None:
         return function
-    namespace = _globals(transform, root)
+    namespace = _globals(transform, root, label)
     function = _FUNCTIONS.get(key)  # running its definitions file may have registered it
     if function is None:
         try:
@@ -191,8 +199,11 @@ def function_of(transform: PythonTransform, root: Path) -> Transform:
     return function
 
 
-def _globals(transform: PythonTransform, root: Path) -> dict[str, Any]:
-    """The globals the stored source runs with: those of its module when it can be found."""
+def _globals(transform: PythonTransform, root: Path, label: str) -> dict[str, Any]:
+    """The globals the stored source runs with: those of its module when it can be found.
+
+    A stored file is run only when it is inside the workspace (see :func:`confined_file`).
+    """
     fresh: dict[str, Any] = {"__name__": f"mlops_transform_{transform.name}"}
     fresh["__builtins__"] = builtins
     if transform.module:
@@ -201,13 +212,37 @@ def _globals(transform: PythonTransform, root: Path) -> dict[str, Any]:
         except Exception:  # the module moved or broke: the source may still run on its own
             return fresh
     if transform.file:
-        path = root / transform.file
+        path = confined_file(transform, root, label)
         if path.is_file():
             try:
                 return dict(runpy.run_path(str(path), run_name=f"mlops_features_{path.stem}"))
             except Exception:  # a definitions file broken since: the source may still run alone
                 return fresh
     return fresh
+
+
+def confined_file(transform: PythonTransform, root: Path, label: str = "the view") -> Path:
+    """The stored file of a transform, resolved inside the workspace ``root``.
+
+    Raises:
+        InvalidInput: the path leaves the workspace: absolute elsewhere, through ``..``, or a
+            symlink pointing out. The registry only stores paths inside the workspace, so such
+            a path was written into it by hand (or by something else); it is never run.
+    """
+    from jupyter_mlops.paths import inside
+
+    assert transform.file is not None
+    try:
+        return inside(root, transform.file, must_exist=False)
+    except InvalidInput:
+        raise InvalidInput(
+            f"The Python transform {transform.name} of {label} names the file "
+            f"'{transform.file}' for its globals, which is outside the workspace {root}; it is "
+            "not run.",
+            hint="Apply the view again from its definitions file inside the workspace (that "
+            "stores a path inside it), or fix 'file' in the registry.",
+            field="transform",
+        ) from None
 
 
 def apply(
