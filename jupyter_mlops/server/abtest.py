@@ -15,7 +15,7 @@ from jupyter_mlops.abtest.schemas import (
     OutcomesResult,
     SampleSize,
 )
-from jupyter_mlops.server.base import MlopsHandler, Operation, api, in_thread
+from jupyter_mlops.server.base import STORE_ERRORS, MlopsHandler, Operation, api, in_thread
 
 TAGS = ["abtests"]
 
@@ -85,7 +85,8 @@ class DeploymentAbTestHandler(MlopsHandler):
             "Start a test: the deployment's version (champion) against a challenger",
             AbExperiment,
             body=AbStartRequest,
-            errors=(400, 404, 409),
+            errors=(*STORE_ERRORS, 409),
+            status=201,
             tags=TAGS,
         ),
         "patch": Operation(
@@ -140,7 +141,7 @@ class AbStopHandler(MlopsHandler):
             "End the test: the winner serves alone; a winning challenger takes @champion",
             AbExperiment,
             body=AbStopRequest,
-            errors=(400, 404, 409),
+            errors=(*STORE_ERRORS, 409),
             tags=TAGS,
         ),
     }

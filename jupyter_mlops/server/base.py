@@ -47,9 +47,24 @@ class WorkspaceRef:
         return found
 
 
+#: Error statuses every operation can answer: 400 for a bad query or body and for an mlops.toml
+#: that cannot be read, 404 when the server's folder is not a workspace.
+COMMON_ERRORS: tuple[int, ...] = (400, 404)
+#: The errors of an operation that reads or writes a store that can be lost or damaged (the
+#: MLflow store, the feature registry, the pipelines' state): 503 names it and the way out.
+STORE_ERRORS: tuple[int, ...] = (400, 404, 503)
+
+
 @dataclass
 class Operation:
-    """One verb of a resource, as the OpenAPI document describes it."""
+    """One verb of a resource, as the OpenAPI document describes it.
+
+    ``status`` is the status of a success (201 for a verb that creates something; ``send`` uses
+    it); ``errors`` the error statuses the verb answers besides :data:`COMMON_ERRORS`: 409 where
+    the service raises ``Conflict``, 503 where it talks to a backend that can be unavailable (the
+    MLflow store, an online store, a job executor). ``tests/server/test_openapi_statuses.py``
+    checks both against what the handlers really answer.
+    """
 
     summary: str
     response: type[BaseModel]
@@ -57,6 +72,12 @@ class Operation:
     body: type[BaseModel] | None = None
     errors: tuple[int, ...] = (400, 404)
     tags: list[str] = field(default_factory=list)
+    status: int = 200
+
+    @property
+    def statuses(self) -> tuple[int, ...]:
+        """Every status this operation answers (403 aside: tornado's, without a token)."""
+        return tuple(sorted({self.status, *COMMON_ERRORS, *self.errors}))
 
 
 class MlopsHandler(APIHandler):
@@ -85,7 +106,11 @@ class MlopsHandler(APIHandler):
     def body_model(self, model: type[M]) -> M:
         return model.model_validate_json(self.request.body or b"{}")
 
-    def send(self, model: BaseModel, status: int = 200) -> None:
+    def send(self, model: BaseModel, status: int | None = None) -> None:
+        """Answer ``model`` with ``status``, by default the success status the verb declares."""
+        if status is None:
+            declared = self.operations.get((self.request.method or "").lower())
+            status = declared.status if declared is not None else 200
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(model.model_dump_json())

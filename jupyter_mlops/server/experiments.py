@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jupyter_mlops.server.base import MlopsHandler, Operation, api, in_thread
+from jupyter_mlops.server.base import STORE_ERRORS, MlopsHandler, Operation, api, in_thread
 from jupyter_mlops.tracking.columns import RunColumns
 from jupyter_mlops.tracking.run_record import run_record
 from jupyter_mlops.tracking.schemas import (
@@ -50,7 +50,13 @@ class ExperimentsHandler(MlopsHandler):
 
     openapi_path = "/experiments"
     operations = {
-        "get": Operation("List experiments", ExperimentList, query=ExperimentsQuery, tags=TAGS)
+        "get": Operation(
+            "List experiments",
+            ExperimentList,
+            query=ExperimentsQuery,
+            errors=STORE_ERRORS,
+            tags=TAGS,
+        )
     }
 
     @api
@@ -64,7 +70,11 @@ class ExperimentHandler(MlopsHandler):
     """``/mlops/api/experiments/{experiment_id}``: one experiment."""
 
     openapi_path = "/experiments/{experiment_id}"
-    operations = {"get": Operation("Get one experiment by id or name", Experiment, tags=TAGS)}
+    operations = {
+        "get": Operation(
+            "Get one experiment by id or name", Experiment, errors=STORE_ERRORS, tags=TAGS
+        )
+    }
 
     @api
     async def get(self, experiment_id: str) -> None:
@@ -76,7 +86,13 @@ class ExperimentRunsHandler(MlopsHandler):
 
     openapi_path = "/experiments/{experiment_id}/runs"
     operations = {
-        "get": Operation("List runs: filter, sort, page", RunPage, query=RunsQuery, tags=TAGS)
+        "get": Operation(
+            "List runs: filter, sort, page",
+            RunPage,
+            query=RunsQuery,
+            errors=STORE_ERRORS,
+            tags=TAGS,
+        )
     }
 
     @api
@@ -101,16 +117,21 @@ class ExperimentColumnsHandler(MlopsHandler):
         "get": Operation(
             "The columns of the runs table: saved, else declared by the runs, else picked",
             ColumnChoice,
+            errors=STORE_ERRORS,
             tags=TAGS,
         ),
         "put": Operation(
             "Remember the columns (and pinned ones) of the runs table",
             ColumnChoice,
             body=ColumnChoiceRequest,
+            errors=STORE_ERRORS,
             tags=TAGS,
         ),
         "delete": Operation(
-            "Forget the saved columns: back to the default", ColumnChoice, tags=TAGS
+            "Forget the saved columns: back to the default",
+            ColumnChoice,
+            errors=STORE_ERRORS,
+            tags=TAGS,
         ),
     }
 
@@ -141,6 +162,7 @@ class RunHandler(MlopsHandler):
             "Get one run: metric histories, notebook, logged models and their versions, "
             "features used, artifacts",
             RunRecord,
+            errors=STORE_ERRORS,
             tags=TAGS,
         )
     }
@@ -155,7 +177,9 @@ class ComparisonsHandler(MlopsHandler):
 
     openapi_path = "/comparisons"
     operations = {
-        "get": Operation("Compare runs", Comparison, query=CompareQuery, tags=TAGS),
+        "get": Operation(
+            "Compare runs", Comparison, query=CompareQuery, errors=STORE_ERRORS, tags=TAGS
+        ),
     }
 
     @api

@@ -15,7 +15,7 @@ from jupyter_mlops.features.schemas import (
     ViewVersionList,
 )
 from jupyter_mlops.features.service import FeatureStore
-from jupyter_mlops.server.base import MlopsHandler, Operation, api, in_thread
+from jupyter_mlops.server.base import STORE_ERRORS, MlopsHandler, Operation, api, in_thread
 
 TAGS = ["features"]
 
@@ -78,7 +78,11 @@ class FeatureViewsHandler(MlopsHandler):
     """``/mlops/api/features/views``: the latest version of every view, searchable."""
 
     openapi_path = "/features/views"
-    operations = {"get": Operation("List feature views", ViewList, query=SearchQuery, tags=TAGS)}
+    operations = {
+        "get": Operation(
+            "List feature views", ViewList, query=SearchQuery, errors=STORE_ERRORS, tags=TAGS
+        )
+    }
 
     @api
     async def get(self) -> None:
@@ -91,7 +95,13 @@ class FeatureViewHandler(MlopsHandler):
 
     openapi_path = "/features/views/{name}"
     operations = {
-        "get": Operation("Get a view (a version of it)", ViewDetail, query=VersionQuery, tags=TAGS)
+        "get": Operation(
+            "Get a view (a version of it)",
+            ViewDetail,
+            query=VersionQuery,
+            errors=STORE_ERRORS,
+            tags=TAGS,
+        )
     }
 
     @api
@@ -104,7 +114,9 @@ class FeatureViewVersionsHandler(MlopsHandler):
     """``/mlops/api/features/views/{name}/versions``: every version of a view, newest first."""
 
     openapi_path = "/features/views/{name}/versions"
-    operations = {"get": Operation("List a view's versions", ViewVersionList, tags=TAGS)}
+    operations = {
+        "get": Operation("List a view's versions", ViewVersionList, errors=STORE_ERRORS, tags=TAGS)
+    }
 
     @api
     async def get(self, name: str) -> None:
@@ -116,7 +128,9 @@ class FeatureViewDiffHandler(MlopsHandler):
 
     openapi_path = "/features/views/{name}/diff"
     operations = {
-        "get": Operation("Diff two versions of a view", ViewDiff, query=DiffQuery, tags=TAGS)
+        "get": Operation(
+            "Diff two versions of a view", ViewDiff, query=DiffQuery, errors=STORE_ERRORS, tags=TAGS
+        )
     }
 
     @api
@@ -133,7 +147,13 @@ class FeatureViewStatsHandler(MlopsHandler):
 
     openapi_path = "/features/views/{name}/stats"
     operations = {
-        "get": Operation("Statistics and freshness", ViewStats, query=VersionQuery, tags=TAGS)
+        "get": Operation(
+            "Statistics and freshness",
+            ViewStats,
+            query=VersionQuery,
+            errors=STORE_ERRORS,
+            tags=TAGS,
+        )
     }
 
     @api
@@ -146,7 +166,9 @@ class FeatureViewUsageHandler(MlopsHandler):
     """``/mlops/api/features/views/{name}/usage``: runs, models and deployments per version."""
 
     openapi_path = "/features/views/{name}/usage"
-    operations = {"get": Operation("Who uses each version", FeatureUsage, tags=TAGS)}
+    operations = {
+        "get": Operation("Who uses each version", FeatureUsage, errors=STORE_ERRORS, tags=TAGS)
+    }
 
     @api
     async def get(self, name: str) -> None:
@@ -158,7 +180,9 @@ class FeatureSnippetHandler(MlopsHandler):
 
     openapi_path = "/features/snippet"
     operations = {
-        "get": Operation("Code for a training frame", Snippet, query=SnippetQuery, tags=TAGS)
+        "get": Operation(
+            "Code for a training frame", Snippet, query=SnippetQuery, errors=STORE_ERRORS, tags=TAGS
+        )
     }
 
     @api

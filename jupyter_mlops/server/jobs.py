@@ -15,7 +15,7 @@ from jupyter_mlops.jobs.schemas import (
     Sweep,
     SweepRequest,
 )
-from jupyter_mlops.server.base import MlopsHandler, Operation, api, in_thread
+from jupyter_mlops.server.base import STORE_ERRORS, MlopsHandler, Operation, api, in_thread
 
 TAGS = ["jobs"]
 
@@ -27,7 +27,12 @@ class JobsHandler(MlopsHandler):
     operations = {
         "get": Operation("List jobs, newest first", JobList, query=JobsQuery, tags=TAGS),
         "post": Operation(
-            "Queue a notebook with parameters as a job", Job, body=JobRequest, tags=TAGS
+            "Queue a notebook with parameters as a job",
+            Job,
+            body=JobRequest,
+            errors=STORE_ERRORS,
+            status=201,
+            tags=TAGS,
         ),
     }
 
@@ -79,6 +84,8 @@ class SweepsHandler(MlopsHandler):
             "Queue a job per parameter set (a grid or a list); all are checked first",
             Sweep,
             body=SweepRequest,
+            errors=STORE_ERRORS,
+            status=201,
             tags=TAGS,
         )
     }
@@ -102,7 +109,11 @@ class ExecutorHandler(MlopsHandler):
     """``/mlops/api/jobs/executor``: the executor's slots and their workers."""
 
     openapi_path = "/jobs/executor"
-    operations = {"get": Operation("The executor's slots and workers", ExecutorState, tags=TAGS)}
+    operations = {
+        "get": Operation(
+            "The executor's slots and workers", ExecutorState, errors=STORE_ERRORS, tags=TAGS
+        )
+    }
 
     @api
     async def get(self) -> None:
@@ -113,7 +124,9 @@ class JobHandler(MlopsHandler):
     """``/mlops/api/jobs/{job}``: one job (a unique prefix of its id is enough)."""
 
     openapi_path = "/jobs/{job}"
-    operations = {"get": Operation("Get a job and where it stands", Job, tags=TAGS)}
+    operations = {
+        "get": Operation("Get a job and where it stands", Job, errors=(400, 404, 409), tags=TAGS)
+    }
 
     @api
     async def get(self, job: str) -> None:
@@ -147,6 +160,8 @@ class RerunHandler(MlopsHandler):
             "Queue the job's notebook again, its parameters updated by the body's",
             Job,
             body=RerunRequest,
+            errors=(*STORE_ERRORS, 409),
+            status=201,
             tags=TAGS,
         )
     }
@@ -161,7 +176,9 @@ class JobLogHandler(MlopsHandler):
     """``/mlops/api/jobs/{job}/log``: what the job's cells printed."""
 
     openapi_path = "/jobs/{job}/log"
-    operations = {"get": Operation("What the job's cells printed", JobLog, tags=TAGS)}
+    operations = {
+        "get": Operation("What the job's cells printed", JobLog, errors=(400, 404, 409), tags=TAGS)
+    }
 
     @api
     async def get(self, job: str) -> None:

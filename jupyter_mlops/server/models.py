@@ -16,7 +16,7 @@ from jupyter_mlops.registry.schemas import (
     RegisterRequest,
     Removed,
 )
-from jupyter_mlops.server.base import MlopsHandler, Operation, api, in_thread
+from jupyter_mlops.server.base import STORE_ERRORS, MlopsHandler, Operation, api, in_thread
 from jupyter_mlops.serving.schemas import (
     DeploymentInfo,
     DeploymentList,
@@ -47,11 +47,13 @@ class ModelsHandler(MlopsHandler):
 
     openapi_path = "/models"
     operations = {
-        "get": Operation("List registered models", ModelList, tags=MODELS),
+        "get": Operation("List registered models", ModelList, errors=STORE_ERRORS, tags=MODELS),
         "post": Operation(
             "Register a run's model as a new version",
             ModelVersionDetail,
             body=RegisterRequest,
+            errors=STORE_ERRORS,
+            status=201,
             tags=MODELS,
         ),
     }
@@ -79,7 +81,9 @@ class ModelHandler(MlopsHandler):
 
     openapi_path = "/models/{name}"
     operations = {
-        "get": Operation("Get a model and its versions", RegisteredModelDetail, tags=MODELS)
+        "get": Operation(
+            "Get a model and its versions", RegisteredModelDetail, errors=STORE_ERRORS, tags=MODELS
+        )
     }
 
     @api
@@ -92,7 +96,9 @@ class ModelVersionHandler(MlopsHandler):
 
     openapi_path = "/models/{name}/versions/{version}"
     operations = {
-        "get": Operation("Get a version and its lineage", ModelVersionDetail, tags=MODELS)
+        "get": Operation(
+            "Get a version and its lineage", ModelVersionDetail, errors=STORE_ERRORS, tags=MODELS
+        )
     }
 
     @api
@@ -105,7 +111,12 @@ class ModelVersionProfileHandler(MlopsHandler):
 
     openapi_path = "/models/{name}/versions/{version}/profile"
     operations = {
-        "get": Operation("Get the version's reference profile", ReferenceProfile, tags=MODELS)
+        "get": Operation(
+            "Get the version's reference profile",
+            ReferenceProfile,
+            errors=STORE_ERRORS,
+            tags=MODELS,
+        )
     }
 
     @api
@@ -122,6 +133,7 @@ class PromotionsHandler(MlopsHandler):
             "Move an alias to this version if it passes the gates (promoted=false otherwise)",
             Promotion,
             body=PromoteRequest,
+            errors=STORE_ERRORS,
             tags=MODELS,
         )
     }
@@ -148,9 +160,10 @@ class AliasHandler(MlopsHandler):
             "Point an alias at a version (no gates)",
             ModelVersionInfo,
             body=AliasRequest,
+            errors=STORE_ERRORS,
             tags=MODELS,
         ),
-        "delete": Operation("Remove an alias", Removed, tags=MODELS),
+        "delete": Operation("Remove an alias", Removed, errors=STORE_ERRORS, tags=MODELS),
     }
 
     @api
@@ -175,6 +188,7 @@ class DeploymentsHandler(MlopsHandler):
             DeploymentInfo,
             body=DeployRequest,
             errors=(400, 404, 409, 503),
+            status=201,
             tags=DEPLOYMENTS,
         ),
     }
@@ -236,7 +250,10 @@ class DeploymentStatsHandler(MlopsHandler):
     openapi_path = "/deployments/{name}/stats"
     operations = {
         "get": Operation(
-            "Traffic since the previous call and in total", DeploymentStats, tags=DEPLOYMENTS
+            "Traffic since the previous call and in total",
+            DeploymentStats,
+            errors=STORE_ERRORS,
+            tags=DEPLOYMENTS,
         )
     }
 

@@ -20,7 +20,7 @@ from jupyter_mlops.monitoring.schemas import (
     WindowQuery,
 )
 from jupyter_mlops.monitoring.windows import Window
-from jupyter_mlops.server.base import MlopsHandler, Operation, api, in_thread
+from jupyter_mlops.server.base import STORE_ERRORS, MlopsHandler, Operation, api, in_thread
 
 TAGS = ["monitoring"]
 
@@ -36,7 +36,11 @@ class MonitoringHandler(MlopsHandler):
     """``/mlops/api/monitoring``: every deployment at a glance, and the scheduler."""
 
     openapi_path = "/monitoring"
-    operations = {"get": Operation("Every deployment at a glance", MonitorStatusList, tags=TAGS)}
+    operations = {
+        "get": Operation(
+            "Every deployment at a glance", MonitorStatusList, errors=STORE_ERRORS, tags=TAGS
+        )
+    }
 
     @api
     async def get(self) -> None:
@@ -81,7 +85,11 @@ class DeploymentStatusHandler(MlopsHandler):
     """``/mlops/api/monitoring/deployments/{name}``: one deployment at a glance."""
 
     openapi_path = "/monitoring/deployments/{name}"
-    operations = {"get": Operation("One deployment at a glance", MonitorStatusList, tags=TAGS)}
+    operations = {
+        "get": Operation(
+            "One deployment at a glance", MonitorStatusList, errors=STORE_ERRORS, tags=TAGS
+        )
+    }
 
     @api
     async def get(self, name: str) -> None:
@@ -93,7 +101,13 @@ class DriftHandler(MlopsHandler):
 
     openapi_path = "/monitoring/deployments/{name}/drift"
     operations = {
-        "get": Operation("Drift report over a window", DriftReport, query=DriftQuery, tags=TAGS)
+        "get": Operation(
+            "Drift report over a window",
+            DriftReport,
+            query=DriftQuery,
+            errors=STORE_ERRORS,
+            tags=TAGS,
+        )
     }
 
     @api
@@ -150,6 +164,8 @@ class ChecksHandler(MlopsHandler):
             "Run a check now: store it, raise or resolve alerts",
             CheckReport,
             query=WindowQuery,
+            errors=STORE_ERRORS,
+            status=201,
             tags=TAGS,
         ),
     }
@@ -215,7 +231,6 @@ class FeedbackHandler(MlopsHandler):
         "post": Operation(
             "Record ground truth by request id (the same feedback twice counts once)",
             FeedbackResult,
-            LogInfo,
             body=FeedbackRequest,
             tags=TAGS,
         )

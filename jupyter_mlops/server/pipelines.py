@@ -20,7 +20,7 @@ from jupyter_mlops.pipelines.schemas import (
     RunNowResult,
     TriggerEventList,
 )
-from jupyter_mlops.server.base import MlopsHandler, Operation, api, in_thread
+from jupyter_mlops.server.base import STORE_ERRORS, MlopsHandler, Operation, api, in_thread
 
 TAGS = ["pipelines"]
 
@@ -62,7 +62,7 @@ class PipelinesHandler(MlopsHandler):
         "get": Operation(
             "Applied pipelines, their triggers and last run, and the scheduler",
             PipelineList,
-            errors=(400,),
+            errors=STORE_ERRORS,
             tags=TAGS,
         )
     }
@@ -81,7 +81,7 @@ class PipelinePlanHandler(MlopsHandler):
         "post": Operation(
             "Check the declared pipelines against the workspace; what applying would change",
             PipelinePlan,
-            errors=(400,),
+            errors=STORE_ERRORS,
             tags=TAGS,
         )
     }
@@ -100,7 +100,7 @@ class PipelineApplyHandler(MlopsHandler):
         "post": Operation(
             "Apply the declared pipelines; nothing is applied if one is wrong",
             PipelinePlan,
-            errors=(400,),
+            errors=STORE_ERRORS,
             tags=TAGS,
         )
     }
@@ -115,11 +115,17 @@ class PipelineHandler(MlopsHandler):
 
     openapi_path = "/pipelines/{name}"
     operations = {
-        "get": Operation("An applied pipeline, its triggers and last run", PipelineInfo, tags=TAGS),
+        "get": Operation(
+            "An applied pipeline, its triggers and last run",
+            PipelineInfo,
+            errors=STORE_ERRORS,
+            tags=TAGS,
+        ),
         "patch": Operation(
             "Enable or disable a pipeline (a disabled one records its events, starts no run)",
             PipelineInfo,
             body=EnableRequest,
+            errors=STORE_ERRORS,
             tags=TAGS,
         ),
     }
@@ -140,13 +146,18 @@ class PipelineRunsHandler(MlopsHandler):
     openapi_path = "/pipelines/{name}/runs"
     operations = {
         "get": Operation(
-            "A pipeline's runs, newest first", PipelineRunList, query=PipelineRunsQuery, tags=TAGS
+            "A pipeline's runs, newest first",
+            PipelineRunList,
+            query=PipelineRunsQuery,
+            errors=STORE_ERRORS,
+            tags=TAGS,
         ),
         "post": Operation(
             "Run the pipeline now: starts a run, or joins the run going (outcome 'absorbed')",
             RunNowResult,
             body=RunNowRequest,
-            errors=(400, 404, 409),
+            errors=(*STORE_ERRORS, 409),
+            status=201,
             tags=TAGS,
         ),
     }
@@ -174,6 +185,7 @@ class PipelineEventsHandler(MlopsHandler):
             "Trigger events of a pipeline, newest first, with what came of each",
             TriggerEventList,
             query=PipelineEventsQuery,
+            errors=STORE_ERRORS,
             tags=TAGS,
         )
     }
@@ -192,7 +204,7 @@ class PipelineRunHandler(MlopsHandler):
         "get": Operation(
             "A pipeline run: the event that started it and each step",
             PipelineRun,
-            errors=(400, 404, 409),
+            errors=(*STORE_ERRORS, 409),
             tags=TAGS,
         )
     }
@@ -210,7 +222,7 @@ class PipelineRunCancelHandler(MlopsHandler):
         "post": Operation(
             "Cancel a run: its job is cancelled, the steps not done are skipped (409 once ended)",
             PipelineRun,
-            errors=(400, 404, 409),
+            errors=(*STORE_ERRORS, 409),
             tags=TAGS,
         )
     }
@@ -230,6 +242,7 @@ class LineageChainHandler(MlopsHandler):
             "A version's lineage as a chain: deployments and A/B tests, the version, the "
             "pipeline run and its trigger, job, run, gates, notebook, features, commit",
             LineageChain,
+            errors=STORE_ERRORS,
             tags=TAGS,
         )
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jupyter_mlops.errors import InvalidInput
 from jupyter_mlops.pipelines.replay_schemas import ReplayReport, ReplayStarted
-from jupyter_mlops.server.base import MlopsHandler, Operation, api, in_thread
+from jupyter_mlops.server.base import STORE_ERRORS, MlopsHandler, Operation, api, in_thread
 
 TAGS = ["replays"]
 
@@ -18,6 +18,8 @@ class VersionReplayHandler(MlopsHandler):
             "Queue a job that trains the version again from its lineage (same notebook, "
             "parameters, feature versions read as of the original run's start)",
             ReplayStarted,
+            errors=STORE_ERRORS,
+            status=201,
             tags=TAGS,
         )
     }
@@ -36,7 +38,10 @@ class ReplayHandler(MlopsHandler):
     openapi_path = "/replays/{job}"
     operations = {
         "get": Operation(
-            "A replay's state, and each metric beside the original run's", ReplayReport, tags=TAGS
+            "A replay's state, and each metric beside the original run's",
+            ReplayReport,
+            errors=(*STORE_ERRORS, 409),
+            tags=TAGS,
         )
     }
 

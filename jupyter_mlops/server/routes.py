@@ -42,6 +42,7 @@ class Route:
 
 
 _SEGMENT = r"(?P<{name}>[^/]+)"
+_REF = "#/components/schemas/{model}"
 
 RESOURCES: list[type[MlopsHandler]] = [
     *EXPERIMENT_HANDLERS,
@@ -54,6 +55,16 @@ RESOURCES: list[type[MlopsHandler]] = [
     *REPLAY_HANDLERS,
     *DASHBOARD_HANDLERS,
 ]
+
+
+_DESCRIPTIONS = {
+    200: "OK",
+    201: "Created",
+    400: "Invalid input (the message names the field), or an mlops.toml that cannot be read",
+    404: "Not found (the message names what), or the server's folder is not a workspace",
+    409: "Conflicts with the current state (the message says which)",
+    503: "A backend is unavailable or lost: the MLflow store, an online store, a job executor",
+}
 
 
 def _pattern(openapi_path: str) -> str:
@@ -70,10 +81,10 @@ def rest_openapi() -> dict[str, Any]:
             if op.body is not None:
                 models.add(op.body)
     ordered = sorted(models, key=lambda m: m.__name__)
-    refs, defs = models_json_schema(
-        [(m, "serialization") for m in ordered], ref_template="#/components/schemas/{model}"
-    )
+    refs, defs = models_json_schema([(m, "serialization") for m in ordered], ref_template=_REF)
     paths: dict[str, Any] = {}
+    # Models that a query parameter refers to (an enum, say) go beside the others.
+    query_defs: dict[str, Any] = {}
     for resource in RESOURCES:
         item: dict[str, Any] = {}
         path_params = re.findall(r"\{(\w+)\}", resource.openapi_path)
@@ -83,7 +94,8 @@ def rest_openapi() -> dict[str, Any]:
                 for p in path_params
             ]
             if op.query is not None:
-                schema = op.query.model_json_schema()
+                schema = op.query.model_json_schema(ref_template=_REF)
+                query_defs.update(schema.get("$defs", {}))
                 required = set(schema.get("required", []))
                 for name, prop in schema.get("properties", {}).items():
                     entry: dict[str, Any] = {
@@ -101,8 +113,8 @@ def rest_openapi() -> dict[str, Any]:
                 "tags": op.tags,
                 "parameters": params,
                 "responses": {
-                    "200": {
-                        "description": "OK",
+                    str(op.status): {
+                        "description": _DESCRIPTIONS.get(op.status, "OK"),
                         "content": {
                             "application/json": {"schema": refs[(op.response, "serialization")]}
                         },
@@ -110,14 +122,15 @@ def rest_openapi() -> dict[str, Any]:
                     "403": {"description": "Missing or invalid token"},
                     **{
                         str(code): {
-                            "description": "Error",
+                            "description": _DESCRIPTIONS[code],
                             "content": {
                                 "application/json": {
                                     "schema": {"$ref": "#/components/schemas/ErrorBody"}
                                 }
                             },
                         }
-                        for code in op.errors
+                        for code in op.statuses
+                        if code >= 400
                     },
                 },
             }
@@ -133,7 +146,7 @@ def rest_openapi() -> dict[str, Any]:
         "info": {"title": "jupyter-mlops REST API", "version": __version__},
         "security": [{"token": []}],
         "components": {
-            "schemas": defs.get("$defs", {}),
+            "schemas": {**query_defs, **defs.get("$defs", {})},
             "securitySchemes": {
                 "token": {"type": "apiKey", "in": "header", "name": "Authorization"}
             },
