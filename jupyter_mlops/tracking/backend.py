@@ -276,9 +276,13 @@ class MlflowBackend:
             f"(store made or first seen {known.created}). jupyter-mlops does not make a new "
             "empty one in its place.",
             hint=(
-                f"Put the database back from a backup ({db if db is not None else known.where}); "
-                "a running Jupyter server uses it again on its next request. To start over with "
-                f"an empty store instead, delete {self._stores_file}"
+                (
+                    f"Put {db} back from a backup; a running Jupyter server uses it again on "
+                    "its next request."
+                    if db is not None
+                    else f"Restore the database {known.where} from a backup."
+                )
+                + f" To start over with an empty store instead, delete {self._stores_file}"
                 + (f" and the empty {db.name}" if db is not None and db.exists() else "")
                 + "."
             ),
