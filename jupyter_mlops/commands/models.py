@@ -224,6 +224,7 @@ def _deployment_detail(d: DeploymentInfo, title: str | None = None) -> Detail:
     facts = [
         ("state", d.state),
         ("endpoint", d.url),
+        *([("gRPC", d.grpc_url)] if d.grpc_url else []),
         ("serving", serving),
         (
             "replicas",
@@ -239,15 +240,26 @@ def _deployment_detail(d: DeploymentInfo, title: str | None = None) -> Detail:
 
 
 def cmd_deploy(args: argparse.Namespace, ctx: Context) -> Result:
-    """``deploy MODEL [--name N] [--replicas R] [--port P]``."""
+    """``deploy MODEL [--name N] [--replicas R] [--port P] [--grpc-port G]``."""
     ws = ctx.workspace(args)
-    d = ws.deploy(args.model, name=args.name, replicas=args.replicas, port=args.port)
+    d = ws.deploy(
+        args.model,
+        name=args.name,
+        replicas=args.replicas,
+        port=args.port,
+        grpc_port=args.grpc_port,
+    )
     result = _deployment_detail(d, f"Deployed {args.model} as {d.name}")
     body, keys = _example_body(d.url)
     result.text = (
         f"Try it:\n  curl -s {d.url}/invocations -H 'Content-Type: application/json' "
         f"-d '{body}'\n  or in a notebook: %mlops predict {d.name} --data df"
     )
+    if d.grpc_url:
+        result.text += (
+            f"\n  gRPC (Open Inference Protocol v2) on {d.grpc_url}, e.g. with "
+            f"tritonclient.grpc.InferenceServerClient({d.grpc_url!r})"
+        )
     if keys:
         result.text += (
             f"\n  Rows may carry only {', '.join(keys)}: the server looks the features up "
@@ -415,6 +427,12 @@ def add_commands(sub: Subcommands, common: CommandParser) -> None:
     p.add_argument("--name", help="deployment name (default: the model name)")
     p.add_argument("--replicas", type=positive, default=1, help="server processes (default 1)")
     p.add_argument("--port", type=positive, help="port (default: a free one)")
+    p.add_argument(
+        "--grpc-port",
+        type=int,
+        help="port of the gRPC inference service (Open Inference Protocol v2; default: a free "
+        "one; 0: no gRPC)",
+    )
     p.set_defaults(handler=cmd_deploy)
 
     dsub = add_group(sub, "deployments", "local deployments: list, status, logs")

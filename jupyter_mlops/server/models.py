@@ -207,6 +207,7 @@ class DeploymentsHandler(MlopsHandler):
             name=body.name,
             replicas=body.replicas,
             port=body.port,
+            grpc_port=body.grpc_port,
         )
         self.send(info, 201)
 

@@ -84,7 +84,20 @@ SHADOW_LINGER = 0.02
 SHADOW_BATCH = 256
 STICKY_HEADER = "x-sticky-key"
 
-Decode = Callable[[bytes, "LoadedVersion"], tuple[Batch, "str | None"]]
+#: A protocol's decoder: the request's body (bytes, or a gRPC message) as a batch, with the
+#: columns of a version naming unnamed values; and the request id the body gives, if any.
+Decode = Callable[[Any, "LoadedVersion"], tuple[Batch, "str | None"]]
+
+
+@dataclass
+class Answer:
+    """What the prediction path made of one request, before a protocol sends it."""
+
+    status: int
+    request_id: str
+    model: LoadedVersion | None
+    content: Any = None  # the encoded answer, when status is 200
+    error: str | None = None  # what went wrong, otherwise
 
 
 def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -137,7 +150,7 @@ class _Copy:
     """A shadow copy of an answered request, waiting for the shadow thread."""
 
     model: LoadedVersion
-    body: bytes
+    body: Any  # as the protocol read it
     batch: Batch  # as decoded for the answer, with the columns below
     decoded_with: list[str]
     decode: Decode
@@ -279,7 +292,7 @@ class ModelServer:
         """The variant a version is in the deployment's experiment (None: no experiment)."""
         return self.experiment.variant.get(model.label) if self.experiment else None
 
-    def _named(
+    def named(
         self, name: str, version: str | None = None, point: float | None = None
     ) -> LoadedVersion:
         models = self.by_name.get(name)
@@ -370,18 +383,26 @@ class ModelServer:
                 record["error"] = error
             self.log.append(record)
 
-    async def _predict(
+    async def answer(
         self,
-        request: Request,
+        headers: Mapping[str, str],
+        read: Callable[[], Awaitable[Any]],
         protocol: str,
         pick: Callable[[float | None], LoadedVersion],
         decode: Decode,
-        encode: Callable[[np.ndarray, LoadedVersion, str], bytes],
-        error: Callable[[str, int], bytes],
+        encode: Callable[[np.ndarray, LoadedVersion, str], Any],
         shadows: Sequence[LoadedVersion] = (),
-    ) -> Response:
+    ) -> Answer:
+        """The prediction path every protocol shares: read, decode (a version's columns name
+        unnamed values), route, predict, encode, log and count; shadows get a copy.
+
+        ``read`` gives the request's body (bytes over HTTP, a message over gRPC) and may raise
+        RequestError (too large); ``decode`` and ``encode`` are the protocol's. A user mistake
+        is an Answer with a 4xx status and the error, a model that fails one with 500: what the
+        client is sent is what the prediction log records.
+        """
         started = time.perf_counter()
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = headers.get("x-request-id") or uuid.uuid4().hex
         model: LoadedVersion | None = None
         rows = 0
         key: str | None = None
@@ -389,15 +410,15 @@ class ModelServer:
         try:
             if experiment is None:
                 model = pick(None)
-                body = await self._body(request)
+                body = await read()
                 batch, given_id = decode(body, model)
             else:
                 # The sticky key may be in the rows: decode first (with a version's columns,
                 # for bodies of unnamed values), then choose.
-                body = await self._body(request)
+                body = await read()
                 decoded_by = pick(0.0)
                 batch, given_id = decode(body, decoded_by)
-                key = experiment.key(batch, request.headers)
+                key = experiment.key(batch, headers)
                 point = None if key is None else sticky_point(experiment.id, key)
                 model = pick(point)
                 if model.columns != decoded_by.columns:
@@ -414,22 +435,12 @@ class ModelServer:
             self._record(
                 started, request_id, protocol, model, exc.status, rows, error=exc.message, key=key
             )
-            return Response(
-                error(exc.message, exc.status),
-                exc.status,
-                media_type=JSON,
-                headers=self._error_headers(request_id, model),
-            )
+            return Answer(exc.status, request_id, model, error=exc.message)
         except Exception as exc:
             logger.exception("Prediction failed (request %s)", request_id)
             message = f"The model failed on this input: {type(exc).__name__}: {exc}"
             self._record(started, request_id, protocol, model, 500, rows, error=message, key=key)
-            return Response(
-                error(message, 500),
-                500,
-                media_type=JSON,
-                headers=self._error_headers(request_id, model),
-            )
+            return Answer(500, request_id, model, error=message)
         self._record(
             started,
             request_id,
@@ -442,15 +453,38 @@ class ModelServer:
             outputs=outputs,
             key=key,
         )
-        headers = {"x-request-id": request_id, "x-model-version": model.label}
-        if experiment is not None:
-            headers["x-variant"] = experiment.variant.get(model.label, "")
-            if shadows and not self.draining:
-                self._shadow(shadows, model, body, raw, decode, request_id, protocol, key)
+        if experiment is not None and shadows and not self.draining:
+            self._shadow(shadows, model, body, raw, decode, request_id, protocol, key)
+        return Answer(200, request_id, model, content=content)
+
+    async def _predict(
+        self,
+        request: Request,
+        protocol: str,
+        pick: Callable[[float | None], LoadedVersion],
+        decode: Decode,
+        encode: Callable[[np.ndarray, LoadedVersion, str], bytes],
+        error: Callable[[str, int], bytes],
+        shadows: Sequence[LoadedVersion] = (),
+    ) -> Response:
+        answer = await self.answer(
+            request.headers, lambda: self._body(request), protocol, pick, decode, encode, shadows
+        )
+        if answer.error is not None:
+            return Response(
+                error(answer.error, answer.status),
+                answer.status,
+                media_type=JSON,
+                headers=self._error_headers(answer.request_id, answer.model),
+            )
+        assert answer.model is not None
+        headers = {"x-request-id": answer.request_id, "x-model-version": answer.model.label}
+        if self.experiment is not None:
+            headers["x-variant"] = self.experiment.variant.get(answer.model.label, "")
         if self.draining:
             # Moves keep-alive clients to the replicas that stay (see worker.DrainingServer).
             headers["connection"] = "close"
-        return Response(content, 200, media_type=JSON, headers=headers)
+        return Response(answer.content, 200, media_type=JSON, headers=headers)
 
     def _error_headers(self, request_id: str, model: LoadedVersion | None) -> dict[str, str]:
         headers = {"x-request-id": request_id}
@@ -465,7 +499,7 @@ class ModelServer:
         self,
         shadows: Sequence[LoadedVersion],
         answered: LoadedVersion,
-        body: bytes,
+        body: Any,
         batch: Batch,
         decode: Decode,
         request_id: str,
@@ -613,7 +647,7 @@ class ModelServer:
             return await self._predict(
                 request,
                 "v2",
-                lambda point: self._named(name, version, point),
+                lambda point: self.named(name, version, point),
                 lambda body, m: codec.decode_v2(body, m.columns),
                 lambda out, m, rid: codec.encode_v2(out, m.name, m.version, rid, m.outputs),
                 _v2_error,
@@ -631,7 +665,7 @@ class ModelServer:
         return await self._predict(
             request,
             "v2",
-            lambda point: self._named(name, version, point),
+            lambda point: self.named(name, version, point),
             lambda body, m: codec.decode_v2(body, m.columns),
             encode,
             _v2_error,
@@ -654,20 +688,20 @@ class ModelServer:
     async def v2_model(self, request: Request) -> Response:
         """GET /v2/models/{name}[/versions/{version}]: inputs, outputs and versions."""
         try:
-            model = self._named(request.path_params["name"], request.path_params.get("version"))
+            model = self.named(request.path_params["name"], request.path_params.get("version"))
         except RequestError as exc:
             return Response(_v2_error(exc.message, exc.status), exc.status, media_type=JSON)
-        return _json(self._metadata(model))
+        return _json(self.metadata(model))
 
     async def v2_model_ready(self, request: Request) -> Response:
         """GET /v2/models/{name}[/versions/{version}]/ready."""
         try:
-            self._named(request.path_params["name"], request.path_params.get("version"))
+            self.named(request.path_params["name"], request.path_params.get("version"))
         except RequestError as exc:
             return Response(_v2_error(exc.message, exc.status), exc.status, media_type=JSON)
         return _json({"name": request.path_params["name"], "ready": True})
 
-    def _metadata(self, model: LoadedVersion) -> dict[str, Any]:
+    def metadata(self, model: LoadedVersion) -> dict[str, Any]:
         keys = model.lookup.keys if model.lookup else []
         inputs = [
             {"name": c, "datatype": V2_TYPES.get(model.types.get(c, ""), "BYTES"), "shape": [-1]}

@@ -165,13 +165,15 @@ class Deployments:
         name: str | None = None,
         replicas: int = 1,
         port: int | None = None,
+        grpc_port: int | None = None,
         wait: bool = True,
     ) -> DeploymentInfo:
         """Start a supervised deployment of a registered model version on 127.0.0.1.
 
         Everything a user can get wrong is checked before anything starts: the model reference
         (``churn``, ``churn@champion``, ``churn:3``), the deployment name, the replica count and
-        the port. Without ``port`` a free one is chosen.
+        the ports. Without ``port`` a free one is chosen; the Open Inference Protocol's gRPC
+        service answers on ``grpc_port`` (default: another free port; 0: no gRPC).
 
         Raises:
             NotFound: no such model, alias or version.
@@ -196,6 +198,16 @@ class Deployments:
                     f"{name} {model}`, stop it first, or deploy under another --name.",
                 )
         port = free_port(HOST) if port is None else check_port(port, HOST)
+        if grpc_port is None:
+            grpc_port = free_port(HOST)
+            while grpc_port == port:
+                grpc_port = free_port(HOST)
+        elif grpc_port:
+            if grpc_port == port:
+                raise InvalidInput(
+                    f"The gRPC port cannot be the HTTP port ({port})", field="grpc_port"
+                )
+            check_port(grpc_port, HOST)
         if folder.exists():
             shutil.rmtree(folder / "metrics", ignore_errors=True)
             for old in folder.glob("spec-*.json"):
@@ -206,13 +218,14 @@ class Deployments:
             name=name,
             host=HOST,
             port=port,
+            grpc_port=grpc_port or None,
             replicas=replicas,
             generation=1,
             created=now,
             updated=now,
             serving=[served],
         )
-        self._spec(name, spec_models).write(folder / spec_file(1))
+        self._spec(name, spec_models, grpc_port=grpc_port).write(folder / spec_file(1))
         write_json(folder / RECORD_FILE, record)
         (folder / STATUS_FILE).unlink(missing_ok=True)
         _start_supervisor(folder)
@@ -320,7 +333,8 @@ class Deployments:
         record.generation = generation
         record.updated = time.time()
         record.serving = served
-        self._spec(name, spec_models, routing).write(folder / spec_file(generation))
+        spec = self._spec(name, spec_models, routing, grpc_port=record.grpc_port)
+        spec.write(folder / spec_file(generation))
         write_json(folder / RECORD_FILE, record)
         os.kill(self._supervisor_pid(folder), signal.SIGHUP)
         if not wait:
@@ -440,6 +454,8 @@ class Deployments:
         name: str,
         models: builtins.list[ServedVersionSpec],
         routing: Routing | None = None,
+        *,
+        grpc_port: int | None = None,
     ) -> ServerSpec:
         from jupyter_mlops.config import PredictionsConfig
 
@@ -458,6 +474,7 @@ class Deployments:
             max_age_days=retention.max_age_days,
             max_size_mb=retention.max_size_mb,
             routing=routing,
+            grpc_port=grpc_port or None,
         )
 
     def _folder(self, name: str) -> Path:
@@ -531,6 +548,7 @@ class Deployments:
             url=f"http://{record.host}:{record.port}",
             host=record.host,
             port=record.port,
+            grpc_url=f"{record.host}:{record.grpc_port}" if record.grpc_port else None,
             state=state,
             replicas=record.replicas,
             generation=status.generation if status is not None else record.generation,

@@ -90,11 +90,34 @@ class Outputs:
                 out = converted
         return out
 
+    def answer_tensors(
+        self, predictions: np.ndarray
+    ) -> list[tuple[str, np.ndarray, list[str] | None]]:
+        """An answer's v2 tensors as the metadata declares them: one per output column the model
+        names, else one ``predict`` tensor (``[n]``, or ``[n, k]`` whose column names come
+        third, for the tensor's ``output_names`` parameter)."""
+        out = self.conform(predictions)
+        width = 1 if out.ndim < 2 else out.shape[1]
+        names = self.names_for(width)
+        if self.columns_named and out.ndim == 2 and width == len(names):
+            return [(n, _typed(out[:, j], self.datatype), None) for j, n in enumerate(names)]
+        return [(TENSOR, out, names if width > 1 else None)]
+
     def names_for(self, width: int) -> list[str]:
         """Column names for an answer ``width`` columns wide."""
         if width == self.width:
             return list(self.names)
         return default_names(width)
+
+
+def _typed(column: np.ndarray, datatype: str) -> np.ndarray:
+    """One column of an object array (a DataFrame's answer) with its declared type."""
+    if column.dtype != object or datatype == "BYTES":
+        return column
+    try:
+        return column.astype(NUMPY_TYPES.get(datatype, object))
+    except (TypeError, ValueError):
+        return column
 
 
 def default_names(width: int) -> list[str]:

@@ -36,6 +36,9 @@ class DeploymentRecord(BaseModel):
     name: str
     host: str = LOOPBACK
     port: int = Field(ge=0, le=65535)
+    grpc_port: int | None = Field(
+        default=None, ge=0, le=65535, description="the gRPC inference port (None or 0: none)"
+    )
     replicas: int = Field(default=1, ge=1)
     generation: int = Field(default=1, ge=0, description="the spec generation wanted now")
     created: float = 0.0

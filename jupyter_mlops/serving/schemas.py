@@ -125,6 +125,10 @@ class DeploymentInfo(BaseModel):
     url: str
     host: str
     port: int
+    grpc_url: str | None = Field(
+        default=None,
+        description="host:port of the Open Inference Protocol gRPC service (None: no gRPC)",
+    )
     state: State
     replicas: int
     generation: int
@@ -144,6 +148,12 @@ class DeployRequest(BaseModel):
     name: str | None = Field(default=None, description="deployment name; default: the model name")
     replicas: int = Field(default=1, ge=1, le=16)
     port: int | None = Field(default=None, ge=1, le=65535)
+    grpc_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="port of the gRPC inference service; default: a free one; 0: no gRPC",
+    )
 
 
 class UpdateRequest(BaseModel):

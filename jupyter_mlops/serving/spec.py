@@ -65,6 +65,13 @@ class ServerSpec(BaseModel):
     metrics_dir: str | None = Field(
         default=None, description="prometheus multiprocess folder shared by the replicas"
     )
+    grpc_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="the replicas also answer the Open Inference Protocol over gRPC on this port "
+        "(each listens with SO_REUSEPORT); None or 0: no gRPC",
+    )
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY, ge=1024)
     log_predictions: bool = True
     fsync_interval: float = Field(

@@ -12,13 +12,14 @@ exits with status 3.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import logging
 import os
 import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -42,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fd", type=int, help="an inherited listening socket")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument(
+        "--grpc-port",
+        type=int,
+        help="also answer the Open Inference Protocol over gRPC on this port (default: the "
+        "spec's grpc_port; 0: no gRPC)",
+    )
     parser.add_argument("--ready-fd", type=int, help="where to write 'ready' or 'failed: ...'")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -76,12 +83,13 @@ def main(argv: list[str] | None = None) -> int:
         timeout_graceful_shutdown=10,
         backlog=2048,
     )
-    uv = _draining_server(config, server)
-    _tell(args.ready_fd, "ready")
+    grpc_port = args.grpc_port if args.grpc_port is not None else server.spec.grpc_port
+    uv = _draining_server(config, server, args.host, grpc_port or None, args.ready_fd)
     log.info(
-        "serving %s on %s",
+        "serving %s on %s%s",
         ", ".join(f"{m.name} v{m.version}" for m in server.models),
         "the supervisor's socket" if sock else f"{args.host}:{args.port}",
+        f", gRPC on {args.host}:{grpc_port}" if grpc_port else "",
     )
     try:
         uv.run(sockets=[sock] if sock is not None else None)
@@ -89,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         if prediction_log is not None:
             prediction_log.close()
         log.info("stopped")
-    return 0
+    return 3 if getattr(uv, "failed", False) else 0
 
 
 DRAIN_SECONDS = 2.0
@@ -114,8 +122,16 @@ def _wait_for_spec(fd: int) -> str | None:
     return path or None
 
 
-def _draining_server(config: uvicorn.Config, app: ModelServer) -> uvicorn.Server:
-    """A uvicorn server that drains before it stops, for zero-downtime updates.
+def _draining_server(
+    config: uvicorn.Config,
+    app: ModelServer,
+    host: str,
+    grpc_port: int | None,
+    ready_fd: int | None,
+) -> uvicorn.Server:
+    """A uvicorn server that drains before it stops, for zero-downtime updates, and answers
+    gRPC (:mod:`.grpc_api`) on ``grpc_port`` in the same event loop; it tells ``ready_fd``
+    once both listen (or that gRPC could not, and stops).
 
     On SIGTERM a plain uvicorn server closes its idle keep-alive connections at once; a client
     that sends on one of them in that instant gets a connection reset. This one first stops
@@ -129,11 +145,40 @@ def _draining_server(config: uvicorn.Config, app: ModelServer) -> uvicorn.Server
 
     class DrainingServer(uvicorn.Server):
         drain_until: float | None = None
+        failed = False
+        grpc: Any = None
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.should_exit:
+                _tell(ready_fd, "failed: the HTTP server did not start")
+                self.failed = True
+                return
+            if grpc_port:
+                from jupyter_mlops.serving.grpc_api import make_server
+
+                try:
+                    self.grpc = make_server(app, host, grpc_port)
+                    await self.grpc.start()
+                except OSError as exc:
+                    _tell(ready_fd, f"failed: {exc}")
+                    self.failed = self.should_exit = True
+                    return
+            _tell(ready_fd, "ready")
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            if self.grpc is not None:
+                # Calls under way finish (in the drain they had); new ones go to other replicas.
+                await self.grpc.stop(1.0)
+            await super().shutdown(sockets)
 
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             if self.drain_until is None and not self.should_exit:
                 self.drain_until = time.monotonic() + DRAIN_SECONDS
                 app.draining = True
+                if self.grpc is not None:
+                    # No new gRPC calls here: clients reconnect to the replicas that stay.
+                    asyncio.get_event_loop().create_task(self.grpc.stop(DRAIN_SECONDS))
                 return
             super().handle_exit(sig, frame)  # a second signal: stop now
 

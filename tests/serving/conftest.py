@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ class Replica:
     process: subprocess.Popen[bytes]
     log_dir: Path
     output: Path
+    grpc: str | None = None  # host:port of its gRPC service, when the spec asks for one
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process.poll() is None:
@@ -68,13 +70,24 @@ def start_replica(spec: ServerSpec, folder: Path) -> Replica:
         if process.poll() is not None:
             raise RuntimeError(f"the replica exited: {output.read_text()[-3000:]}")
         try:
-            if httpx.get(f"{url}/ping", timeout=1).status_code == 200:
-                return Replica(url, process, Path(spec.prediction_log or ""), output)
+            if httpx.get(f"{url}/ping", timeout=1).status_code == 200 and (
+                not spec.grpc_port or _accepts(spec.grpc_port)
+            ):
+                grpc = f"127.0.0.1:{spec.grpc_port}" if spec.grpc_port else None
+                return Replica(url, process, Path(spec.prediction_log or ""), output, grpc)
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"the replica did not answer: {output.read_text()[-3000:]}")
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def served(ws: Workspace, ref: str, weight: float = 1.0) -> ServedVersionSpec:
@@ -96,13 +109,14 @@ def replica(
     models_workspace: Workspace, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Replica]:
     """One replica serving churn v1 and v2 (weights 1:0, so unnamed requests go to v1), with a
-    prediction log and a 4 KiB body limit."""
+    prediction log, a 4 KiB body limit and gRPC."""
     folder = tmp_path_factory.mktemp("replica")
     spec = ServerSpec(
         deployment="test",
         models=[served(models_workspace, "churn:1"), served(models_workspace, "churn:2", 0.0)],
         prediction_log=str(folder / "predictions"),
         max_body_bytes=4096,
+        grpc_port=free_port(),
     )
     running = start_replica(spec, folder)
     yield running

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import mlflow.sklearn
@@ -335,3 +336,119 @@ def test_replicas_starting_together_recover_an_orphan_once(tmp_path: Path) -> No
     assert errors == []
     assert not list(tmp_path.glob(f"*{OPEN_SUFFIX}"))
     assert [r["id"] for r in read_predictions(tmp_path)] == [1, 2] * 20
+
+
+# -- the Open Inference Protocol over gRPC, with tritonclient (an independent strict client) ---
+
+
+def triton_inputs(grpcclient: Any, frame: pd.DataFrame, types: dict[str, str]) -> list[Any]:
+    inputs = []
+    for c in frame:
+        tensor = grpcclient.InferInput(c, [len(frame)], types[c])
+        dtype = np.int64 if types[c] == "INT64" else np.bool_ if types[c] == "BOOL" else np.float64
+        tensor.set_data_from_numpy(frame[c].to_numpy().astype(dtype))
+        inputs.append(tensor)
+    return inputs
+
+
+def test_grpc_open_inference_protocol_with_tritonclient(
+    replica: Replica, models_workspace: Workspace
+) -> None:
+    import tritonclient.grpc as grpcclient  # in the test extras
+    from tritonclient.utils import InferenceServerException
+
+    assert replica.grpc is not None
+    triton = grpcclient.InferenceServerClient(url=replica.grpc)
+    try:
+        assert triton.is_server_live() and triton.is_server_ready()
+        assert triton.is_model_ready("churn") and triton.is_model_ready("churn", "2")
+        assert not triton.is_model_ready("nope")
+        assert triton.get_server_metadata(as_json=True)["name"] == "jupyter-mlops"
+        # The metadata is REST's, and the answers are what it declares.
+        meta = triton.get_model_metadata("churn", as_json=True)
+        rest = httpx.get(f"{replica.url}/v2/models/churn").json()
+        assert meta["versions"] == rest["versions"] == ["1", "2"]
+        assert meta["inputs"] == [
+            {"name": i["name"], "datatype": i["datatype"], "shape": ["-1"]} for i in rest["inputs"]
+        ]
+        [declared] = rest["outputs"]
+        types = {"tenure": "INT64", "spend": "FP64", "calls": "FP64"}
+        result = triton.infer("churn", triton_inputs(grpcclient, ROWS, types), request_id="g-1")
+        values = result.as_numpy(declared["name"])
+        assert values.dtype == np.float64 and values.shape == (2, 2)
+        close(values, expected(models_workspace))
+        response = result.get_response(as_json=True)
+        assert response["id"] == "g-1" and response["model_version"] == "1"
+        assert (
+            json.loads(response["outputs"][0]["parameters"]["output_names"]["string_param"])
+            == rest["parameters"]["output_names"]
+        )
+        # one version by number, and one [rows, columns] tensor in signature order
+        matrix = grpcclient.InferInput("input-0", [2, 3], "FP64")
+        matrix.set_data_from_numpy(ROWS.to_numpy(dtype=np.float64))
+        result = triton.infer("churn", [matrix], model_version="2")
+        close(result.as_numpy("predict"), expected(models_workspace, "churn:2"))
+
+        # As strict as the signature, with REST's message; what the client got is logged.
+        wrong = dict(types, spend="BOOL")
+        frame = ROWS.assign(spend=[True, False])
+        with pytest.raises(InferenceServerException) as refused:
+            triton.infer("churn", triton_inputs(grpcclient, frame, wrong), request_id="g-bad")
+        assert refused.value.status() == "StatusCode.INVALID_ARGUMENT"
+        assert "'spend' is a double column; BOOL cannot fill it" in refused.value.message()
+        with pytest.raises(InferenceServerException) as unknown:
+            triton.infer("nope", triton_inputs(grpcclient, ROWS, types))
+        assert unknown.value.status() == "StatusCode.NOT_FOUND"
+        assert "'nope' is not served here" in unknown.value.message()
+    finally:
+        triton.close()
+    records = {r["id"]: r for r in read_predictions(replica.log_dir)}
+    assert records["g-1"]["protocol"] == "grpc" and records["g-1"]["status"] == 200
+    close(records["g-1"]["outputs"], expected(models_workspace))
+    assert records["g-bad"]["status"] == 400 and "outputs" not in records["g-bad"]
+    metrics = httpx.get(f"{replica.url}/metrics").text
+    assert 'mlops_requests_total{model="churn",protocol="grpc",status="200",version="1"}' in metrics
+    assert 'mlops_requests_total{model="churn",protocol="grpc",status="400",version="1"}' in metrics
+
+
+def test_grpc_typed_contents_and_bad_tensors(replica: Replica, models_workspace: Workspace) -> None:
+    """Tensors in typed `contents` (clients other than Triton's send them) and malformed ones."""
+    import grpc
+    from tritonclient.grpc import service_pb2, service_pb2_grpc
+
+    with grpc.insecure_channel(replica.grpc or "") as channel:
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+        request = service_pb2.ModelInferRequest(model_name="churn")
+        for c in ROWS:
+            tensor = request.inputs.add(name=c, datatype="FP64", shape=[2])
+            tensor.contents.fp64_contents.extend(ROWS[c].tolist())
+        answer = stub.ModelInfer(request)
+        assert answer.outputs[0].datatype == "FP64" and list(answer.outputs[0].shape) == [2, 2]
+        values = np.frombuffer(answer.raw_output_contents[0], dtype="<f8").reshape(2, 2)
+        close(values, expected(models_workspace))
+
+        def refused(request: Any) -> str:
+            with pytest.raises(grpc.RpcError) as error:
+                stub.ModelInfer(request)
+            assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            return str(error.value.details())
+
+        short = service_pb2.ModelInferRequest(model_name="churn")
+        short.CopyFrom(request)
+        del short.inputs[0].contents.fp64_contents[1:]
+        assert refused(short) == "Input 'tenure': shape [2] needs 2 values; it has 1"
+        raw = service_pb2.ModelInferRequest(model_name="churn")
+        for c in ROWS:
+            raw.inputs.add(name=c, datatype="FP64", shape=[2])
+        raw.raw_input_contents.extend([ROWS[c].to_numpy().tobytes() for c in ROWS][:2])
+        assert "raw_input_contents has 2 entries for 3 inputs" in refused(raw)
+        text = service_pb2.ModelInferRequest(model_name="churn")
+        text.CopyFrom(request)
+        text.inputs[1].datatype = "BYTES"
+        text.inputs[1].contents.Clear()
+        text.inputs[1].contents.bytes_contents.extend([b"a", b"b"])
+        assert "'spend' is a double column; BYTES cannot fill it" in refused(text)
+        odd = service_pb2.ModelInferRequest(model_name="churn")
+        odd.CopyFrom(request)
+        odd.inputs[0].datatype = "COMPLEX"
+        assert refused(odd) == "Input 'tenure': unknown datatype 'COMPLEX'"
