@@ -8,10 +8,27 @@
 
 Bodies are parsed with orjson; numbers become one float64 matrix with a single numpy call when the
 rows allow it, so no pandas object is built on the hot path.
+
+What a body may hold (anything else is a 400 naming it):
+
+- a request id (OIP ``id``) is 1 to :data:`MAX_ID_LENGTH` visible ASCII characters (``!`` to
+  ``~``): it is echoed in the ``x-request-id`` header and written to the prediction log;
+- a JSON integer fits in 64 bits (-2**63 to 2**64 - 1, what INT64 and UINT64 hold); a larger number
+  is written with a fraction or an exponent;
+- an OIP tensor's data agree with its datatype (BOOL: true/false; INT/UINT: integers in the
+  type's range; FP: numbers, null for a value to look up; BYTES: strings) and are flat or nested
+  as its shape.
+
+Cells of the MLflow formats are kept as sent when they are not all numbers: the model's signature
+judges them (:meth:`LoadedVersion.prepare`), so a list is refused for a ``double`` and kept for
+an ``array`` column.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +36,7 @@ import numpy as np
 import orjson
 
 from jupyter_mlops.serving.errors import RequestError
-from jupyter_mlops.serving.model import Batch
+from jupyter_mlops.serving.model import Batch, describe_value
 from jupyter_mlops.serving.outputs import NUMPY_TYPES, TENSOR, Outputs, datatype_of
 
 MLFLOW_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -33,11 +50,66 @@ _DATATYPES = {np.dtype(np.float64): "FP64", np.dtype(np.float32): "FP32",
 _DUMP = orjson.OPT_SERIALIZE_NUMPY
 
 
+#: The longest request id; ids are echoed in a header and logged, so they are kept short.
+MAX_ID_LENGTH = 128
+_INT_RANGE = (-(2**63), 2**64 - 1)  # what orjson keeps as an int; beyond, it makes a float
+# Every digit to "0", every other byte to " ": a run of 19 zeros is where an integer may not fit
+# in 64 bits (one C pass; shortest-form floats never have 19 digits in a row).
+_DIGITS = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
+_LONG_RUN = b"0" * 19
+
+
 def parse_json(body: bytes) -> Any:
+    """The body as JSON; a 400 for invalid JSON or an integer beyond 64 bits (orjson would make it
+    a float silently, and MLflow refuses it: see the module doc)."""
     try:
-        return orjson.loads(body)
+        doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise RequestError(f"The body is not valid JSON: {exc}") from None
+    if _LONG_RUN in body.translate(_DIGITS):
+        try:
+            json.loads(body, parse_int=_int64)  # exact integers, only for these rare bodies
+        except RecursionError:
+            raise RequestError("The body is nested too deeply") from None
+    return doc
+
+
+def _int64(text: str) -> int:
+    value = int(text)
+    if not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+        raise RequestError(
+            f"The body has the integer {text[:40]}{'...' if len(text) > 40 else ''}, beyond 64 "
+            "bits (-2**63 to 2**64 - 1); send a number that fits, or write it with an exponent "
+            "(e.g. 1.5e21) if a float is meant"
+        )
+    return value
+
+
+def request_id(value: Any, where: str) -> str | None:
+    """A client's request id as given (None when absent), or a 400 naming ``where`` it came from.
+
+    The id is echoed in the ``x-request-id`` answer header and logged, so it must be 1 to
+    :data:`MAX_ID_LENGTH` visible ASCII characters: a CR/LF would split the header, a non-ASCII
+    character cannot be encoded in it (the answer would be lost after the log said 200).
+
+    Example:
+        >>> request_id("req-42", "id")
+        'req-42'
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RequestError(f"{where} must be a string; got {describe_value(value)}")
+    if not value or len(value) > MAX_ID_LENGTH or not (value.isascii() and value.isprintable()):
+        shown = value[:40] + ("..." if len(value) > 40 else "")
+        raise RequestError(
+            f"{where} must be 1 to {MAX_ID_LENGTH} visible ASCII characters (letters, digits, "
+            f"punctuation; no spaces, control characters or non-ASCII); got {shown!r} "
+            f"({len(value)} characters)"
+        )
+    if " " in value:
+        raise RequestError(f"{where} must not contain spaces; got {value!r}")
+    return value
 
 
 def decode_mlflow(body: bytes, columns: Sequence[str]) -> Batch:
@@ -66,7 +138,7 @@ def decode_mlflow(body: bytes, columns: Sequence[str]) -> Batch:
         names = value.get("columns", list(columns))
         if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
             raise RequestError("dataframe_split.columns must be a list of column names")
-        return _rows(value["data"], names, kind)
+        return _rows(value["data"], names, kind, body)
     if kind == "dataframe_records":
         return _records(value, kind)
     # instances / inputs: records, rows, one column, or (inputs) named columns
@@ -76,7 +148,7 @@ def decode_mlflow(body: bytes, columns: Sequence[str]) -> Batch:
         return _records(value, kind)
     if isinstance(value, list) and value and not isinstance(value[0], list):
         value = [[v] for v in value]
-    return _rows(value, list(columns), kind)
+    return _rows(value, list(columns), kind, body)
 
 
 def decode_csv(body: bytes) -> Batch:
@@ -109,7 +181,7 @@ def decode_csv(body: bytes) -> Batch:
     return Batch(columns=names, rows=len(frame), data=columns)
 
 
-def _rows(data: Any, names: list[str], kind: str) -> Batch:
+def _rows(data: Any, names: list[str], kind: str, body: bytes) -> Batch:
     if not isinstance(data, list) or not all(isinstance(r, list) for r in data):
         raise RequestError(f"{kind} rows must be a list of lists")
     width = len(names)
@@ -120,14 +192,37 @@ def _rows(data: Any, names: list[str], kind: str) -> Batch:
             raise RequestError(
                 f"{kind} row {i} has {len(row)} values; expected {width} ({', '.join(names)})"
             )
-    try:
-        matrix = np.array(data, dtype=np.float64)
-    except (TypeError, ValueError):
+    matrix = _numbers_only(data, 2, body) if data and width else None
+    if matrix is None:  # not all numbers: the signature judges each column
         columns = {n: [row[j] for row in data] for j, n in enumerate(names)}
         return Batch(columns=names, rows=len(data), data=columns)
-    if matrix.ndim != 2:
-        matrix = matrix.reshape(len(data), width)
     return Batch(columns=names, rows=len(data), matrix=matrix)
+
+
+def _numbers_only(values: list[Any], ndim: int, body: bytes) -> np.ndarray | None:
+    """``values`` (``ndim`` levels of lists) as float64 if they are all JSON numbers, else None
+    (a boolean, string, null, list or object among them, or rows of uneven length)."""
+    try:
+        array = np.array(values)
+    except (TypeError, ValueError):  # ragged: a list among the numbers
+        return None
+    if array.ndim != ndim or array.dtype.kind not in "iuf":
+        return None  # nested lists, or strings, nulls, objects, only booleans
+    if _may_hide_booleans(array, body) and bool in set(map(type, _flat(values, ndim))):
+        return None
+    return array.astype(np.float64, copy=False)
+
+
+def _may_hide_booleans(array: np.ndarray, body: bytes) -> bool:
+    """NumPy turns true and false among numbers into 1.0 and 0.0: only then, and if the body
+    has those words at all, are the values looked at one by one."""
+    return bool(((array == 0) | (array == 1)).any()) and (b"true" in body or b"false" in body)
+
+
+def _flat(values: list[Any], ndim: int) -> Any:
+    for _ in range(ndim - 1):
+        values = itertools.chain.from_iterable(values)  # type: ignore[assignment]
+    return values
 
 
 def _records(data: Any, kind: str) -> Batch:
@@ -183,7 +278,7 @@ def decode_v2(body: bytes, columns: Sequence[str]) -> tuple[Batch, str | None]:
         raise RequestError(
             'An inference request is {"inputs": [{"name", "shape", "datatype", "data"}, ...]}'
         )
-    request_id = doc.get("id")
+    rid = request_id(doc.get("id"), "The request's id")
     tensors = doc["inputs"]
     for t in tensors:
         if (
@@ -202,7 +297,6 @@ def decode_v2(body: bytes, columns: Sequence[str]) -> tuple[Batch, str | None]:
             datatype not in _NUMERIC_DATATYPES and datatype != "BYTES"
         ):
             raise RequestError(f"Input {t['name']!r}: unknown datatype {datatype!r}")
-    rid = request_id if isinstance(request_id, str) else None
     if len(tensors) == 1 and len(tensors[0]["shape"]) == 2 and tensors[0]["name"] not in columns:
         t = tensors[0]
         count, width = t["shape"]
@@ -211,7 +305,10 @@ def decode_v2(body: bytes, columns: Sequence[str]) -> tuple[Batch, str | None]:
                 f"Input {t['name']!r} has {width} columns; the model takes {len(columns)} "
                 f"({', '.join(columns)})"
             )
-        return _tensor_matrix(t, count, width, list(columns)), rid
+        matrix = _tensor_data(t, (count, width), body)
+        if isinstance(matrix, list):
+            raise RequestError(f"Input {t['name']!r} must hold numbers, not {t['datatype']}")
+        return Batch(columns=list(columns), rows=count, matrix=matrix), rid
     data: dict[str, Any] = {}
     rows: int | None = None
     for t in tensors:
@@ -221,39 +318,98 @@ def decode_v2(body: bytes, columns: Sequence[str]) -> tuple[Batch, str | None]:
             raise RequestError(
                 f"Input {t['name']!r} must have shape [rows] or [rows, 1]; got {shape}"
             )
-        values = t["data"]
-        if values and isinstance(values[0], list):
-            values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in values]
-        if len(values) != n:
-            raise RequestError(
-                f"Input {t['name']!r}: shape {shape} needs {n} values; data has {len(values)}"
-            )
         if rows is not None and n != rows:
             raise RequestError(f"Input {t['name']!r} has {n} rows; others have {rows}")
         if t["name"] in data:
             raise RequestError(f"Input {t['name']!r} is given twice")
         rows = n
-        if t["datatype"] != "BYTES":
-            try:
-                data[t["name"]] = np.array(values, dtype=np.float64)
-                continue
-            except (TypeError, ValueError):
-                pass
-        data[t["name"]] = values
+        data[t["name"]] = _tensor_data(t, (n,), body)
     return Batch(columns=list(data), rows=rows or 0, data=data), rid
 
 
-def _tensor_matrix(t: dict[str, Any], rows: int, width: int, columns: list[str]) -> Batch:
+#: The integers each OIP integer datatype holds.
+_INT_LIMITS = {
+    f"{kind}{bits}": (0, 2**bits - 1)
+    if kind == "UINT"
+    else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    for kind in ("INT", "UINT")
+    for bits in (8, 16, 32, 64)
+}
+
+
+def _tensor_data(t: dict[str, Any], shape: tuple[int, ...], body: bytes) -> Any:
+    """Tensor ``t``'s data as an array of ``shape``: float64 for numbers (NaN for a null, a value
+    to look up), bool for BOOL, a list of strings for BYTES; a 400 naming the tensor when the data
+    disagree with its datatype, or are neither flat nor nested as its shape (a ``[rows]``
+    tensor's data may also be nested as ``[rows, 1]``: ``[[1], [2]]``)."""
+    name, datatype, values = t["name"], t["datatype"], t["data"]
+    size = math.prod(shape)
     try:
-        matrix = np.array(t["data"], dtype=np.float64)
+        array = np.array(values)
     except (TypeError, ValueError):
-        raise RequestError(f"Input {t['name']!r} must hold numbers ({t['datatype']})") from None
-    if matrix.size != rows * width:
         raise RequestError(
-            f"Input {t['name']!r}: shape [{rows}, {width}] needs {rows * width} values; "
-            f"data has {matrix.size}"
+            f"Input {name!r}: data is nested unevenly; send {size} values, flat or nested as "
+            f"the shape {list(t['shape'])}"
+        ) from None
+    given = tuple(t["shape"])
+    nestings = (given, (*given, 1)) if len(given) == 1 else (given,)
+    if array.ndim > 1 and array.shape not in nestings:
+        raise RequestError(
+            f"Input {name!r}: data nested as {list(array.shape)} does not match the shape "
+            f"{list(t['shape'])}; send {size} values, flat or nested as the shape"
         )
-    return Batch(columns=columns, rows=rows, matrix=matrix.reshape(rows, width))
+    if array.size != size:
+        raise RequestError(
+            f"Input {name!r}: shape {list(t['shape'])} needs {size} values; data has {array.size}"
+        )
+    if not size:  # no values: nothing to check, and NumPy makes [] a float array
+        return (
+            []
+            if datatype == "BYTES"
+            else np.zeros(shape, dtype=np.bool_ if datatype == "BOOL" else np.float64)
+        )
+
+    def first(ok: Any) -> str:
+        bad = [v for v in _flat(values, array.ndim) if not ok(v)][:1]
+        return describe_value(bad[0]) if bad else f"values NumPy reads as {array.dtype}"
+
+    if datatype == "BYTES":
+        flat = list(_flat(values, array.ndim))
+        if not {str, type(None)}.issuperset(map(type, flat)):
+            bad = first(lambda v: v is None or isinstance(v, str))
+            raise RequestError(f"Input {name!r} is BYTES: its data must be strings; it has {bad}")
+        return flat
+    if datatype == "BOOL":
+        if array.dtype != np.bool_:
+            bad = first(lambda v: isinstance(v, bool))
+            raise RequestError(
+                f"Input {name!r} is BOOL: its data must be true or false; it has {bad}"
+            )
+        return array.reshape(shape)
+    if array.dtype.kind == "O":  # nulls among the numbers (or something worse)
+        flat = list(_flat(values, array.ndim))
+        if not {int, float, type(None)}.issuperset(map(type, flat)):
+            bad = first(lambda v: v is None or type(v) in (int, float))
+            raise RequestError(
+                f"Input {name!r} is {datatype}: its data must be numbers; it has {bad}"
+            )
+        array = np.array([math.nan if v is None else v for v in flat], dtype=np.float64)
+    elif array.dtype.kind not in "iuf" or (
+        _may_hide_booleans(array, body) and bool in set(map(type, _flat(values, array.ndim)))
+    ):
+        bad = first(lambda v: type(v) in (int, float))
+        raise RequestError(f"Input {name!r} is {datatype}: its data must be numbers; it has {bad}")
+    array = array.astype(np.float64, copy=False)
+    limits = _INT_LIMITS.get(datatype)
+    if limits is not None:
+        known = array[~np.isnan(array)]
+        wrong = (known != np.floor(known)) | (known < limits[0]) | (known > limits[1])
+        if wrong.any():
+            raise RequestError(
+                f"Input {name!r} is {datatype}: its data must be integers from {limits[0]} to "
+                f"{limits[1]}; it has {float(known[wrong][0])!r}"
+            )
+    return array.reshape(shape)
 
 
 def _tensor(name: str, values: np.ndarray) -> dict[str, Any]:

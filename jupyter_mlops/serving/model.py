@@ -32,6 +32,59 @@ logger = logging.getLogger(__name__)
 
 NUMERIC_TYPES = {"double", "float", "long", "integer", "boolean"}
 INTEGER_TYPES = {"long", "integer"}
+#: The integers a ``long`` and an ``integer`` input hold.
+INTEGER_LIMITS = {"long": (-(2**63), 2**63 - 1), "integer": (-(2**31), 2**31 - 1)}
+#: The JSON values a request may send for an input of each numeric type (null aside: a missing
+#: value). Integers are numbers (JSON does not tell 1 from 1.0), a boolean is not a number; a
+#: ``boolean`` input takes true/false, or 0 and 1 (checked on the matrix).
+_SENT_TYPES: dict[str, frozenset[type]] = {
+    **{t: frozenset({int, float, type(None)}) for t in ("double", "float", "long", "integer")},
+    "boolean": frozenset({bool, int, float, type(None)}),
+}
+
+
+def describe_value(value: Any) -> str:
+    """A request value named for an error message: its JSON kind and (shortened) text.
+
+    Example:
+        >>> describe_value([1, 2])
+        'a list [1,2]'
+    """
+    import orjson
+
+    if value is None:
+        return "null"
+    if isinstance(value, (bool, np.bool_)):
+        return f"the boolean {'true' if value else 'false'}"
+    if isinstance(value, (int, float, np.number)):
+        return f"the number {value!r}"
+    kinds: dict[type, str] = {str: "the string", list: "a list", dict: "an object"}
+    kind = kinds.get(type(value), "a value")
+    text = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY, default=repr).decode()
+    return f"{kind} {text[:40]}{'...' if len(text) > 40 else ''}"
+
+
+def check_sent(name: str, kind: str, values: Any) -> None:
+    """Refuse a column a request sent for an input of type ``kind`` if a value is not of that
+    type (a boolean, string, list or object for a number; a boolean array, i.e. a BOOL tensor,
+    for anything but a ``boolean``). Ranges and fractions are checked on the model's matrix."""
+    allowed = _SENT_TYPES.get(kind)
+    if allowed is None:
+        return
+    if isinstance(values, np.ndarray):
+        if values.dtype == np.bool_ and kind != "boolean":
+            raise RequestError(
+                f"Input column {name!r} is {kind} but the request sends booleans (a BOOL "
+                f"tensor); send it as {'an INT64' if kind in INTEGER_TYPES else 'an FP64'} tensor"
+            )
+        return  # numbers (the codec made the array from numbers only)
+    if allowed.issuperset(map(type, values)):
+        return
+    row, bad = next((i, v) for i, v in enumerate(values) if type(v) not in allowed)
+    raise RequestError(
+        f"Input column {name!r} is {kind} but row {row} has {describe_value(bad)}; send "
+        + ("true or false" if kind == "boolean" else "a number")
+    )
 
 
 @dataclass
@@ -95,6 +148,15 @@ class FeatureLookup:
         if plan is None:
             plan = self._subsets[wanted] = self.plan.subset(wanted)
         key_values = {k: _plain(batch.column(k)) for k in self.keys}
+        for k, values in key_values.items():
+            if not {str, int, float, type(None)}.issuperset(map(type, values)):
+                row, bad = next(
+                    (i, v) for i, v in enumerate(values) if type(v) not in (str, int, float)
+                )
+                raise RequestError(
+                    f"Entity key {k!r} must be a string or a number; row {row} has "
+                    f"{describe_value(bad)}"
+                )
         entity_rows = [
             dict(zip(key_values, vals, strict=True))
             for vals in zip(*key_values.values(), strict=True)
@@ -241,6 +303,11 @@ class LoadedVersion:
         self._integer_idx = [
             i for i, c in enumerate(self.columns) if self.types[c] in INTEGER_TYPES
         ]
+        limits = [INTEGER_LIMITS[self.types[self.columns[i]]] for i in self._integer_idx]
+        self._int_low = np.array([low for low, _ in limits], dtype=np.float64)
+        # The bound above is exclusive: 2**63 - 1 is 2**63 as a float.
+        self._int_end = np.array([high + 1 for _, high in limits], dtype=np.float64)
+        self._boolean_idx = [i for i, c in enumerate(self.columns) if self.types[c] == "boolean"]
         pyfunc_conf = meta.flavors.get("python_function", {})
         self.predict_fn_name = str(pyfunc_conf.get("predict_fn") or "predict")
         self._native: Any = None
@@ -319,6 +386,10 @@ class LoadedVersion:
                 f"Unknown input column(s) {', '.join(map(repr, unknown))}; model {self.name} "
                 f"version {self.version} takes {', '.join(self.accepted_columns)}"
             )
+        if batch.matrix is None or batch.matrix.dtype != np.float64:
+            for c in batch.columns:  # a matrix of float64 holds numbers only (see the codec)
+                if c in self.types:
+                    check_sent(c, self.types[c], batch.column(c))
         present = set(batch.columns)
         missing = [c for c in self.columns if c not in present]
         # Request-time values win; nulls in a looked-up column are filled from the store.
@@ -369,7 +440,7 @@ class LoadedVersion:
 
     def _matrix(self, batch: Batch, filled: dict[str, list[Any]]) -> np.ndarray:
         if batch.matrix is not None and not filled and batch.columns == self.columns:
-            matrix = batch.matrix
+            matrix = batch.matrix.astype(np.float64, copy=False)  # a BOOL tensor's too
         else:
             cols = []
             for c in self.columns:
@@ -390,13 +461,24 @@ class LoadedVersion:
             raise RequestError(f"Input column {name!r} is required but row {row} has {where}")
         if self._integer_idx:
             ints = matrix[:, self._integer_idx]
-            bad = ints != np.floor(ints)
+            bad = (ints != np.floor(ints)) | (ints < self._int_low) | (ints >= self._int_end)
             if bad.any():
                 row, col = (int(i) for i in np.argwhere(bad)[0])
                 name = self.columns[self._integer_idx[col]]
+                low, high = INTEGER_LIMITS[self.types[name]]
                 raise RequestError(
                     f"Input column {name!r} is {self.types[name]} but row {row} has "
-                    f"{float(ints[row, col])!r}"
+                    f"{float(ints[row, col])!r}; send an integer from {low} to {high}"
+                )
+        if self._boolean_idx:
+            flags = matrix[:, self._boolean_idx]
+            bad = (flags != 0) & (flags != 1)
+            if bad.any():
+                row, col = (int(i) for i in np.argwhere(bad)[0])
+                name = self.columns[self._boolean_idx[col]]
+                raise RequestError(
+                    f"Input column {name!r} is boolean but row {row} has "
+                    f"{float(flags[row, col])!r}; send true or false"
                 )
         return matrix
 

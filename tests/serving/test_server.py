@@ -160,7 +160,7 @@ def test_csv_errors_and_unsupported_content_types(
             "/invocations",
             {"dataframe_records": [{"tenure": 1, "spend": "high", "calls": 0.0}]},
             400,
-            "'spend' is double but row 0 has str 'high'",
+            "'spend' is double but row 0 has the string \"high\"; send a number",
         ),
         (
             "/invocations",
