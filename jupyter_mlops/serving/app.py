@@ -30,6 +30,7 @@ still queued when a replica stops are not predicted.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import hashlib
 import logging
@@ -319,11 +320,20 @@ class ModelServer:
             raise RequestError(self._too_large(int(length)), 413)
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body:
-                raise RequestError(self._too_large(size), 413)
-            chunks.append(chunk)
+        try:
+            # A slow client holds a descriptor (see .guard for the headers' deadline).
+            async with asyncio.timeout(self.spec.body_seconds):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > self.max_body:
+                        raise RequestError(self._too_large(size), 413)
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise RequestError(
+                f"The body did not arrive within {self.spec.body_seconds:g} s ({size} bytes "
+                "came); send it at once",
+                408,
+            ) from None
         return b"".join(chunks)
 
     def _too_large(self, size: int) -> str:
@@ -863,6 +873,7 @@ def _mlflow_error(message: str, status: int) -> bytes:
     code = {
         400: "BAD_REQUEST",
         404: "RESOURCE_DOES_NOT_EXIST",
+        408: "BAD_REQUEST",
         413: "REQUEST_TOO_LARGE",
         415: "UNSUPPORTED_MEDIA_TYPE",
     }

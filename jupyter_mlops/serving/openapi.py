@@ -274,6 +274,7 @@ def model_server_openapi(
                     "RoutedPredictions" if experiment else "Predictions",
                     "MlflowError",
                     "400",
+                    "408",
                     "413",
                     "415",
                     predicted=True,
@@ -308,7 +309,7 @@ def model_server_openapi(
                 "parameters": [names, *request_headers],
                 "requestBody": body(ref("InferenceRequest")),
                 "responses": answers(
-                    "InferenceResponse", "V2Error", "400", "404", "413", predicted=True
+                    "InferenceResponse", "V2Error", "400", "404", "408", "413", predicted=True
                 ),
             }
         },
@@ -318,7 +319,7 @@ def model_server_openapi(
                 "parameters": [names, version, *request_headers],
                 "requestBody": body(ref("InferenceRequest")),
                 "responses": answers(
-                    "InferenceResponse", "V2Error", "400", "404", "413", predicted=True
+                    "InferenceResponse", "V2Error", "400", "404", "408", "413", predicted=True
                 ),
             }
         },
@@ -327,7 +328,9 @@ def model_server_openapi(
                 "operationId": "feedback",
                 "summary": "Ground truth for logged predictions (unknown request id: 404)",
                 "requestBody": body({"oneOf": [ref("FeedbackItem"), ref("FeedbackBatch")]}),
-                "responses": answers("FeedbackAccepted", "FeedbackError", "400", "404", "413"),
+                "responses": answers(
+                    "FeedbackAccepted", "FeedbackError", "400", "404", "408", "413"
+                ),
             }
         },
         "/metrics": {

@@ -73,6 +73,12 @@ class ServerSpec(BaseModel):
         "(each listens with SO_REUSEPORT); None or 0: no gRPC",
     )
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY, ge=1024)
+    header_seconds: float = Field(
+        default=10.0, gt=0, description="a connection has this long to send a request's headers"
+    )
+    body_seconds: float = Field(
+        default=30.0, gt=0, description="a request has this long to send its body (else a 408)"
+    )
     log_predictions: bool = True
     fsync_interval: float = Field(
         default=1.0, ge=0, description="seconds between fsyncs of the prediction log (0: never)"

@@ -70,13 +70,17 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     import uvicorn
 
+    from jupyter_mlops.serving.guard import GuardedHttp, connection_cap, raise_descriptor_limit
+
+    GuardedHttp.cap = connection_cap(raise_descriptor_limit())
+    GuardedHttp.header_seconds = server.spec.header_seconds
     sock = socket.socket(fileno=args.fd) if args.fd is not None else None
     config = uvicorn.Config(
         server.app,
         host=args.host,
         port=args.port,
         loop="uvloop",
-        http="httptools",
+        http=GuardedHttp,  # httptools, with bounds on slow clients
         lifespan="off",
         access_log=False,
         log_level="warning",

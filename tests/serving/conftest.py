@@ -109,7 +109,7 @@ def replica(
     models_workspace: Workspace, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Replica]:
     """One replica serving churn v1 and v2 (weights 1:0, so unnamed requests go to v1), with a
-    prediction log, a 4 KiB body limit and gRPC."""
+    prediction log, a 4 KiB body limit, gRPC, and 1 s for a request's headers and its body."""
     folder = tmp_path_factory.mktemp("replica")
     spec = ServerSpec(
         deployment="test",
@@ -117,6 +117,8 @@ def replica(
         prediction_log=str(folder / "predictions"),
         max_body_bytes=4096,
         grpc_port=free_port(),
+        header_seconds=1.0,
+        body_seconds=1.0,
     )
     running = start_replica(spec, folder)
     yield running

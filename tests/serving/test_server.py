@@ -452,3 +452,34 @@ def test_grpc_typed_contents_and_bad_tensors(replica: Replica, models_workspace:
         odd.CopyFrom(request)
         odd.inputs[0].datatype = "COMPLEX"
         assert refused(odd) == "Input 'tenure': unknown datatype 'COMPLEX'"
+
+
+def test_slow_clients_are_cut_off_and_others_answered(replica: Replica) -> None:
+    """A connection that never completes its headers is closed after the spec's header_seconds
+    (1 s here), a body that does not arrive in body_seconds is a 408, and meanwhile other
+    clients are answered."""
+    import socket
+    import time
+
+    host, port = replica.url.removeprefix("http://").split(":")
+    slow = [socket.create_connection((host, int(port))) for _ in range(20)]
+    for s in slow:
+        s.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+    body = socket.create_connection((host, int(port)))
+    body.sendall(
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 100\r\n\r\n{"
+    )
+    started = time.monotonic()
+    answer = post(replica, "/invocations", {"dataframe_records": ROWS.to_dict(orient="records")})
+    assert answer.status_code == 200
+    for s in slow:
+        s.settimeout(10)
+        assert s.recv(100) == b""  # closed by the server, with no answer
+        s.close()
+    assert time.monotonic() - started < 8
+    body.settimeout(10)
+    reply = body.recv(4096).decode()
+    body.close()
+    assert reply.startswith("HTTP/1.1 408"), reply
+    assert "The body did not arrive within 1 s (1 bytes came)" in reply
