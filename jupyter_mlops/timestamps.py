@@ -23,7 +23,10 @@ from pydantic import AfterValidator
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("a timestamp needs a time zone, e.g. 2026-01-31T12:00:00Z")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC datetime
+        raise ValueError(f"{value.isoformat()} is out of range in UTC") from None
 
 
 #: A point in time with its time zone, kept in UTC; a naive datetime is refused.

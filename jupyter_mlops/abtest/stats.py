@@ -558,6 +558,13 @@ def sample_size(
             )
         effect_size = absolute / sd
     size = abs(effect_size)
+    if not size > 1e-9:  # an effect so small that its standardised size rounds to zero
+        raise InvalidInput(
+            f"The minimum detectable effect {mde:g} is too small to plan for (its standardised "
+            f"size is {size:g})",
+            hint="Give an effect a test could detect, e.g. mde=0.01 (one point of the rate).",
+            field="mde",
+        )
     crit = float(norm.isf(alpha / 2 if two_sided else alpha))
 
     def achieved(n_control: float) -> float:

@@ -202,6 +202,12 @@ class TrackingService:
             ids = [self.get_experiment(ref).experiment_id for ref in experiments]
         else:
             ids = [e.experiment_id for e in self.list_experiments()]
+        if page_token and not page_token.isascii():
+            raise InvalidInput(
+                "Invalid page token: it is not one this server gave",
+                hint="Pass the next_page_token of the previous page as it came.",
+                field="page_token",
+            )
         order = list(order_by) or ["attributes.start_time DESC"]
         _check_order(order)
         self._refresh_sqlite_statistics()
