@@ -12,7 +12,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,7 +166,6 @@ class MlflowBackend:
 
     def _open_client(self) -> MlflowClient:
         load_mlflow()
-        from mlflow.tracking import MlflowClient
 
         with self._creation_lock():
             if self.tracking_uri.startswith(_SQL_SCHEMES):
@@ -181,7 +180,11 @@ class MlflowBackend:
                         _dispose_engines(self.tracking_uri, self.registry_uri)
                     _ENGINE_FILES[self.tracking_uri] = self._opened
             # MlflowClient opens the tracking store, which creates or migrates the tables.
-            return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
+            return _under_ddl_race(
+                lambda: _open_stores(self.tracking_uri, self.registry_uri),
+                self.tracking_uri,
+                self.registry_uri,
+            )
 
     @contextmanager
     def _creation_lock(self) -> Iterator[None]:
@@ -386,6 +389,37 @@ def _sqlite_has_tables(db: Path) -> bool:
     finally:
         con.close()
     return row is not None
+
+
+def _open_stores(tracking_uri: str, registry_uri: str) -> MlflowClient:
+    """A client whose tracking and registry stores are both open (each checks its tables when it
+    opens, and creates missing ones: done here, under the creation lock, not on a later call)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+    client._get_registry_client()  # its store opens with it
+    return client
+
+
+def _under_ddl_race(open_client: Callable[[], MlflowClient], *uris: str) -> MlflowClient:
+    """``open_client()``, again after a moment if it lost a table-creation race.
+
+    Something outside the creation lock may be creating the same store's tables (an ``mlflow
+    ui`` on the workspace's file, an older jupyter-mlops): MLflow then fails with "table ...
+    already exists". The tables are there once the other side is done, so a second look finds
+    them and creates nothing.
+    """
+    import sqlalchemy
+
+    for attempt in range(5):
+        try:
+            return open_client()
+        except sqlalchemy.exc.OperationalError as exc:
+            if "already exists" not in str(exc) or attempt == 4:
+                raise
+            _dispose_engines(*uris)
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _dispose_engines(*uris: str) -> None:
