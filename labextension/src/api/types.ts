@@ -455,6 +455,8 @@ export interface IDeploymentInfo {
   url: string;
   host: string;
   port: number;
+  /** `host:port` of the Open Inference Protocol gRPC service (null: no gRPC). */
+  grpc_url?: string | null;
   state: DeploymentState;
   replicas: number;
   generation: number;
@@ -499,6 +501,8 @@ export interface IDeployRequest {
   name?: string;
   replicas?: number;
   port?: number;
+  /** Port of the gRPC inference service; default: a free one; 0: no gRPC. */
+  grpc_port?: number | null;
 }
 
 /** Schema `UpdateRequest`. */
