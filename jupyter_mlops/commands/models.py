@@ -1,9 +1,9 @@
 """Handlers of the registry and deployment commands.
 
 ``register``, ``models list|show|compare``, ``promote``, ``alias``, ``deploy``, ``deployments
-list|status|logs|stop|update``, ``predict`` and ``package``. Like every handler they parse
-nothing: they call the workspace's registry or deployments and return a Result whose ``--json``
-is the service's own pydantic model, as the REST API returns it.
+list|status|logs|stop|start|remove|update``, ``predict`` and ``package``. Like every handler they
+parse nothing: they call the workspace's registry or deployments and return a Result whose
+``--json`` is the service's own pydantic model, as the REST API returns it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from jupyter_mlops.commands.args import CommandParser, Subcommands, add_group, csv_list, positive
 from jupyter_mlops.commands.context import load_data
 from jupyter_mlops.commands.results import Detail, Message, Result, Table
-from jupyter_mlops.errors import InvalidInput
+from jupyter_mlops.errors import BackendUnavailable, InvalidInput
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -311,7 +311,11 @@ def cmd_deployments_status(args: argparse.Namespace, ctx: Context) -> Result:
     d = ws.deployments.get(args.name)
     detail = _deployment_detail(d)
     if d.state in {"running", "degraded", "updating"}:
-        stats = ws.deployments.stats(args.name)
+        try:
+            stats = ws.deployments.stats(args.name)
+        except BackendUnavailable as exc:  # no replica up: the state and error say why
+            detail.facts.append(("traffic", f"unavailable ({exc.message})"))
+            return detail
         detail.facts += [
             ("requests", f"{stats.requests_total} ({stats.errors_total} errors)"),
             ("rows predicted", str(stats.rows_total)),
@@ -329,6 +333,22 @@ def cmd_deployments_stop(args: argparse.Namespace, ctx: Context) -> Result:
     ws = ctx.workspace(args)
     d = ws.deployments.stop(args.name)
     return _deployment_detail(d, f"Deployment {d.name} {d.state}")
+
+
+def cmd_deployments_start(args: argparse.Namespace, ctx: Context) -> Result:
+    ws = ctx.workspace(args)
+    d = ws.deployments.start(args.name)
+    return _deployment_detail(d, f"Deployment {d.name} {d.state} again at {d.url}")
+
+
+def cmd_deployments_remove(args: argparse.Namespace, ctx: Context) -> Result:
+    ws = ctx.workspace(args)
+    d = ws.deployments.remove(args.name, purge_log=args.purge_log)
+    log = "deleted" if args.purge_log else "kept (remove it with --purge-log)"
+    return Message(
+        f"Removed deployment {d.name}; its prediction log is {log}",
+        d.model_dump(),
+    )
 
 
 def cmd_deployments_update(args: argparse.Namespace, ctx: Context) -> Result:
@@ -369,7 +389,7 @@ def cmd_package(args: argparse.Namespace, ctx: Context) -> Result:
 
 def add_commands(sub: Subcommands, common: CommandParser) -> None:
     """``register``, ``models list|show|compare``, ``promote``, ``alias``, ``deploy``,
-    ``deployments list|status|logs|stop|update``, ``predict`` and ``package``."""
+    ``deployments list|status|logs|stop|start|remove|update``, ``predict`` and ``package``."""
     p = sub.add_parser("register", parents=[common], help="register a run's model as a version")
     p.add_argument("run_id", metavar="RUN_ID")
     p.add_argument("--name", "-n", required=True, help="registered model name, e.g. churn")
@@ -435,16 +455,25 @@ def add_commands(sub: Subcommands, common: CommandParser) -> None:
     )
     p.set_defaults(handler=cmd_deploy)
 
-    dsub = add_group(sub, "deployments", "local deployments: list, status, logs")
+    dsub = add_group(
+        sub, "deployments", "local deployments: list, status, logs, stop, start, remove"
+    )
     p = dsub.add_parser("list", parents=[common], help="list deployments")
     p.set_defaults(handler=cmd_deployments_list)
     for name, text, handler in (
         ("status", "state, endpoint, replicas, traffic", cmd_deployments_status),
-        ("stop", "stop a deployment", cmd_deployments_stop),
+        ("stop", "stop a deployment (it stays stopped)", cmd_deployments_stop),
+        ("start", "start a stopped deployment again, on its ports", cmd_deployments_start),
     ):
         p = dsub.add_parser(name, parents=[common], help=text)
         p.add_argument("name", metavar="NAME")
         p.set_defaults(handler=handler)
+    p = dsub.add_parser(
+        "remove", parents=[common], help="delete a stopped deployment (keeps its prediction log)"
+    )
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--purge-log", action="store_true", help="also delete its prediction log")
+    p.set_defaults(handler=cmd_deployments_remove)
     p = dsub.add_parser("logs", parents=[common], help="the supervisor's and replicas' logs")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--lines", "-n", type=positive, default=50, help="lines per log (default 50)")

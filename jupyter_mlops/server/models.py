@@ -34,10 +34,15 @@ class LogsQuery(BaseModel):
     lines: int = Field(default=100, ge=1, le=10000)
 
 
+class RemoveQuery(BaseModel):
+    purge_log: bool = Field(default=False, description="also delete its prediction log")
+
+
 def _version(value: str) -> int:
     from jupyter_mlops.errors import InvalidInput
 
-    if not value.isdigit() or int(value) < 1:
+    # isdigit() alone takes "¹" and "٣", which int() does not.
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
         raise InvalidInput(f"{value!r} is not a version number", field="version")
     return int(value)
 
@@ -213,7 +218,8 @@ class DeploymentsHandler(MlopsHandler):
 
 
 class DeploymentHandler(MlopsHandler):
-    """``/mlops/api/deployments/{name}``: state; PATCH updates the version; DELETE stops."""
+    """``/mlops/api/deployments/{name}``: state; PATCH updates the version; DELETE removes a
+    stopped deployment (its prediction log stays unless ``purge_log=true``)."""
 
     openapi_path = "/deployments/{name}"
     operations = {
@@ -225,7 +231,13 @@ class DeploymentHandler(MlopsHandler):
             errors=(400, 404, 409, 503),
             tags=DEPLOYMENTS,
         ),
-        "delete": Operation("Stop a deployment", DeploymentInfo, tags=DEPLOYMENTS),
+        "delete": Operation(
+            "Remove a stopped deployment (409 while it runs: stop it first)",
+            DeploymentInfo,
+            query=RemoveQuery,
+            errors=(400, 404, 409),
+            tags=DEPLOYMENTS,
+        ),
     }
 
     @api
@@ -242,7 +254,37 @@ class DeploymentHandler(MlopsHandler):
 
     @api
     async def delete(self, name: str) -> None:
+        q = self.query_model(RemoveQuery)
+        self.send(await in_thread(self.workspace.deployments.remove, name, purge_log=q.purge_log))
+
+
+class DeploymentStopHandler(MlopsHandler):
+    """``/mlops/api/deployments/{name}/stop``: stop it (it stays stopped until started)."""
+
+    openapi_path = "/deployments/{name}/stop"
+    operations = {"post": Operation("Stop a deployment", DeploymentInfo, tags=DEPLOYMENTS)}
+
+    @api
+    async def post(self, name: str) -> None:
         self.send(await in_thread(self.workspace.deployments.stop, name))
+
+
+class DeploymentStartHandler(MlopsHandler):
+    """``/mlops/api/deployments/{name}/start``: start a stopped deployment on its ports."""
+
+    openapi_path = "/deployments/{name}/start"
+    operations = {
+        "post": Operation(
+            "Start a stopped deployment again, on its ports (returns once it answers)",
+            DeploymentInfo,
+            errors=(400, 404, 409, 503),
+            tags=DEPLOYMENTS,
+        )
+    }
+
+    @api
+    async def post(self, name: str) -> None:
+        self.send(await in_thread(self.workspace.deployments.start, name))
 
 
 class DeploymentStatsHandler(MlopsHandler):
@@ -287,6 +329,8 @@ HANDLERS: list[type[MlopsHandler]] = [
     AliasHandler,
     DeploymentsHandler,
     DeploymentHandler,
+    DeploymentStopHandler,
+    DeploymentStartHandler,
     DeploymentStatsHandler,
     DeploymentLogsHandler,
 ]

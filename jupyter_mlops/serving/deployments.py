@@ -2,8 +2,16 @@
 
 ``deploy`` resolves the model reference and checks the port before anything starts, writes the
 deployment's folder and starts its supervisor (:mod:`.supervisor`) detached from the calling
-process; ``update``, ``stop``, ``status`` and ``logs`` work through that folder, so deployments
-stay managed after JupyterLab restarts.
+process; ``update``, ``stop``, ``start``, ``remove``, ``status`` and ``logs`` work through that
+folder, so deployments stay managed after JupyterLab restarts.
+
+What comes back by itself (the revive rule): a deployment the user stopped stays stopped. One
+whose supervisor is gone while it was starting, running, updating or degraded (kill -9, OOM,
+a reboot) is restarted from its record, on the same HTTP and gRPC ports, the next time anyone
+looks at it (:meth:`Deployments.list` or :meth:`Deployments.get`: the CLI, REST, the Models
+panel's polling, and the Jupyter server when it starts). It is not restarted when a port is
+taken by another process, nor after ``REVIVE_LIMIT`` restarts within ``REVIVE_WINDOW``: it then
+reads ``failed`` with the reason, until ``start``.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,8 +32,10 @@ from jupyter_mlops.process import (
     LOOPBACK,
     Unreadable,
     check_port,
+    file_lock,
     free_port,
     is_running,
+    pids_of,
     read_json,
     start_detached,
     write_json,
@@ -32,10 +43,12 @@ from jupyter_mlops.process import (
 from jupyter_mlops.serving.lookup import FeaturePlanner, lookup_for, model_inputs
 from jupyter_mlops.serving.records import (
     RECORD_FILE,
+    REVIVALS_FILE,
     STATUS_FILE,
     SUPERVISOR_MODULE,
     DeploymentRecord,
     DeploymentStatus,
+    Revivals,
     spec_file,
 )
 from jupyter_mlops.serving.schemas import (
@@ -62,6 +75,11 @@ HOST = LOOPBACK
 START_TIMEOUT = 180.0
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _LIVE = {"starting", "running", "updating", "degraded", "stopping"}
+#: A deployment whose supervisor died is restarted at most this many times within REVIVE_WINDOW
+#: seconds; then it reads "failed" until the user starts it.
+REVIVE_LIMIT = 3
+REVIVE_WINDOW = 600.0
+WORKER_MODULE = "jupyter_mlops.serving.worker"
 
 
 class Deployments:
@@ -104,14 +122,23 @@ class Deployments:
     # -- reading ----------------------------------------------------------------------------------
 
     def list(self) -> list[DeploymentInfo]:
-        """Every deployment recorded in the workspace, running or not."""
+        """Every deployment recorded in the workspace, running or not.
+
+        A deployment whose supervisor is gone though the user did not stop it is restarted
+        on its ports (see the module's revive rule) and reads ``starting``.
+        """
         if not self.root.is_dir():
             return []
-        return [self._info(p) for p in sorted(self.root.iterdir()) if (p / RECORD_FILE).is_file()]
+        return [
+            self._info(p, revive=True)
+            for p in sorted(self.root.iterdir())
+            if (p / RECORD_FILE).is_file()
+        ]
 
     def get(self, name: str) -> DeploymentInfo:
-        """One deployment's state."""
-        return self._info(self._folder(name))
+        """One deployment's state (restarted first if its supervisor is gone, as in
+        :meth:`list`)."""
+        return self._info(self._folder(name), revive=True)
 
     def logs(self, name: str, lines: int = 100) -> str:
         """The last lines of the supervisor's and each replica's log."""
@@ -132,6 +159,14 @@ class Deployments:
         info = self.get(name)
         if info.state not in _LIVE:
             return DeploymentStats()
+        if not any(is_running(r.pid, WORKER_MODULE) for r in info.replica_processes):
+            # Its socket still takes connections (the supervisor holds it) but nobody accepts
+            # them: a scrape would only time out.
+            raise BackendUnavailable(
+                f"No replica of {name} is up to report its traffic"
+                + (f": {info.error}" if info.error else ""),
+                hint=f"See `jupyter mlops deployments logs {name}`.",
+            )
         sample = _scrape(f"{info.url}/metrics")
         now = time.monotonic()
         previous = self._samples.get(name)
@@ -189,6 +224,7 @@ class Deployments:
                 f"replicas must be between 1 and 16, not {replicas}", field="replicas"
             )
         folder = self.root / name
+        previous: DeploymentRecord | None = None
         if (folder / RECORD_FILE).is_file():
             current = self._info(folder)
             if current.state in _LIVE:
@@ -197,6 +233,18 @@ class Deployments:
                     hint=f"Move it to another version with `jupyter mlops deployments update "
                     f"{name} {model}`, stop it first, or deploy under another --name.",
                 )
+            found = read_json(folder / RECORD_FILE, DeploymentRecord)
+            previous = found if isinstance(found, DeploymentRecord) and found.port else None
+        if previous is not None:
+            # Deployed again under its name, it answers where its clients already call it.
+            if port is None:
+                port = _check_own_port(previous.port, name, "--port")
+            if grpc_port is None:
+                grpc_port = previous.grpc_port or 0
+                if grpc_port and grpc_port != port:
+                    _check_own_port(grpc_port, name, "--grpc-port")
+                elif grpc_port == port:
+                    grpc_port = None  # the user moved the HTTP port onto it: take a free one
         port = free_port(HOST) if port is None else check_port(port, HOST)
         if grpc_port is None:
             grpc_port = free_port(HOST)
@@ -307,7 +355,8 @@ class Deployments:
             raise Conflict(
                 f"Deployment {folder.name} is {current.state}; only a running deployment can be "
                 "updated",
-                hint=f"Start it with `jupyter mlops deploy {model} --name {folder.name}`.",
+                hint=f"Start it with `jupyter mlops deployments start {folder.name}`, or deploy "
+                f"it again: `jupyter mlops deploy {model} --name {folder.name}`.",
             )
 
     def _move(
@@ -352,21 +401,82 @@ class Deployments:
         os.kill(self._supervisor_pid(self._folder(name)), signal.SIGUSR1)
 
     def stop(self, name: str, *, timeout: float = 30.0) -> DeploymentInfo:
-        """Stop a deployment (its replicas finish the requests they hold)."""
+        """Stop a deployment (its replicas finish the requests they hold). A stopped deployment
+        stays stopped: nothing restarts it until :meth:`start` or :meth:`deploy`."""
+        folder = self._folder(name)
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self._status(folder)
+            if status is not None and status.state not in _LIVE:
+                break
+            if status is not None and _is_supervisor(status.pid, folder):
+                os.kill(status.pid, signal.SIGTERM)
+                while _is_supervisor(status.pid, folder) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                break
+            starting = status is None or (status.state == "starting" and not status.pid)
+            if starting and time.monotonic() < deadline and self._supervisors(folder):
+                time.sleep(0.05)  # a supervisor is starting: stop it once it says who it is
+                continue
+            if status is not None:
+                # Its supervisor is gone: the user wants it stopped, so it is not revived.
+                self._write_status(folder, status, state="stopped", replicas=[])
+            break
+        return self._info(folder)
+
+    def start(self, name: str, *, wait: bool = True) -> DeploymentInfo:
+        """Start a stopped (or failed) deployment again, as it was: the versions, routing and
+        replica count of its record, on its HTTP and gRPC ports.
+
+        Raises:
+            NotFound: no such deployment.
+            Conflict: it is running already, or one of its ports is in use.
+            BackendUnavailable: it did not come up (the message includes why).
+        """
+        folder = self._folder(name)
+        current = self._info(folder)
+        if current.state in _LIVE:
+            raise Conflict(
+                f"Deployment {name} is already {current.state} at {current.url}",
+                hint=f"Stop it first: `jupyter mlops deployments stop {name}`.",
+            )
+        record = self._record(folder)
+        if not (folder / spec_file(record.generation)).is_file():
+            raise Conflict(
+                f"Deployment {name} cannot be started: {spec_file(record.generation)} is missing",
+                hint=f"Deploy it again: `jupyter mlops deploy MODEL --name {name}`.",
+            )
+        _check_own_port(record.port, name, "--port")
+        if record.grpc_port:
+            _check_own_port(record.grpc_port, name, "--grpc-port")
+        record.updated = time.time()
+        write_json(folder / RECORD_FILE, record)
+        (folder / STATUS_FILE).unlink(missing_ok=True)
+        (folder / REVIVALS_FILE).unlink(missing_ok=True)
+        _start_supervisor(folder)
+        if not wait:
+            return self._info(folder)
+        return self._wait(folder, record.generation, action="start")
+
+    def remove(self, name: str, *, purge_log: bool = False) -> DeploymentInfo:
+        """Delete a stopped deployment's folder. Its prediction log stays (monitoring, A/B
+        results and a later deployment under the same name read it) unless ``purge_log``.
+
+        Raises:
+            NotFound: no such deployment.
+            Conflict: it is running (stop it first).
+        """
         folder = self._folder(name)
         info = self._info(folder)
         if info.state in _LIVE:
-            pid = self._supervisor_pid(folder)
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while _is_supervisor(pid, folder) and time.monotonic() < deadline:
-                time.sleep(0.05)
-        return self._info(folder)
-
-    def remove(self, name: str) -> None:
-        """Stop a deployment and delete its folder (its prediction log stays)."""
-        self.stop(name)
-        shutil.rmtree(self._folder(name))
+            raise Conflict(
+                f"Deployment {name} is {info.state}; only a stopped deployment can be removed",
+                hint=f"Stop it first: `jupyter mlops deployments stop {name}`.",
+            )
+        shutil.rmtree(folder)
+        if purge_log:
+            shutil.rmtree(self.predictions / name, ignore_errors=True)
+        return info
 
     def predict(self, name: str, data: Any, *, timeout: float = 30.0) -> pd.DataFrame:
         """Send rows to a deployment and get its predictions as a DataFrame.
@@ -511,7 +621,7 @@ class Deployments:
             raise Conflict(f"Deployment {folder.name} is not running")
         return pid
 
-    def _info(self, folder: Path) -> DeploymentInfo:
+    def _info(self, folder: Path, *, revive: bool = False) -> DeploymentInfo:
         record = read_json(folder / RECORD_FILE, DeploymentRecord)
         if not isinstance(record, DeploymentRecord):
             # One broken folder is shown as failed; it does not break the listing of the others.
@@ -539,8 +649,13 @@ class Deployments:
             state = status.state
             error = status.error
             if state in _LIVE and not _is_supervisor(status.pid, folder):
-                state = "stopped"
-                error = error or "the supervisor is gone (killed or rebooted)"
+                if state == "starting" and not status.pid and _recent(status.updated):
+                    pass  # being restarted: its new supervisor has not written yet
+                elif revive and state != "stopping":
+                    return self._revive(folder, record, status)
+                else:
+                    state = "stopped"
+                    error = error or "the supervisor is gone (killed or rebooted)"
         live = state in {"running", "degraded", "updating", "stopping"}
         serving = status.models if status is not None and status.generation else record.serving
         return DeploymentInfo(
@@ -560,6 +675,97 @@ class Deployments:
             updated=status.updated if status is not None else record.updated,
             folder=str(folder),
         )
+
+    def _revive(
+        self, folder: Path, record: DeploymentRecord, status: DeploymentStatus
+    ) -> DeploymentInfo:
+        """Restart a deployment whose supervisor is gone (the module's revive rule).
+
+        Faces look at deployments at once (the panel polls while a CLI lists): under a lock,
+        the first one restarts it, the others see the ``starting`` status it leaves.
+        """
+        with file_lock(folder / "revive.lock"):
+            now = self._status(folder)
+            if now is None or now.model_dump() != status.model_dump():
+                return self._info(folder)  # someone acted meanwhile
+            if self._supervisors(folder):
+                return self._info(folder)  # one is starting and has not written yet
+            gone = (
+                f"its supervisor (pid {status.pid}) was gone (killed, or the machine restarted)"
+                if status.pid
+                else "its supervisor did not start"
+            )
+            found = read_json(folder / REVIVALS_FILE, Revivals)
+            revivals = found if isinstance(found, Revivals) else Revivals()
+            t = time.time()
+            recent = [a for a in revivals.attempts if t - a < REVIVE_WINDOW]
+            if len(recent) >= REVIVE_LIMIT:
+                self._write_status(
+                    folder,
+                    now,
+                    state="failed",
+                    pid=0,
+                    replicas=[],
+                    error=f"{gone}; it was restarted {len(recent)} times in "
+                    f"{REVIVE_WINDOW / 60:.0f} minutes and is not restarted again. See "
+                    f"`jupyter mlops deployments logs {folder.name}`, then `jupyter mlops "
+                    f"deployments start {folder.name}`",
+                )
+                return self._info(folder)
+            if not self._workers(folder):  # its own draining replicas may still hold them
+                try:
+                    check_port(record.port, HOST)
+                    if record.grpc_port:
+                        check_port(record.grpc_port, HOST)
+                except (Conflict, InvalidInput) as exc:
+                    self._write_status(
+                        folder,
+                        now,
+                        state="failed",
+                        pid=0,
+                        replicas=[],
+                        error=f"{gone}; it cannot be restarted: {exc.message}. Free the port "
+                        f"and run `jupyter mlops deployments start {folder.name}`, or deploy "
+                        "it again with another --port",
+                    )
+                    return self._info(folder)
+            write_json(folder / REVIVALS_FILE, Revivals(attempts=[*recent, t]))
+            when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
+            self._write_status(
+                folder,
+                now,
+                state="starting",
+                pid=0,
+                replicas=[],
+                error=f"restarted at {when}: {gone}",
+            )
+            try:
+                _start_supervisor(folder)
+            except (OSError, subprocess.SubprocessError) as exc:
+                self._write_status(folder, now, state="failed", error=f"{gone}; restart: {exc}")
+        return self._info(folder)
+
+    def _write_status(self, folder: Path, status: DeploymentStatus, **change: Any) -> None:
+        """Change the status of a deployment whose supervisor is gone (only then: a running
+        supervisor is the one writer of its status)."""
+        write_json(
+            folder / STATUS_FILE, status.model_copy(update={**change, "updated": time.time()})
+        )
+
+    def _supervisors(self, folder: Path) -> builtins.list[int]:
+        """The live supervisor processes of a deployment (one, or none)."""
+        return pids_of(SUPERVISOR_MODULE, str(folder))
+
+    def _workers(self, folder: Path) -> builtins.list[int]:
+        """The live replica processes running in a deployment's folder."""
+        out = []
+        for pid in pids_of(WORKER_MODULE):
+            try:
+                if Path(os.readlink(f"/proc/{pid}/cwd")) == folder.resolve():
+                    out.append(pid)
+            except OSError:
+                continue
+        return out
 
     def _wait(self, folder: Path, generation: int, *, action: str) -> DeploymentInfo:
         deadline = time.monotonic() + START_TIMEOUT
@@ -603,6 +809,22 @@ def check_deployment_name(name: str) -> None:
             "Kubernetes name when packaged), e.g. churn-api.",
             field="name",
         )
+
+
+def _recent(updated: float) -> bool:
+    return time.time() - updated < START_TIMEOUT
+
+
+def _check_own_port(port: int, name: str, option: str) -> int:
+    """A port a deployment had before, if it is free again."""
+    try:
+        return check_port(port, HOST)
+    except Conflict as exc:
+        raise Conflict(
+            f"Port {port} of deployment {name} is in use by another process",
+            hint=f"Free it, or pass {option} to choose another.",
+            field=exc.field,
+        ) from None
 
 
 def _start_supervisor(folder: Path) -> None:

@@ -6,7 +6,10 @@
   supervisor when an update fails, to take the failed version back out);
 - ``status.json``, a :class:`DeploymentStatus`, written by the supervisor only;
 - ``spec-<generation>.json``, the :class:`~.spec.ServerSpec` each generation of replicas runs;
-- ``logs/``: ``supervisor.log`` and one log per replica slot.
+- ``logs/``: ``supervisor.log`` and one log per replica slot;
+- ``revivals.json``, a :class:`Revivals`: when the deployment was restarted because its
+  supervisor was gone (see :meth:`.deployments.Deployments.list`);
+- ``supervisor.lock``, held by the running supervisor (two never run one deployment).
 
 Times are float seconds since the epoch, as the files have always had them.
 """
@@ -20,6 +23,7 @@ from jupyter_mlops.serving.schemas import ReplicaInfo, ServedVersion, State
 
 RECORD_FILE = "deployment.json"
 STATUS_FILE = "status.json"
+REVIVALS_FILE = "revivals.json"
 SUPERVISOR_MODULE = "jupyter_mlops.serving.supervisor"
 
 
@@ -63,3 +67,11 @@ class DeploymentStatus(BaseModel):
     updated: float = 0.0
     update_to: int | None = Field(default=None, description="the generation being started")
     update_failed: int | None = Field(default=None, description="the generation that failed")
+
+
+class Revivals(BaseModel):
+    """``revivals.json``: the restarts of a deployment whose supervisor was gone."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    attempts: list[float] = Field(default_factory=list, description="when, newest last")

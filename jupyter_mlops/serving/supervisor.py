@@ -57,6 +57,14 @@ STOP_TIMEOUT = 15.0
 # A replica that dies this many times within CRASH_WINDOW seconds is restarted more slowly.
 CRASH_LIMIT = 5
 CRASH_WINDOW = 60.0
+#: A degraded deployment whose replicas are all up and have not crashed for this long is running
+#: again (a crash loop that ended must not read "degraded" until the next crash).
+RECOVERED_AFTER = 5.0
+#: How long a supervisor that takes over waits for the replicas its killed predecessor left (they
+#: got SIGTERM when it died and drain) before it kills them and binds the port.
+TAKEOVER_TIMEOUT = STOP_TIMEOUT + 5.0
+#: The lock a supervisor holds for its whole life: two supervisors never run one deployment.
+LOCK_FILE = "supervisor.lock"
 
 
 @dataclass
@@ -175,6 +183,7 @@ class Supervisor:
         self.reload = False
         self.restarts = 0
         self.crashes: list[float] = []
+        self.last_crash = 0.0
         self.last_error: str | None = None
         self.state: State = "starting"
         self.compactor = Compactor()
@@ -376,7 +385,11 @@ class Supervisor:
             sock = socket.create_server((host, port), backlog=2048)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                return f"port {port} on {host} is in use"
+                return (
+                    f"port {port} on {host} is in use by another process; free it and run "
+                    f"`jupyter mlops deployments start {self.folder.name}`, or deploy again "
+                    "with another --port"
+                )
             return f"cannot listen on {host}:{port}: {exc}"
         sock.set_inheritable(True)
         self.sock = sock
@@ -387,6 +400,7 @@ class Supervisor:
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_reload)
         signal.signal(signal.SIGUSR1, self._on_want_spare)
+        self.take_over()
         error = self.bind()
         if error is None:
             self.write_status()
@@ -409,6 +423,7 @@ class Supervisor:
                 self.reload = False
                 self.update()
             self.watch()
+            self.settle()
             if not self.stopping:
                 self.keep_spare()
             time.sleep(0.2)
@@ -425,6 +440,49 @@ class Supervisor:
         log.info("stopped")
         return 0
 
+    def take_over(self) -> None:
+        """Wait for the replicas of a predecessor that was killed (kill -9, OOM): they got
+        SIGTERM when it died and finish their requests, holding its listening socket until they
+        exit; the port is free once they have. Those still there after ``TAKEOVER_TIMEOUT``
+        are killed."""
+        from jupyter_mlops.process import pids_of, read_json
+
+        previous = read_json(self.folder / STATUS_FILE, DeploymentStatus)
+        if isinstance(previous, DeploymentStatus) and previous.state == "starting":
+            # Restarted because its predecessor was gone: the status keeps saying so.
+            self.last_error = previous.error if not previous.pid else None
+
+        def left() -> list[int]:
+            # Its replicas and its warm spare: workers running in this deployment's folder.
+            return [pid for pid in pids_of(WORKER_MODULE) if _cwd(pid) == self.folder]
+
+        orphans = left()
+        if not orphans:
+            return
+        log.info("waiting for the replicas of the previous supervisor to exit: %s", orphans)
+        deadline = time.monotonic() + TAKEOVER_TIMEOUT
+        while orphans and time.monotonic() < deadline:
+            time.sleep(0.1)
+            orphans = left()
+        for pid in orphans:
+            log.warning("replica pid %s of the previous supervisor did not exit; killing it", pid)
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    def settle(self) -> None:
+        """A degraded deployment whose replicas are all up again, with no crash for
+        ``RECOVERED_AFTER`` seconds, is running again."""
+        if self.state != "degraded" or self.stopping or not self.replicas:
+            return
+        if time.time() - self.last_crash < RECOVERED_AFTER:
+            return
+        if any(r.process.poll() is not None for r in self.replicas):
+            return
+        log.info("all %s replica(s) up again: running", len(self.replicas))
+        self.state = "running"
+        self.last_error = None
+        self.write_status()
+
     def watch(self) -> None:
         """Restart replicas that died (not ones we stopped)."""
         for i, r in enumerate(self.replicas):
@@ -432,6 +490,7 @@ class Supervisor:
             if code is None or self.stopping:
                 continue
             now = time.time()
+            self.last_crash = now
             self.crashes = [t for t in self.crashes if now - t < CRASH_WINDOW] + [now]
             log.warning(
                 "replica %s (pid %s) exited with %s; restarting", r.slot, r.process.pid, code
@@ -513,6 +572,30 @@ def _die_with_parent() -> None:
         pass
 
 
+WORKER_MODULE = "jupyter_mlops.serving.worker"
+
+
+def _cwd(pid: int) -> Path | None:
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return None
+
+
+def _lock(folder: Path) -> int | None:
+    """Take the deployment's supervisor lock for the life of this process (the kernel releases
+    it when the process dies, kill -9 included); None: another supervisor holds it."""
+    import fcntl
+
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def main(argv: list[str] | None = None) -> int:
     # With --detach it forks once more so that it is nobody's child: the process that started
     # it (JupyterLab, a CLI) neither has to reap it nor keeps a handle on it.
@@ -524,6 +607,11 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s supervisor %(levelname)s %(message)s",
         handlers=[logging.FileHandler(folder / "logs" / "supervisor.log")],
     )
+    lock = _lock(folder)
+    if lock is None:
+        # A deployment started twice at once (two faces reviving it): the first one runs it.
+        log.info("another supervisor runs this deployment; exiting")
+        return 0
     return Supervisor(folder).run()
 
 

@@ -77,6 +77,7 @@ def cleanup(root: Path) -> None:
 
     ws = Workspace.open(root)
     with contextlib.suppress(NotFound):
+        ws.deployments.stop(DEPLOYMENT)
         ws.deployments.remove(DEPLOYMENT)
     client = ws.registry.client
     if any(m.name == MODEL for m in client.search_registered_models()):

@@ -185,6 +185,18 @@ def test_versions_lineage_deploy_traffic_and_stop(
     expect(card.locator(".jp-mlops-Figures")).to_have_count(0)
     expect(card.get_by_role("button", name="Stop")).to_have_count(0)
 
+    # Start: the stopped deployment comes back as it was, on its port.
+    card.get_by_role("button", name="Start", exact=True).click()
+    expect(state).to_have_text("running", timeout=120_000)
+    with httpx.Client(base_url=url, timeout=10) as client:
+        assert client.post("/invocations", json=payload).status_code == 200
+    # Remove is offered once it is stopped again; the card goes.
+    expect(card.get_by_role("button", name="Remove")).to_have_count(0)
+    card.get_by_role("button", name="Stop").click()
+    expect(state).to_have_text("stopped", timeout=60_000)
+    card.get_by_role("button", name="Remove").click()
+    expect(card).to_have_count(0)
+
 
 def test_promote_with_gates(
     page: Page, models_lab: LabServer, artifacts_dir: Path, request: pytest.FixtureRequest

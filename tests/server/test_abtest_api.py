@@ -175,4 +175,4 @@ async def test_an_ab_test_from_start_to_decision(jp_fetch: Fetch, workspace: Wor
         after = await get_json(jp_fetch, "deployments", "churn-ab", "abtest")
         assert after["experiment"]["decision"]["winner"] == "challenger"
     finally:
-        await jp_fetch("mlops", "api", "deployments", "churn-ab", method="DELETE")
+        await jp_fetch("mlops", "api", "deployments", "churn-ab", "stop", method="POST", body=b"")

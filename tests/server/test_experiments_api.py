@@ -123,6 +123,8 @@ async def test_openapi_document_lists_every_route(jp_fetch: Fetch) -> None:
         "/mlops/api/models/{name}/aliases/{alias}",
         "/mlops/api/deployments",
         "/mlops/api/deployments/{name}",
+        "/mlops/api/deployments/{name}/stop",
+        "/mlops/api/deployments/{name}/start",
         "/mlops/api/deployments/{name}/stats",
         "/mlops/api/deployments/{name}/logs",
         "/mlops/api/monitoring",

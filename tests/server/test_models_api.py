@@ -111,5 +111,7 @@ async def test_deploy_stats_logs_and_stop(jp_fetch: Fetch, workspace: Workspace)
         )
         assert code == 404 and "no version 7" in error["message"]
     finally:
-        response = await jp_fetch("mlops", "api", "deployments", "churn-api", method="DELETE")
+        response = await jp_fetch(
+            "mlops", "api", "deployments", "churn-api", "stop", method="POST", body=b""
+        )
     assert json.loads(response.body)["state"] == "stopped"

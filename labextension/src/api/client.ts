@@ -318,8 +318,24 @@ export class MlopsClient {
     );
   }
 
-  /** `DELETE mlops/api/deployments/{name}` — stop it. */
+  /** `POST mlops/api/deployments/{name}/stop` — stop it (it stays stopped). */
   stopDeployment(name: string): Promise<IDeploymentInfo> {
+    return this._send<IDeploymentInfo>(
+      'POST',
+      `deployments/${encodeURIComponent(name)}/stop`
+    );
+  }
+
+  /** `POST mlops/api/deployments/{name}/start` — start a stopped one on its ports. */
+  startDeployment(name: string): Promise<IDeploymentInfo> {
+    return this._send<IDeploymentInfo>(
+      'POST',
+      `deployments/${encodeURIComponent(name)}/start`
+    );
+  }
+
+  /** `DELETE mlops/api/deployments/{name}` — remove a stopped one (its log stays). */
+  removeDeployment(name: string): Promise<IDeploymentInfo> {
     return this._send<IDeploymentInfo>(
       'DELETE',
       `deployments/${encodeURIComponent(name)}`

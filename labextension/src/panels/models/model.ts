@@ -334,6 +334,23 @@ export class ModelsModel extends VDomModel {
     );
   }
 
+  /** Start a stopped (or failed) deployment again, on its ports. */
+  startDeployment(name: string): Promise<void> {
+    return this._cardCall(name, `Starting ${name}…`, () =>
+      this.client.startDeployment(name)
+    );
+  }
+
+  /** Remove a stopped deployment (its prediction log stays on disk). */
+  removeDeployment(name: string): Promise<void> {
+    return this._cardCall(
+      name,
+      `Removing ${name}…`,
+      () => this.client.removeDeployment(name),
+      true
+    );
+  }
+
   /** Move a deployment to `model` (`churn:3`) with zero downtime. */
   updateDeployment(name: string, model: string): Promise<void> {
     return this._cardCall(name, `Updating ${name} to ${model}…`, () =>
@@ -416,7 +433,8 @@ export class ModelsModel extends VDomModel {
   private async _cardCall(
     name: string,
     label: string,
-    call: () => Promise<IDeploymentInfo>
+    call: () => Promise<IDeploymentInfo>,
+    removes = false
   ): Promise<void> {
     if (this._cardActions.get(name)?.status === 'busy') {
       return;
@@ -427,7 +445,12 @@ export class ModelsModel extends VDomModel {
     try {
       const info = await call();
       action = { status: 'done', label: '', result: info };
-      this._replaceDeployment(info);
+      if (removes) {
+        const list = this._deployments.value ?? [];
+        this._deployments.set(list.filter(d => d.name !== name));
+      } else {
+        this._replaceDeployment(info);
+      }
     } catch (reason) {
       action = {
         status: 'error',

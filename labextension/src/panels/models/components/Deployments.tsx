@@ -196,6 +196,28 @@ function DeploymentCard(props: {
             Stop
           </button>
         )}
+        {!live && (
+          <button
+            type="button"
+            className="jp-mlops-Button"
+            disabled={busy}
+            title={`Start ${deployment.name} again as it was, on port ${deployment.port}`}
+            onClick={() => void model.startDeployment(deployment.name)}
+          >
+            Start
+          </button>
+        )}
+        {!live && (
+          <button
+            type="button"
+            className="jp-mlops-Button"
+            disabled={busy}
+            title={`Delete ${deployment.name}; its prediction log is kept`}
+            onClick={() => void model.removeDeployment(deployment.name)}
+          >
+            Remove
+          </button>
+        )}
         {canStartAbTest(model.abtests, deployment, live) && (
           <button
             type="button"
