@@ -174,9 +174,12 @@ class MlflowBackend:
             self._opened = _file_identity(db) if db is not None else None
             if db is not None:
                 # MLflow keeps one engine per URI for the whole process: its pooled connections
-                # may still be on a file that was since deleted or replaced.
+                # may still be on a file that was since deleted or replaced, or on the empty
+                # file a connection made before a new store was copied over it (an engine not
+                # seen here yet is dropped too: a store opened on an empty file makes its own
+                # Default experiment, with artifacts in ./mlruns of the current folder).
                 with _ENGINE_FILES_LOCK:
-                    if _ENGINE_FILES.get(self.tracking_uri, self._opened) != self._opened:
+                    if _ENGINE_FILES.get(self.tracking_uri) != self._opened:
                         _dispose_engines(self.tracking_uri, self.registry_uri)
                     _ENGINE_FILES[self.tracking_uri] = self._opened
             # MlflowClient opens the tracking store, which creates or migrates the tables.
