@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import errno
 import http.client
 import json
 import multiprocessing
@@ -110,7 +111,7 @@ def normal_client(host: str, port: int, body: bytes, duration: float) -> dict[st
                 failures[str(response.status)] = failures.get(str(response.status), 0) + 1
                 continue
         except OSError as exc:
-            kind = type(exc).__name__
+            kind = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
             failures[kind] = failures.get(kind, 0) + 1
             continue
         latencies.append((time.perf_counter() - t0) * 1000)
