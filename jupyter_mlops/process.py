@@ -62,6 +62,20 @@ def file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+def hold_lock(path: Path) -> int | None:
+    """Take an exclusive lock on ``path`` (created if missing) for the life of this process, or
+    None at once when another process holds it: how a process claims a role (a job slot, a
+    deployment's supervisor). The kernel releases it when the process dies, kill -9 included."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def write_json(path: Path, value: BaseModel | Mapping[str, Any]) -> None:
     """Write ``value`` to ``path`` atomically: a temporary file in the same folder, renamed."""
     text = (

@@ -42,7 +42,7 @@ from jupyter_mlops.lineage.tags import (
     SOURCE_TYPE_TAG,
     SWEEP_TAG,
 )
-from jupyter_mlops.process import write_json
+from jupyter_mlops.process import hold_lock, write_json
 from jupyter_mlops.timestamps import Timestamp, utc_now
 
 POLL_SECONDS = 0.02
@@ -71,14 +71,7 @@ class SlotStatus(BaseModel):
 
 def slot_lock(folder: Path, slot: str) -> int | None:
     """Lock a slot for this process; None when another worker holds it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / f"{slot}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
+    return hold_lock(folder / f"{slot}.lock")
 
 
 def slot_alive(folder: Path, slot: str) -> bool:

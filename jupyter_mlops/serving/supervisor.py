@@ -582,20 +582,6 @@ def _cwd(pid: int) -> Path | None:
         return None
 
 
-def _lock(folder: Path) -> int | None:
-    """Take the deployment's supervisor lock for the life of this process (the kernel releases
-    it when the process dies, kill -9 included); None: another supervisor holds it."""
-    import fcntl
-
-    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
-
-
 def main(argv: list[str] | None = None) -> int:
     # With --detach it forks once more so that it is nobody's child: the process that started
     # it (JupyterLab, a CLI) neither has to reap it nor keeps a handle on it.
@@ -607,7 +593,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s supervisor %(levelname)s %(message)s",
         handlers=[logging.FileHandler(folder / "logs" / "supervisor.log")],
     )
-    lock = _lock(folder)
+    from jupyter_mlops.process import hold_lock
+
+    lock = hold_lock(folder / LOCK_FILE)
     if lock is None:
         # A deployment started twice at once (two faces reviving it): the first one runs it.
         log.info("another supervisor runs this deployment; exiting")
