@@ -17,6 +17,13 @@ extension and a token, and runs ``schemathesis run`` with the checks
 Results go to ``benchmarks/results/rest_fuzz.json``: requests by status class, the 5xx by
 operation, and each failing check with its operation and first message; schemathesis's own JUnit
 and HAR reports stay in the work folder.
+
+``--target model-server`` fuzzes the demo's deployment ``churn`` instead (its own OpenAPI
+document: the MLflow scoring protocol, the Open Inference Protocol v2, feedback, metrics, with
+feature lookup from the online store), with the same checks; results go to
+``benchmarks/results/model_server_fuzz.json``::
+
+    nice -n 10 python benchmarks/fuzz_rest.py --target model-server
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -38,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results" / "rest_fuzz.json"
+MODEL_SERVER_RESULTS = Path(__file__).parent / "results" / "model_server_fuzz.json"
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -68,11 +78,11 @@ TINY_NOTEBOOK = {
 }  # fmt: skip
 
 
-def build_workspace(root: Path) -> None:
+def build_workspace(root: Path, *, deploy: bool = False) -> None:
     from jupyter_mlops.demo import build_demo
 
     started = time.perf_counter()
-    _, summary = build_demo(root, notebook_run=False, deploy=False)
+    _, summary = build_demo(root, notebook_run=False, deploy=deploy)
     print(f"workspace built in {time.perf_counter() - started:.0f} s: {summary.splitlines()[0]}")
     for notebook in (root / "notebooks").glob("*.ipynb"):
         notebook.write_text(json.dumps(TINY_NOTEBOOK))
@@ -125,11 +135,13 @@ def start_server(root: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], s
     raise SystemExit(f"jupyter server did not answer; see {log_path}")
 
 
-def run_schemathesis(url: str, token: str, examples: int, workdir: Path) -> tuple[int, float]:
+def run_schemathesis(
+    schema: str, token: str | None, examples: int, workdir: Path
+) -> tuple[int, float]:
     reports = workdir / "reports"
+    auth = ["--header", f"Authorization: token {token}"] if token else []
     cmd = [
-        sys.executable, "-m", "schemathesis.cli", "run", f"{url}/mlops/api/openapi.json",
-        "--header", f"Authorization: token {token}",
+        sys.executable, "-m", "schemathesis.cli", "run", schema, *auth,
         "--checks", ",".join(CHECKS),
         "--max-examples", str(examples),
         "--phases", "examples,coverage,fuzzing",
@@ -160,7 +172,7 @@ def summarise(workdir: Path) -> dict[str, Any]:
             by_class[f"{status // 100}xx"] += 1
             if status >= 500:
                 request = entry["request"]
-                path = request["url"].split("?", 1)[0].split("/mlops/api", 1)[-1]
+                path = urllib.parse.urlsplit(request["url"]).path.removeprefix("/mlops/api")
                 server_errors[f"{request['method']} {path} -> {status}"] += 1
     failures: list[dict[str, str]] = []
     for junit in reports.glob("junit-*.xml"):
@@ -188,32 +200,52 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=200, help="examples per operation")
     parser.add_argument("--workdir", type=Path, help="work folder (default: a new temporary one)")
-    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--target", choices=("rest", "model-server"), default="rest")
+    parser.add_argument("--results", type=Path, help="results file (default: by target)")
     args = parser.parse_args()
+    server = args.target == "model-server"
+    results = args.results or (MODEL_SERVER_RESULTS if server else RESULTS)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="mlops-fuzz-"))
     workdir.mkdir(parents=True, exist_ok=True)
     root = workdir / "ws"
     if not (root / "mlops.toml").exists():
-        build_workspace(root)
-    proc, url, token = start_server(root, workdir / "jupyter-server.log")
-    try:
-        code, seconds = run_schemathesis(url, token, args.examples, workdir)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        clean_up(root)
-    summary = summarise(workdir)
-    from jupyter_mlops.server.routes import rest_openapi
+        build_workspace(root, deploy=server)
+    if server:
+        from jupyter_mlops import Workspace
 
-    operations = sum(len(item) for item in rest_openapi()["paths"].values())
+        url = Workspace.open(root).deployments.get("churn").url
+        with urllib.request.urlopen(f"{url}/openapi.json", timeout=10) as answer:
+            paths = json.loads(answer.read())["paths"]
+        try:
+            code, seconds = run_schemathesis(f"{url}/openapi.json", None, args.examples, workdir)
+        finally:
+            clean_up(root)
+    else:
+        proc, url, token = start_server(root, workdir / "jupyter-server.log")
+        try:
+            code, seconds = run_schemathesis(
+                f"{url}/mlops/api/openapi.json", token, args.examples, workdir
+            )
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            clean_up(root)
+    summary = summarise(workdir)
+    if not server:
+        from jupyter_mlops.server.routes import rest_openapi
+
+        paths = rest_openapi()["paths"]
+    verbs = {"get", "put", "post", "patch", "delete"}
+    operations = sum(len(verbs & set(item)) for item in paths.values())
     result = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
-        "command": f"nice -n 10 python benchmarks/fuzz_rest.py --examples {args.examples}",
+        "command": f"nice -n 10 python benchmarks/fuzz_rest.py --target {args.target} "
+        f"--examples {args.examples}",
         "examples_per_operation": args.examples,
         "operations": operations,
         "checks": list(CHECKS),
@@ -222,10 +254,10 @@ def main() -> None:
         "workdir": str(workdir),
         **summary,
     }
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(result, indent=1) + "\n")
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "failures"}, indent=1))
-    print(f"schemathesis output: {workdir / 'schemathesis.out'}; results: {args.results}")
+    print(f"schemathesis output: {workdir / 'schemathesis.out'}; results: {results}")
 
 
 if __name__ == "__main__":

@@ -446,9 +446,7 @@ def register_and_deploy(ws: Workspace, traffic: int = 200, *, deploy: bool = Tru
             ws.abtests.stop(MODEL, "champion")
         deployment = ws.deployments.update(MODEL, f"{MODEL}@champion")
     else:
-        # Two replicas: a replica that crashes is then covered by the other (about 0.01 s
-        # without answers, against 6-7 s for one replica to start again; bench_kill_gap.py).
-        deployment = ws.deploy(f"{MODEL}@champion", name=MODEL, replicas=2)
+        deployment = ws.deploy(f"{MODEL}@champion", name=MODEL)
     ids = customer_ids(ws)
     with httpx.Client(timeout=10) as client:
         for i in range(traffic):
