@@ -46,9 +46,11 @@ from jupyter_mlops.serving.records import (
     REVIVALS_FILE,
     STATUS_FILE,
     SUPERVISOR_MODULE,
+    WORKER_MODULE,
     DeploymentRecord,
     DeploymentStatus,
     Revivals,
+    replica_pids,
     spec_file,
 )
 from jupyter_mlops.serving.schemas import (
@@ -79,7 +81,6 @@ _LIVE = {"starting", "running", "updating", "degraded", "stopping"}
 #: seconds; then it reads "failed" until the user starts it.
 REVIVE_LIMIT = 3
 REVIVE_WINDOW = 600.0
-WORKER_MODULE = "jupyter_mlops.serving.worker"
 
 
 class Deployments:
@@ -712,7 +713,7 @@ class Deployments:
                     f"deployments start {folder.name}`",
                 )
                 return self._info(folder)
-            if not self._workers(folder):  # its own draining replicas may still hold them
+            if not replica_pids(folder):  # its own draining replicas may still hold them
                 try:
                     check_port(record.port, HOST)
                     if record.grpc_port:
@@ -755,17 +756,6 @@ class Deployments:
     def _supervisors(self, folder: Path) -> builtins.list[int]:
         """The live supervisor processes of a deployment (one, or none)."""
         return pids_of(SUPERVISOR_MODULE, str(folder))
-
-    def _workers(self, folder: Path) -> builtins.list[int]:
-        """The live replica processes running in a deployment's folder."""
-        out = []
-        for pid in pids_of(WORKER_MODULE):
-            try:
-                if Path(os.readlink(f"/proc/{pid}/cwd")) == folder.resolve():
-                    out.append(pid)
-            except OSError:
-                continue
-        return out
 
     def _wait(self, folder: Path, generation: int, *, action: str) -> DeploymentInfo:
         deadline = time.monotonic() + START_TIMEOUT

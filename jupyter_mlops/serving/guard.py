@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import resource
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -55,8 +55,6 @@ class GuardedHttp(HttpToolsProtocol):
     header_seconds: ClassVar[float] = 10.0
     #: Connections waiting for a request's headers, oldest first (a dict keeps insertion order).
     waiting: ClassVar[dict[GuardedHttp, None]] = {}
-    #: Connections closed for being slow or for room (for the replica's log).
-    dropped: ClassVar[int] = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -93,12 +91,5 @@ class GuardedHttp(HttpToolsProtocol):
 
     def _drop(self) -> None:
         self._headers_done()
-        GuardedHttp.dropped += 1
         if not self.transport.is_closing():
             self.transport.close()
-
-    def __hash__(self) -> int:
-        return id(self)
-
-    def __eq__(self, other: Any) -> bool:
-        return self is other

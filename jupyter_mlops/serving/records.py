@@ -16,15 +16,33 @@ Times are float seconds since the epoch, as the files have always had them.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from jupyter_mlops.process import LOOPBACK
+from jupyter_mlops.process import LOOPBACK, pids_of
 from jupyter_mlops.serving.schemas import ReplicaInfo, ServedVersion, State
 
 RECORD_FILE = "deployment.json"
 STATUS_FILE = "status.json"
 REVIVALS_FILE = "revivals.json"
 SUPERVISOR_MODULE = "jupyter_mlops.serving.supervisor"
+WORKER_MODULE = "jupyter_mlops.serving.worker"
+
+
+def replica_pids(folder: Path) -> list[int]:
+    """The live replica processes (a warm spare included) running in a deployment's folder,
+    whichever supervisor started them."""
+    here = folder.resolve()
+    out = []
+    for pid in pids_of(WORKER_MODULE):
+        try:
+            if Path(os.readlink(f"/proc/{pid}/cwd")) == here:
+                out.append(pid)
+        except OSError:  # it exited meanwhile
+            continue
+    return out
 
 
 def spec_file(generation: int) -> str:

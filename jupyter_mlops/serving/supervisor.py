@@ -45,6 +45,7 @@ from jupyter_mlops.serving.records import (
     STATUS_FILE,
     DeploymentRecord,
     DeploymentStatus,
+    replica_pids,
     spec_file,
 )
 from jupyter_mlops.serving.schemas import ReplicaInfo, State
@@ -445,25 +446,21 @@ class Supervisor:
         SIGTERM when it died and finish their requests, holding its listening socket until they
         exit; the port is free once they have. Those still there after ``TAKEOVER_TIMEOUT``
         are killed."""
-        from jupyter_mlops.process import pids_of, read_json
+        from jupyter_mlops.process import read_json
 
         previous = read_json(self.folder / STATUS_FILE, DeploymentStatus)
         if isinstance(previous, DeploymentStatus) and previous.state == "starting":
             # Restarted because its predecessor was gone: the status keeps saying so.
             self.last_error = previous.error if not previous.pid else None
 
-        def left() -> list[int]:
-            # Its replicas and its warm spare: workers running in this deployment's folder.
-            return [pid for pid in pids_of(WORKER_MODULE) if _cwd(pid) == self.folder]
-
-        orphans = left()
+        orphans = replica_pids(self.folder)
         if not orphans:
             return
         log.info("waiting for the replicas of the previous supervisor to exit: %s", orphans)
         deadline = time.monotonic() + TAKEOVER_TIMEOUT
         while orphans and time.monotonic() < deadline:
             time.sleep(0.1)
-            orphans = left()
+            orphans = replica_pids(self.folder)
         for pid in orphans:
             log.warning("replica pid %s of the previous supervisor did not exit; killing it", pid)
             with contextlib.suppress(OSError):
@@ -570,16 +567,6 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass
-
-
-WORKER_MODULE = "jupyter_mlops.serving.worker"
-
-
-def _cwd(pid: int) -> Path | None:
-    try:
-        return Path(os.readlink(f"/proc/{pid}/cwd"))
-    except OSError:
-        return None
 
 
 def main(argv: list[str] | None = None) -> int:
