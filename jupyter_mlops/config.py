@@ -75,6 +75,19 @@ class ServingConfig(_Section):
     fsync_seconds: float = Field(
         default=1.0, ge=0, description="how often the prediction log is synced to disk (0: never)"
     )
+    warm_spare: bool = Field(
+        default=True,
+        description="a one-replica deployment keeps a warm spare replica (imported, waiting), "
+        "so that a replica that dies is replaced in about half a second instead of seconds; "
+        "it costs the memory of one more replica",
+    )
+    spare_after_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=86400,
+        description="how long a one-replica deployment runs before its warm spare starts (a "
+        "short-lived deployment never pays for one)",
+    )
 
 
 class RetentionConfig(_Section):

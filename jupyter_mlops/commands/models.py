@@ -240,7 +240,7 @@ def _deployment_detail(d: DeploymentInfo, title: str | None = None) -> Detail:
 
 
 def cmd_deploy(args: argparse.Namespace, ctx: Context) -> Result:
-    """``deploy MODEL [--name N] [--replicas R] [--port P] [--grpc-port G]``."""
+    """``deploy MODEL [--name N] [--replicas R] [--port P] [--grpc-port G] [--no-spare]``."""
     ws = ctx.workspace(args)
     d = ws.deploy(
         args.model,
@@ -248,6 +248,7 @@ def cmd_deploy(args: argparse.Namespace, ctx: Context) -> Result:
         replicas=args.replicas,
         port=args.port,
         grpc_port=args.grpc_port,
+        spare=False if args.no_spare else None,
     )
     result = _deployment_detail(d, f"Deployed {args.model} as {d.name}")
     body, keys = _example_body(d.url)
@@ -452,6 +453,12 @@ def add_commands(sub: Subcommands, common: CommandParser) -> None:
         type=int,
         help="port of the gRPC inference service (Open Inference Protocol v2; default: a free "
         "one; 0: no gRPC)",
+    )
+    p.add_argument(
+        "--no-spare",
+        action="store_true",
+        help="with one replica, keep no warm spare (saves a replica's memory; a replica that "
+        "dies then takes seconds to replace)",
     )
     p.set_defaults(handler=cmd_deploy)
 

@@ -202,6 +202,7 @@ class Deployments:
         replicas: int = 1,
         port: int | None = None,
         grpc_port: int | None = None,
+        spare: bool | None = None,
         wait: bool = True,
     ) -> DeploymentInfo:
         """Start a supervised deployment of a registered model version on 127.0.0.1.
@@ -210,6 +211,10 @@ class Deployments:
         (``churn``, ``churn@champion``, ``churn:3``), the deployment name, the replica count and
         the ports. Without ``port`` a free one is chosen; the Open Inference Protocol's gRPC
         service answers on ``grpc_port`` (default: another free port; 0: no gRPC).
+
+        While it has one replica, a deployment keeps a warm spare replica once it has run
+        ``[serving] spare_after_seconds``, so that a replica that dies is replaced in about half a
+        second; ``spare=False`` (or ``[serving] warm_spare = false``) saves that memory.
 
         Raises:
             NotFound: no such model, alias or version.
@@ -269,6 +274,9 @@ class Deployments:
             port=port,
             grpc_port=grpc_port or None,
             replicas=replicas,
+            spare_after=self.config.spare_after_seconds
+            if (self.config.warm_spare if spare is None else spare)
+            else None,
             generation=1,
             created=now,
             updated=now,

@@ -62,6 +62,12 @@ class DeploymentRecord(BaseModel):
         default=None, ge=0, le=65535, description="the gRPC inference port (None or 0: none)"
     )
     replicas: int = Field(default=1, ge=1)
+    spare_after: float | None = Field(
+        default=None,
+        ge=0,
+        description="with one replica, keep a warm spare once the deployment has run this many "
+        "seconds (None: no spare)",
+    )
     generation: int = Field(default=1, ge=0, description="the spec generation wanted now")
     created: float = 0.0
     updated: float = 0.0
@@ -81,6 +87,7 @@ class DeploymentStatus(BaseModel):
     models: list[ServedVersion] = Field(default_factory=list)
     replicas: list[ReplicaInfo] = Field(default_factory=list)
     restarts: int = 0
+    spare_pid: int | None = Field(default=None, description="the warm spare replica, if any")
     error: str | None = None
     updated: float = 0.0
     update_to: int | None = Field(default=None, description="the generation being started")

@@ -113,6 +113,8 @@ def _wait_for_spec(fd: int) -> str | None:
     import importlib
 
     import jupyter_mlops.serving.app
+    import jupyter_mlops.serving.grpc_api
+    import jupyter_mlops.serving.guard
     import jupyter_mlops.serving.predlog
     import jupyter_mlops.serving.spec  # noqa: F401
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ import pytest
 
 from jupyter_mlops import Workspace
 from jupyter_mlops.errors import Conflict, InvalidInput, NotFound
+from jupyter_mlops.serving.deployments import Deployments
 from jupyter_mlops.serving.predlog import read_predictions
 from tests.conftest import log_model_run
 from tests.helpers import wait_for
@@ -124,20 +126,67 @@ def spares(folder: Path) -> list[int]:
     return found
 
 
+def test_one_replica_keeps_a_warm_spare_that_replaces_a_killed_replica(
+    models_workspace: Workspace,
+) -> None:
+    ws = models_workspace
+    # [serving] spare_after_seconds = 0: the spare starts as soon as the deployment runs.
+    deployments = Deployments(
+        ws.state_dir,
+        registry=ws.registry,
+        features=ws.features,
+        config=ws.config.serving.model_copy(update={"spare_after_seconds": 0.0}),
+        predictions=ws.config.predictions,
+    )
+    d = deployments.deploy("churn:1", name="spared")
+    folder = Path(d.folder)
+    try:
+        assert json.loads((folder / "deployment.json").read_text())["spare_after"] == 0.0
+        wait_for(lambda: len(spares(folder)) == 1, "the deployment's warm spare", 60)
+        [spare] = spares(folder)
+        wait_for(lambda: status_of(folder)["spare_pid"] == spare, "the spare in status.json", 10)
+
+        # A killed replica: the spare takes its place, and a new spare is started for the next.
+        os.kill(d.replica_processes[0].pid, signal.SIGKILL)
+        wait_for(lambda: deployments.get("spared").restarts == 1, "the replica restart", 60)
+        assert [r.pid for r in deployments.get("spared").replica_processes] == [spare]
+        assert f"the warm spare (pid {spare}) takes it" in deployments.logs("spared")
+        r = httpx.post(f"{d.url}/invocations", json={"dataframe_records": [ROW]})
+        assert r.status_code == 200
+        wait_for(lambda: len(spares(folder)) == 1, "the next warm spare", 60)
+        [second] = spares(folder)
+        assert second != spare
+
+        # Two replicas cover each other: the update takes the spare and none is kept after.
+        updated = deployments.update("spared", "churn:2", replicas=2)
+        assert second in {r.pid for r in updated.replica_processes}
+        assert status_of(folder)["spare_pid"] is None
+        # (the replica the first spare became drains for a moment and exits)
+        wait_for(lambda: spares(folder) == [], "no spare with 2 replicas", 30)
+    finally:
+        deployments.stop("spared")
+    assert spares(folder) == []
+
+
+def status_of(folder: Path) -> dict[str, object]:
+    loaded: dict[str, object] = json.loads((folder / "status.json").read_text())
+    return loaded
+
+
 def test_a_failed_update_keeps_the_old_version_serving(models_workspace: Workspace) -> None:
     ws = models_workspace
     broken = ws.registry.register(log_model_run(ws, c=3.0), "churn")
     weights = next(ws.registry.model_path(f"churn:{broken.version}").glob("model.*"))
     weights.write_bytes(b"not a model")
-    d = ws.deployments.deploy("churn:1", name="steady")
+    d = ws.deployments.deploy("churn:1", name="steady", spare=False)
     try:
+        assert json.loads((Path(d.folder) / "deployment.json").read_text())["spare_after"] is None
         with pytest.raises(InvalidInput, match="update of steady failed") as info:
             ws.deployments.update("steady", f"churn:{broken.version}")
         assert "generation 1 keeps serving" in info.value.message
         now = ws.deployments.get("steady")
         assert now.state == "running" and [s.version for s in now.serving] == [1]
         # nothing of the failed update is left in the deployment's record
-        import json
 
         record = json.loads((Path(now.folder) / "deployment.json").read_text())
         assert record["serving"][0]["version"] == 1
@@ -193,7 +242,6 @@ def test_replicas_die_with_a_killed_supervisor(models_workspace: Workspace) -> N
     ws = models_workspace
     d = ws.deployments.deploy("churn:1", name="orphans")
     status = Path(d.folder) / "status.json"
-    import json
 
     supervisor = json.loads(status.read_text())["pid"]
     replicas = [r.pid for r in d.replica_processes]
