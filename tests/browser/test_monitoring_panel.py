@@ -118,7 +118,10 @@ def monitored(browser_features: Path, lab_server: LabServer) -> Iterator[dict[st
             assert response.status_code == 201, response.text
             yield response.json()
         finally:
-            client.delete(f"deployments/{DEPLOYMENT}")
+            # DELETE removes only a stopped deployment (409 while it runs): stop it first.
+            stopped = client.post(f"deployments/{DEPLOYMENT}/stop")
+            assert stopped.status_code == 200, stopped.text
+            assert client.delete(f"deployments/{DEPLOYMENT}").status_code == 200
 
 
 def monitoring_section(page: Page) -> Locator:
