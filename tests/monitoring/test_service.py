@@ -4,6 +4,8 @@ feedback, checks, alerts (POSTed to a real local webhook) and the scheduler proc
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import uuid
 from collections.abc import Iterator
@@ -273,6 +275,20 @@ def test_the_scheduler_checks_running_deployments_on_its_interval(deployed: Work
             "two scheduled checks",
             timeout=60,
         )
+
+        # It is the deployments' watchdog too: a supervisor killed with kill -9 is restarted
+        # on its port at the scheduler's next look, with no face looking (status.json is read
+        # directly: a face's look would restart it itself).
+        folder = ws.deployments.root / "churn"
+        killed = json.loads((folder / "status.json").read_text())["pid"]
+        os.kill(killed, signal.SIGKILL)
+
+        def revived() -> bool:
+            status = json.loads((folder / "status.json").read_text())
+            return bool(status["pid"] != killed and status["state"] == "running")
+
+        wait_for(revived, "the scheduler to restart the killed deployment", timeout=60)
+        assert httpx.get(f"{ws.deployments.get('churn').url}/ping").status_code == 200
     finally:
         stopped = ws.monitoring.stop_scheduler()
         (root / "mlops.toml").write_text(config)
