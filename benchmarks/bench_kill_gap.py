@@ -2,10 +2,14 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_kill_gap.py                 # 1 and 2 replicas, 3 replica kills each
-    python benchmarks/bench_kill_gap.py --replicas 1 --kills 1 --out /tmp/gap.json
+    python benchmarks/bench_kill_gap.py       # 1 replica with and without its spare; 2 replicas
+    python benchmarks/bench_kill_gap.py --setups 1 --kills 1 --out /tmp/gap.json
 
-One deployment of the model of ``bench_serving.py`` per replica count. A client sends single-row
+One deployment of the model of ``bench_serving.py`` per setup: ``1`` (one replica and its warm
+spare, the default), ``1-nospare`` (one replica, ``deploy(spare=False)``), ``2`` (two replicas).
+The spare is asked for at once (``[serving] spare_after_seconds = 0``; by default a deployment
+starts it after 30 s) and each kill waits until a spare has had ``--spare-wait`` seconds to
+import. A client sends single-row
 ``/invocations`` requests one after the other, each on a new connection with a 2 s timeout, and
 notes when each answer came. ``--kills`` times, a replica is killed with SIGKILL (the one that
 has run longest) and the client runs on for ``--after`` seconds; the figure per kill is the
@@ -82,25 +86,53 @@ def replica_pids(folder: Path) -> list[int]:
     return [r["pid"] for r in sorted(status["replicas"], key=lambda r: r["started"])]
 
 
-def measure(
-    ws: Any, replicas: int, body: bytes, args: argparse.Namespace, log: Any
-) -> dict[str, Any]:
-    name = f"gap{replicas}"
-    info = ws.deployments.deploy("churn:1", name=name, replicas=replicas)
+def process_age(pid: int) -> float:
+    """Seconds since a process started (Linux: /proc/<pid>/stat's start time, in ticks)."""
+    ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    return uptime - ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_spare(folder: Path, seconds: float) -> None:
+    """Until a warm spare has run ``seconds`` (its imports take a few)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        spare = json.loads((folder / "status.json").read_text()).get("spare_pid")
+        if spare:
+            left = seconds - process_age(spare)
+            if left > 0:
+                time.sleep(left)
+            return
+        time.sleep(0.2)
+    raise RuntimeError("no warm spare within 120 s")
+
+
+def measure(ws: Any, setup: str, body: bytes, args: argparse.Namespace, log: Any) -> dict[str, Any]:
+    replicas = int(setup.split("-")[0])
+    spare = replicas == 1 and not setup.endswith("nospare")
+    name = f"gap-{setup}"
+    info = ws.deployments.deploy("churn:1", name=name, replicas=replicas, spare=spare)
     folder = Path(info.folder)
     client = Client(info.host, info.port, body)
     client.start()
-    result: dict[str, Any] = {"replicas": replicas, "replica_kills_gap_s": []}
+    result: dict[str, Any] = {
+        "setup": setup,
+        "replicas": replicas,
+        "warm_spare": spare,
+        "replica_kills_gap_s": [],
+    }
     try:
         time.sleep(3)  # steady
         for _ in range(args.kills):
+            if spare:
+                wait_for_spare(folder, args.spare_wait)
             pid = replica_pids(folder)[0]
             killed = time.monotonic()
             os.kill(pid, signal.SIGKILL)
             time.sleep(args.after)
             gap = client.gap(killed - 0.5, time.monotonic())
             result["replica_kills_gap_s"].append(round(gap, 3))
-            log(f"{replicas} replica(s): replica {pid} killed, longest gap {gap:.3f} s")
+            log(f"{setup}: replica {pid} killed, longest gap {gap:.3f} s")
         supervisor = json.loads((folder / "status.json").read_text())["pid"]
         killed = time.monotonic()
         os.kill(supervisor, signal.SIGKILL)
@@ -114,10 +146,7 @@ def measure(
                 break
         time.sleep(2)  # answers again
         result["supervisor_kill_gap_s"] = round(client.gap(killed, time.monotonic()), 3)
-        log(
-            f"{replicas} replica(s): supervisor killed, longest gap "
-            f"{result['supervisor_kill_gap_s']} s"
-        )
+        log(f"{setup}: supervisor killed, longest gap {result['supervisor_kill_gap_s']} s")
         result["state_after"] = ws.deployments.get(name).state
         result["failed_requests"] = client.failures
         result["answers"] = len(client.answers)
@@ -133,7 +162,16 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--setups",
+        nargs="+",
+        choices=["1", "1-nospare", "2"],
+        default=["1", "1-nospare", "2"],
+        help="1: one replica and its warm spare; 1-nospare: one replica alone; 2: two replicas",
+    )
+    parser.add_argument(
+        "--spare-wait", type=float, default=6.0, help="seconds a spare runs before a kill"
+    )
     parser.add_argument("--kills", type=int, default=3, help="replica kills per deployment")
     parser.add_argument("--after", type=float, default=8.0, help="seconds watched after a kill")
     parser.add_argument("--look", type=float, default=2.0, help="seconds between a face's looks")
@@ -146,8 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-gap-") as tmp:
         built = build_workspace(Path(tmp) / "ws", log)
         ws, test = built["ws"], built["test"]
+        ws.deployments.config = ws.config.serving.model_copy(update={"spare_after_seconds": 0.0})
         body = json.dumps({"inputs": test[:1].tolist()}).encode()
-        results = [measure(ws, n, body, args, log) for n in args.replicas]
+        results = [measure(ws, setup, body, args, log) for setup in args.setups]
     result = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python", "benchmarks/bench_kill_gap.py", *(argv or sys.argv[1:])]),
@@ -161,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for r in results:
         print(
-            f"{r['replicas']} replica(s): longest gap per replica kill "
+            f"{r['setup']}: longest gap per replica kill "
             f"{r['replica_kills_gap_s']} s; around the supervisor's kill "
             f"{r['supervisor_kill_gap_s']} s (a face looking every {args.look:g} s)"
         )
