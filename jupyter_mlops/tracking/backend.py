@@ -51,6 +51,11 @@ class KnownStores(BaseModel):
 #: The database file (device, inode) MLflow's shared engine of each SQLite URI was last used on.
 _ENGINE_FILES: dict[str, tuple[int, int] | None] = {}
 _ENGINE_FILES_LOCK = threading.Lock()
+#: Opening a store may create or migrate its tables, which MLflow does with alembic; alembic keeps
+#: its migration context in module globals, so two threads of one process migrating at once,
+#: even two different databases, run each other's steps ("table ... already exists",
+#: KeyError: 'config'). The file lock only orders openers of the same database.
+_OPEN_LOCK = threading.Lock()
 
 _IMPORT_LOCK = threading.Lock()
 _mlflow_loaded = False
@@ -167,7 +172,7 @@ class MlflowBackend:
     def _open_client(self) -> MlflowClient:
         load_mlflow()
 
-        with self._creation_lock():
+        with _OPEN_LOCK, self._creation_lock():
             if self.tracking_uri.startswith(_SQL_SCHEMES):
                 self._create_sql_store()
             db = self.sqlite_path

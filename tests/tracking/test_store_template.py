@@ -45,3 +45,34 @@ def test_a_second_store_is_copied_from_the_first_and_is_its_own(
     third.tracking.list_experiments()
     assert default_location(third) == str(third.artifact_root / "0")
     assert not list((tmp_path / "three" / ".mlops").glob(".mlflow.db.*.tmp"))
+
+
+def test_new_stores_opened_at_once_in_one_process_are_each_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no template yet (a fresh machine), MLflow creates each store's tables with alembic,
+    whose migration context is a module global: two threads creating two stores at once ran
+    each other's steps ("table alembic_version already exists", KeyError: 'config')."""
+    import threading
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    spaces = [Workspace.init(tmp_path / f"ws{i}") for i in range(3)]
+    barrier = threading.Barrier(len(spaces))
+    errors: list[str] = []
+
+    def open_store(ws: Workspace) -> None:
+        barrier.wait()
+        try:
+            ws.tracking.list_experiments()
+        except Exception as exc:  # each failure is the finding
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=open_store, args=(ws,)) for ws in spaces]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for ws in spaces:
+        assert default_location(ws) == str(ws.artifact_root / "0")
+        assert [e.name for e in ws.tracking.list_experiments()] == ["Default"]
