@@ -229,7 +229,8 @@ def _deployment_detail(d: DeploymentInfo, title: str | None = None) -> Detail:
         (
             "replicas",
             f"{len(d.replica_processes)}/{d.replicas} up"
-            + (f", {d.restarts} restart(s)" if d.restarts else ""),
+            + (f", {d.restarts} restart(s)" if d.restarts else "")
+            + (f", a warm spare (pid {d.spare_pid})" if d.spare_pid else ""),
         ),
         ("generation", str(d.generation)),
         ("updated", _when(d.updated, seconds=True)),

@@ -213,6 +213,7 @@ class DeploymentsHandler(MlopsHandler):
             replicas=body.replicas,
             port=body.port,
             grpc_port=body.grpc_port,
+            spare=body.spare,
         )
         self.send(info, 201)
 

@@ -678,6 +678,7 @@ class Deployments:
             generation=status.generation if status is not None else record.generation,
             serving=serving,
             replica_processes=status.replicas if status is not None and live else [],
+            spare_pid=status.spare_pid if status is not None and live else None,
             restarts=status.restarts if status is not None else 0,
             error=error,
             created=record.created,

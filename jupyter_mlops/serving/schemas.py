@@ -134,6 +134,10 @@ class DeploymentInfo(BaseModel):
     generation: int
     serving: list[ServedVersion]
     replica_processes: list[ReplicaInfo] = Field(default_factory=list)
+    spare_pid: int | None = Field(
+        default=None,
+        description="the warm spare replica, waiting to replace a replica that dies (None: none)",
+    )
     restarts: int = 0
     error: str | None = None
     created: float
@@ -153,6 +157,10 @@ class DeployRequest(BaseModel):
         ge=0,
         le=65535,
         description="port of the gRPC inference service; default: a free one; 0: no gRPC",
+    )
+    spare: bool | None = Field(
+        default=None,
+        description="with one replica, keep a warm spare replica; default: [serving] warm_spare",
     )
 
 

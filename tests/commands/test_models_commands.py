@@ -72,9 +72,11 @@ def test_deploy_predict_and_stop_from_terminal_and_notebook(
     workspace.registry.register(log_model_run(workspace), "churn")
     rows = pd.DataFrame({"tenure": [3, 40], "spend": [20.0, 70.0], "calls": [0.0, 5.0]})
     rows.to_parquet(root / "rows.parquet")
-    deployed = jupyter_mlops("deploy", "churn:1", "--name", "churn-api", cwd=root)
+    deployed = jupyter_mlops("deploy", "churn:1", "--name", "churn-api", "--no-spare", cwd=root)
     try:
         assert deployed.returncode == 0, deployed.stderr
+        record = workspace.state_dir / "deployments" / "churn-api" / "deployment.json"
+        assert json.loads(record.read_text())["spare_after"] is None  # --no-spare
         assert "state:" in deployed.stdout and "running" in deployed.stdout
         listed = cli("deployments", "list")
         assert "churn-api" in listed.stdout and "running" in listed.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -64,9 +65,14 @@ async def test_an_ab_test_from_start_to_decision(jp_fetch: Fetch, workspace: Wor
     workspace.registry.register(log_model_run(workspace, c=0.1), "churn", aliases=["champion"])
     workspace.registry.register(log_model_run(workspace, c=10.0), "churn")
     code, deployment = await send(
-        jp_fetch, "POST", "deployments", body={"model": "churn@champion", "name": "churn-ab"}
+        jp_fetch,
+        "POST",
+        "deployments",
+        body={"model": "churn@champion", "name": "churn-ab", "spare": False},
     )
     assert code == 201
+    record = Path(deployment["folder"]) / "deployment.json"
+    assert json.loads(record.read_text())["spare_after"] is None and not deployment["spare_pid"]
     try:
         code, error = await get_error(jp_fetch, "deployments", "churn-ab", "abtest")
         assert code == 404 and "has no A/B test" in error["message"] and error["hint"]

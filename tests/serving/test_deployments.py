@@ -144,7 +144,7 @@ def test_one_replica_keeps_a_warm_spare_that_replaces_a_killed_replica(
         assert json.loads((folder / "deployment.json").read_text())["spare_after"] == 0.0
         wait_for(lambda: len(spares(folder)) == 1, "the deployment's warm spare", 60)
         [spare] = spares(folder)
-        wait_for(lambda: status_of(folder)["spare_pid"] == spare, "the spare in status.json", 10)
+        wait_for(lambda: deployments.get("spared").spare_pid == spare, "the spare's pid", 10)
 
         # A killed replica: the spare takes its place, and a new spare is started for the next.
         os.kill(d.replica_processes[0].pid, signal.SIGKILL)

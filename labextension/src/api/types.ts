@@ -462,6 +462,8 @@ export interface IDeploymentInfo {
   generation: number;
   serving: IServedVersion[];
   replica_processes: IReplicaInfo[];
+  /** The warm spare replica waiting to replace one that dies (null: none). */
+  spare_pid?: number | null;
   restarts: number;
   error?: string | null;
   /** Seconds since the epoch. */
@@ -503,6 +505,8 @@ export interface IDeployRequest {
   port?: number;
   /** Port of the gRPC inference service; default: a free one; 0: no gRPC. */
   grpc_port?: number | null;
+  /** With one replica, keep a warm spare replica; default: `[serving] warm_spare`. */
+  spare?: boolean | null;
 }
 
 /** Schema `UpdateRequest`. */
