@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser.conftest import LabServer
+from tests.browser.conftest import LabServer, wait_until
 from tests.browser.log_runs import (
     MODEL_RUN,
     PAGING_RUNS,
@@ -37,6 +38,16 @@ def open_lab(page: Page, lab_server: LabServer, request: pytest.FixtureRequest) 
     expect(page.locator("#jp-main-dock-panel")).to_be_visible(timeout=60_000)
     # The splash screen covers the page until the app is restored.
     expect(page.locator("#jupyterlab-splash")).to_have_count(0, timeout=60_000)
+
+
+def saved_workspace(lab_server: LabServer, name: str) -> str:
+    """The JupyterLab workspace ``name`` as the server has it (its layout, as JSON text)."""
+    response = httpx.get(
+        f"{lab_server.url}/lab/api/workspaces/{name}",
+        headers={"Authorization": f"token {lab_server.token}"},
+        timeout=10,
+    )
+    return response.text if response.status_code == 200 else ""
 
 
 def open_sidebar(page: Page, width: int = 560) -> Locator:
@@ -342,7 +353,15 @@ def test_runs_tab_run_page_and_compare(
     )
     assert header_columns(table) == chosen
 
-    # Remembered by the server: a reload (a fresh model) shows the same columns.
+    # Remembered by the server: a reload (a fresh model) shows the same columns. JupyterLab
+    # restores the tab from the workspace it saves on the server after a layout change: wait
+    # for that save (CI once reloaded before it and found no runs tab).
+    workspace = request.node.name.replace("_", "-")
+    wait_until(
+        lambda: "mlops-runs:" in saved_workspace(lab_server, workspace),
+        30,
+        "the runs tab in the saved JupyterLab workspace",
+    )
     page.reload()
     expect(page.locator("#jupyterlab-splash")).to_have_count(0, timeout=60_000)
     tab = page.locator(".jp-mlops-RunsTab")
