@@ -326,6 +326,11 @@ class Supervisor:
             self.write_status()
         if self.spare_died and time.monotonic() - self.spare_died < SPARE_BACKOFF:
             return
+        self.start_spare()
+        self.write_status()
+
+    def start_spare(self) -> None:
+        """Start a warm spare (no more than a warning if it cannot start)."""
         ready_read, ready_write = os.pipe()
         spec_read, spec_write = os.pipe()
         cmd, env = self._command("--spec-fd", str(spec_read), "--ready-fd", str(ready_write))
@@ -340,7 +345,6 @@ class Supervisor:
             os.close(ready_write)
             os.close(spec_read)
         self.spare = Spare(process, ready_read, spec_write)
-        self.write_status()
 
     def stop_spare(self) -> None:
         spare, self.spare = self.spare, None
@@ -403,10 +407,21 @@ class Supervisor:
 
     # -- main loop --------------------------------------------------------------------------------
 
+    def make_socket(self) -> None:
+        """The deployment's listening socket, not bound yet: replicas started before
+        :meth:`bind` share it and answer on it once it listens."""
+        family = socket.AF_INET6 if ":" in self.record.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.set_inheritable(True)
+        self.sock = sock
+
     def bind(self) -> str | None:
+        assert self.sock is not None
         host, port = self.record.host, self.record.port
         try:
-            sock = socket.create_server((host, port), backlog=2048)
+            self.sock.bind((host, port))
+            self.sock.listen(2048)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 return (
@@ -415,8 +430,6 @@ class Supervisor:
                     "with another --port"
                 )
             return f"cannot listen on {host}:{port}: {exc}"
-        sock.set_inheritable(True)
-        self.sock = sock
         return None
 
     def run(self) -> int:
@@ -424,6 +437,11 @@ class Supervisor:
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_reload)
         signal.signal(signal.SIGUSR1, self._on_want_spare)
+        self.make_socket()
+        if replica_pids(self.folder):
+            # Restarted while its predecessor's replicas drain: a spare does a replica's
+            # imports meanwhile, and the first replica is started from it once the port is free.
+            self.start_spare()
         self.take_over()
         error = self.bind()
         if error is None:
@@ -477,14 +495,18 @@ class Supervisor:
             # Restarted because its predecessor was gone: the status keeps saying so.
             self.last_error = previous.error if not previous.pid else None
 
-        orphans = replica_pids(self.folder)
+        def orphans_left() -> list[int]:
+            mine = {self.spare.process.pid} if self.spare is not None else set()
+            return [pid for pid in replica_pids(self.folder) if pid not in mine]
+
+        orphans = orphans_left()
         if not orphans:
             return
         log.info("waiting for the replicas of the previous supervisor to exit: %s", orphans)
         deadline = time.monotonic() + TAKEOVER_TIMEOUT
         while orphans and time.monotonic() < deadline:
             time.sleep(0.1)
-            orphans = replica_pids(self.folder)
+            orphans = orphans_left()
         for pid in orphans:
             log.warning("replica pid %s of the previous supervisor did not exit; killing it", pid)
             with contextlib.suppress(OSError):

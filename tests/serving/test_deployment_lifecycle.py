@@ -81,6 +81,10 @@ def test_lifecycle_through_faults(
     assert (revived.port, revived.grpc_url) == (port, grpc_url)
     assert "restarted at" in (revived.error or "")
     assert answers(revived.url, revived.grpc_url)
+    # Found its predecessor's replicas draining, it did a replica's imports meanwhile, in a spare.
+    supervisor_log = (folder / "logs" / "supervisor.log").read_text()
+    _, waited, after = supervisor_log.rpartition("waiting for the replicas of the previous")
+    assert not waited or "the warm spare (pid" in after
 
     # stopped by the user, it stays stopped: status says so without an error
     assert ws.deployments.stop(NAME).state == "stopped"
