@@ -393,10 +393,13 @@ class Supervisor:
             return error
         return replicas
 
-    def terminate(self, replicas: list[Replica]) -> None:
-        for r in replicas:
-            if r.process.poll() is None:
-                r.process.send_signal(signal.SIGTERM)
+    def terminate(self, replicas: list[Replica], *, signalled: bool = False) -> None:
+        """Stop replicas: SIGTERM (unless ``signalled`` already: a second one skips the drain),
+        then wait for them to finish their requests."""
+        if not signalled:
+            for r in replicas:
+                if r.process.poll() is None:
+                    r.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT
         for r in replicas:
             try:
@@ -583,13 +586,18 @@ class Supervisor:
             self.write_status(update_failed=generation)
             return
         old = self.replicas
+        # The old generation stops accepting before the faces read that the update is done,
+        # so a request sent after `update` returns is not answered by the old version.
+        for r in old:
+            if r.process.poll() is None:
+                r.process.send_signal(signal.SIGTERM)
         self.replicas = started
         self.record = record
         self.generation = generation
         self.last_error = None
         self.state = "running"
         self.write_status()
-        self.terminate(old)
+        self.terminate(old, signalled=True)
         self.use_spec(generation)
         log.info("generation %s serving", generation)
 

@@ -178,10 +178,17 @@ def _draining_server(
                 await self.grpc.stop(1.0)
             await super().shutdown(sockets)
 
+        def stop_accepting(self) -> None:
+            for listener in getattr(self, "servers", []):
+                listener.close()  # no new connections here
+
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             if self.drain_until is None and not self.should_exit:
                 self.drain_until = time.monotonic() + DRAIN_SECONDS
                 app.draining = True
+                # At once, not at the next tick (0.1 s): an update's caller is told it is done
+                # right after this signal, and its next request must reach the new replicas.
+                asyncio.get_event_loop().call_soon_threadsafe(self.stop_accepting)
                 if self.grpc is not None:
                     # No new gRPC calls here: clients reconnect to the replicas that stay.
                     asyncio.get_event_loop().create_task(self.grpc.stop(DRAIN_SECONDS))
@@ -190,8 +197,7 @@ def _draining_server(
 
         async def on_tick(self, counter: int) -> bool:
             if self.drain_until is not None:
-                for listener in self.servers:
-                    listener.close()  # no new connections here
+                self.stop_accepting()
                 if time.monotonic() >= self.drain_until:
                     return True
             return await super().on_tick(counter)
