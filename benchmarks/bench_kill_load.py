@@ -62,6 +62,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_serving import build_workspace, machine, versions  # a sibling script
 
+from jupyter_mlops.process import is_running
+from jupyter_mlops.serving.records import SUPERVISOR_MODULE, WORKER_MODULE
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "results" / "kill_load.json"
 #: A request is never given up sooner: the server may still answer (and log) it.
@@ -149,20 +152,10 @@ def _status(folder: Path) -> dict[str, Any]:
     raise RuntimeError(f"cannot read {folder / 'status.json'}")
 
 
-def _runs(pid: int, module: str) -> bool:
-    """Whether ``pid`` is a live process running ``module`` (not a reused pid)."""
-    try:
-        return module in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return False
-
-
 def oldest_replica(folder: Path) -> int | None:
     """The live replica of the deployment that has run longest (None: none is alive)."""
     replicas = sorted(_status(folder)["replicas"], key=lambda r: r["started"])
-    return next(
-        (r["pid"] for r in replicas if _runs(r["pid"], "jupyter_mlops.serving.worker")), None
-    )
+    return next((r["pid"] for r in replicas if is_running(r["pid"], WORKER_MODULE)), None)
 
 
 def sleep_until(moment: float) -> None:
@@ -341,7 +334,7 @@ def measure(
         sleep_until(start + SUPERVISOR_KILL * duration)
         supervisor = _status(folder)["pid"]
         at = time.monotonic()
-        if _runs(supervisor, "jupyter_mlops.serving.supervisor"):
+        if is_running(supervisor, SUPERVISOR_MODULE):
             os.kill(supervisor, signal.SIGKILL)
         else:
             supervisor = None

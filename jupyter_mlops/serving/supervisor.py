@@ -393,13 +393,17 @@ class Supervisor:
             return error
         return replicas
 
+    def ask_to_stop(self, replicas: list[Replica]) -> None:
+        """SIGTERM: they stop accepting at once and drain (a second SIGTERM skips the drain)."""
+        for r in replicas:
+            if r.process.poll() is None:
+                r.process.send_signal(signal.SIGTERM)
+
     def terminate(self, replicas: list[Replica], *, signalled: bool = False) -> None:
-        """Stop replicas: SIGTERM (unless ``signalled`` already: a second one skips the drain),
-        then wait for them to finish their requests."""
+        """Stop replicas (already asked to, when ``signalled``) and wait for them to finish
+        their requests."""
         if not signalled:
-            for r in replicas:
-                if r.process.poll() is None:
-                    r.process.send_signal(signal.SIGTERM)
+            self.ask_to_stop(replicas)
         deadline = time.monotonic() + STOP_TIMEOUT
         for r in replicas:
             try:
@@ -588,9 +592,7 @@ class Supervisor:
         old = self.replicas
         # The old generation stops accepting before the faces read that the update is done,
         # so a request sent after `update` returns is not answered by the old version.
-        for r in old:
-            if r.process.poll() is None:
-                r.process.send_signal(signal.SIGTERM)
+        self.ask_to_stop(old)
         self.replicas = started
         self.record = record
         self.generation = generation
